@@ -1,0 +1,153 @@
+"""What the two parts of the rule have in common.
+
+The lecture's summary rule, for every parameter i at step t:
+
+    θ_i^{t+1} ← θ_i^t − (η^t / σ_i^t) · m_i^t
+
+A :class:`Direction` computes m (past gradients with their signs), a :class:`Magnitude`
+computes σ (past gradients' sizes, signs dropped). Both are small objects with no tensors of
+their own: per-parameter tensors live in the optimizer's ``state[p]`` under torch.optim's key
+names, and hyperparameters live in the parameter group, so each group can set its own values as
+torch.optim allows. The values given to a part's constructor are the defaults of every group.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any
+
+import torch
+
+# torch.optim keeps β1 and β2 together as ``betas``; the direction reads index 0, the magnitude
+# index 1, and a part that needs only one leaves the other slot ``None``.
+BETAS = "betas"
+
+
+class Part(ABC):
+    """One part of the rule. Subclasses set ``symbol``, ``formula`` and the checks."""
+
+    symbol = ""
+
+    def __init__(self, **hyperparameters: Any) -> None:
+        self.hyperparameters = hyperparameters
+
+    def defaults(self) -> dict[str, Any]:
+        """Group keys this part reads, with the values given to its constructor."""
+        return dict(self.hyperparameters)
+
+    def check(self, group: dict[str, Any]) -> None:
+        """Raise ValueError naming the hyperparameter and its value when out of its domain."""
+        return None  # a part without hyperparameters has nothing to check
+
+    def init_state(self, param: torch.Tensor, state: dict[str, Any], group: dict) -> None:
+        """Create this part's per-parameter tensors in ``state`` (called once per parameter)."""
+        return None  # a stateless part keeps nothing
+
+    @abstractmethod
+    def formula(self) -> str:
+        """The part's equation in the lecture's notation, with its default hyperparameters."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())
+        return f"{type(self).__name__}({args})"
+
+
+class Direction(Part):
+    """m_i^t: the direction of the step, built from past gradients with their signs.
+
+    ``carries_lr`` is True for a direction whose m already holds −η (the lecture's movement);
+    the optimizer then applies θ ← θ + m/σ instead of θ ← θ − η·m/σ.
+    """
+
+    symbol = "m"
+    carries_lr = False
+
+    @abstractmethod
+    def __call__(
+        self, grad: torch.Tensor, state: dict[str, Any], group: dict, step: float
+    ) -> torch.Tensor:
+        """Return m for this step; ``step`` counts this parameter's updates from 1."""
+
+
+class Magnitude(Part):
+    """σ_i^t: the per-parameter scale of the step, from past gradients' sizes."""
+
+    symbol = "σ"
+
+    @abstractmethod
+    def __call__(
+        self, grad: torch.Tensor, state: dict[str, Any], group: dict, step: float
+    ) -> torch.Tensor | None:
+        """Return σ for this step, or None when σ = 1 (no division is done)."""
+
+
+# --- hyperparameter domains: one message format for every part -----------------------------
+
+
+def require(ok: bool, name: str, value: Any, domain: str) -> None:
+    """Raise ``ValueError("<name> must be <domain>, got <value>")`` unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{name} must be {domain}, got {value!r}")
+
+
+def is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_nonnegative(group: dict, key: str) -> None:
+    value = group[key]
+    require(is_real(value) and value >= 0, key, value, "a finite number >= 0")
+
+
+def check_unit_interval(group: dict, key: str, *, open_low: bool) -> None:
+    """``key`` in (0, 1) when ``open_low`` else in [0, 1)."""
+    value = group[key]
+    low_ok = is_real(value) and (value > 0 if open_low else value >= 0)
+    domain = "in (0, 1)" if open_low else "in [0, 1)"
+    require(low_ok and value < 1, key, value, domain)
+
+
+def check_flag(group: dict, key: str) -> None:
+    value = group[key]
+    require(isinstance(value, bool), key, value, "True or False")
+
+
+def beta(group: dict, index: int) -> float:
+    """β1 (index 0) or β2 (index 1) of a group, from torch's ``betas`` pair."""
+    return group[BETAS][index]
+
+
+def check_beta(group: dict, index: int) -> None:
+    betas = group[BETAS]
+    require(
+        isinstance(betas, (tuple, list)) and len(betas) == 2,
+        BETAS,
+        betas,
+        "a pair (β1, β2)",
+    )
+    value = betas[index]
+    require(is_real(value) and 0 <= value < 1, f"betas[{index}]", value, "in [0, 1)")
+
+
+def merge_defaults(*parts: Part) -> dict[str, Any]:
+    """Union of the parts' defaults; ``betas`` halves from different parts are joined."""
+    merged: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.defaults().items():
+            if key not in merged:
+                merged[key] = value
+            elif key == BETAS:
+                merged[key] = tuple(
+                    b if a is None else a for a, b in zip(merged[key], value, strict=True)
+                )
+            elif merged[key] != value:
+                raise ValueError(
+                    f"parts disagree on the default of {key!r}: {merged[key]!r} vs {value!r}"
+                )
+    return merged
+
+
+def scalar_dtype() -> torch.dtype:
+    """dtype torch.optim uses for its scalar state (``step``, ``mu_product``)."""
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32

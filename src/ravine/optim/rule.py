@@ -1,0 +1,316 @@
+"""The rule itself: an optimizer that applies any direction m and magnitude σ.
+
+    θ_i^{t+1} ← θ_i^t − (η^t / σ_i^t) · m_i^t
+
+The stateful shell is :class:`Optimizer` (a ``torch.optim.Optimizer``); the arithmetic of one
+parameter's step is :func:`apply_rule`, and m and σ come from the parts in ``directions`` and
+``magnitudes``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from .directions import Gradient
+from .magnitudes import Unit
+from .parts import Direction, Magnitude, check_flag, check_nonnegative, merge_defaults, require
+from .parts import scalar_dtype as _scalar_dtype
+
+NONFINITE_POLICIES = ("raise", "skip", "ignore")
+
+LearningRate = float | Callable[[int], float]
+
+
+class NonFiniteGradientError(FloatingPointError):
+    """A gradient held nan or inf; the step was refused and nothing was changed.
+
+    ``parameter`` names the parameter (its name when the optimizer was given named parameters,
+    else ``group G, index I``) and ``step`` is the optimizer step that was refused (counted
+    from 0, the number of steps taken before it).
+    """
+
+    def __init__(self, parameter: str, step: int, bad: int, total: int) -> None:
+        self.parameter, self.step = parameter, step
+        super().__init__(
+            f"non-finite gradient in parameter {parameter} at step {step}: {bad} of {total} "
+            "entries are nan or inf; the parameters and the optimizer state are unchanged. "
+            "Pass nonfinite='skip' to skip such steps, or nonfinite='ignore' to apply them "
+            "as torch.optim does."
+        )
+
+
+class Optimizer(torch.optim.Optimizer):
+    r"""Apply θ ← θ − (η^t/σ^t)·m^t for any direction m and magnitude σ.
+
+    Per step, for every parameter θ with a gradient g (t counts that parameter's updates):
+
+    .. code-block:: text
+
+        g ← −g                          if maximize
+        g ← g + λ·θ                     if weight_decay λ and not decoupled (L2, in the loss)
+        θ ← θ·(1 − η^t·λ)               if weight_decay λ and decoupled (AdamW)
+        m ← direction(g), σ ← magnitude(g)
+        θ ← θ − η^t · m / σ             (θ ← θ + m/σ when m carries η, the lecture's movement)
+
+    With ``scale_first=True`` σ divides the gradient before the direction accumulates it,
+    m ← direction(g/σ), θ ← θ − η^t·m: torch's RMSprop with momentum works that way.
+
+    Args:
+        params: parameters, ``named_parameters()``, or parameter groups (dicts); a group may
+            set any hyperparameter of its own.
+        lr: η. A number >= 0 (units of θ per unit of m/σ), or a callable ``step -> η^t``
+            called with the number of steps this group has taken (0 on the first step). The
+            current η^t is always in ``group["lr"]``, so torch's LR schedulers work unchanged.
+        direction: m, a :class:`~ravine.optim.parts.Direction` (default: the gradient).
+        magnitude: σ, a :class:`~ravine.optim.parts.Magnitude` (default: σ = 1).
+        weight_decay: λ >= 0.
+        decoupled_weight_decay: shrink θ directly instead of adding λ·θ to the gradient.
+        maximize: ascend instead of descend.
+        scale_first: divide g by σ before the direction sees it (see above).
+        nonfinite: what a nan or inf gradient does: ``"raise"`` (default) raises
+            :class:`NonFiniteGradientError` with parameters and state untouched; ``"skip"``
+            skips the whole step and counts it in :attr:`skipped_steps`; ``"ignore"`` applies
+            it as torch.optim does.
+
+    Parameters without a gradient are left alone and their step count does not advance.
+    Sparse gradients are refused.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: LearningRate = 1e-3,
+        direction: Direction | None = None,
+        magnitude: Magnitude | None = None,
+        *,
+        weight_decay: float = 0.0,
+        decoupled_weight_decay: bool = False,
+        maximize: bool = False,
+        scale_first: bool = False,
+        nonfinite: str = "raise",
+    ) -> None:
+        self.direction = Gradient() if direction is None else direction
+        self.magnitude = Unit() if magnitude is None else magnitude
+        require(isinstance(self.direction, Direction), "direction", direction, "a ravine Direction")
+        require(isinstance(self.magnitude, Magnitude), "magnitude", magnitude, "a ravine Magnitude")
+        require(nonfinite in NONFINITE_POLICIES, "nonfinite", nonfinite, f"{NONFINITE_POLICIES}")
+        require(isinstance(scale_first, bool), "scale_first", scale_first, "True or False")
+        self.scale_first = scale_first
+        self.nonfinite = nonfinite
+        self.skipped_steps = 0
+        defaults = dict(
+            lr=lr,
+            weight_decay=weight_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+            maximize=maximize,
+            **merge_defaults(self.direction, self.magnitude),
+        )
+        super().__init__(params, defaults)
+
+    # --- groups ---------------------------------------------------------------------------
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group (torch's contract) after checking every hyperparameter it will use.
+
+        A group whose hyperparameters are out of their domain raises ValueError and is not
+        added, so the optimizer is unchanged.
+        """
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        try:
+            _set_schedule(group)
+            group.setdefault("steps", 0)
+            check_nonnegative(group, "weight_decay")
+            for key in ("decoupled_weight_decay", "maximize"):
+                check_flag(group, key)
+            self.direction.check(group)
+            self.magnitude.check(group)
+        except ValueError:
+            self.param_groups.pop()
+            raise
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("lr_schedule", None)
+            group.setdefault("steps", 0)
+
+    def state_dict(self) -> dict[str, Any]:
+        """torch's state_dict plus ravine's count of skipped steps."""
+        saved = super().state_dict()
+        saved["skipped_steps"] = self.skipped_steps
+        return saved
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        self.skipped_steps = int(state_dict.pop("skipped_steps", 0))
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group.setdefault("lr_schedule", None)
+            group.setdefault("steps", 0)
+
+    # --- the step -------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter with a gradient; returns the closure's loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        rates = [_learning_rate(group) for group in self.param_groups]
+        work = [
+            [(p, p.grad) for p in group["params"] if p.grad is not None]
+            for group in self.param_groups
+        ]
+        self._refuse_sparse(work)
+        if self.nonfinite != "ignore" and not _all_finite(work):
+            if self.nonfinite == "raise":
+                raise self._nonfinite_error(work)
+            self.skipped_steps += 1
+            return loss
+        for group, items, lr in zip(self.param_groups, work, rates, strict=True):
+            group["lr"] = lr
+            for param, grad in items:
+                self._update(param, grad, group, lr)
+            group["steps"] += 1
+        return loss
+
+    def _update(self, param: torch.Tensor, grad: torch.Tensor, group: dict, lr: float) -> None:
+        state = self.state[param]
+        if not state:
+            state["step"] = torch.tensor(0.0, dtype=_scalar_dtype())
+            self.direction.init_state(param, state, group)
+            self.magnitude.init_state(param, state, group)
+        state["step"] += 1
+        apply_rule(
+            param,
+            grad,
+            state,
+            group,
+            lr,
+            state["step"].item(),
+            self.direction,
+            self.magnitude,
+            self.scale_first,
+        )
+
+    # --- bad input ------------------------------------------------------------------------
+
+    def _name(self, group_index: int, index: int) -> str:
+        names = self.param_groups[group_index].get("param_names")
+        where = f"group {group_index}, index {index}"
+        return f"{names[index]!r} ({where})" if names else where
+
+    def _refuse_sparse(self, work: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> None:
+        for gi, items in enumerate(work):
+            for param, grad in items:
+                if grad.is_sparse:
+                    index = _index_in(self.param_groups[gi]["params"], param)
+                    raise RuntimeError(
+                        f"{type(self).__name__} does not support sparse gradients; parameter "
+                        f"{self._name(gi, index)} has one. Use a dense embedding "
+                        "(sparse=False) or torch.optim.SparseAdam."
+                    )
+
+    def _nonfinite_error(self, work) -> NonFiniteGradientError:
+        for gi, items in enumerate(work):
+            for param, grad in items:
+                finite = torch.isfinite(grad)
+                if not bool(finite.all()):
+                    index = _index_in(self.param_groups[gi]["params"], param)
+                    bad = int(finite.numel() - finite.sum())
+                    step = self.param_groups[gi]["steps"]
+                    return NonFiniteGradientError(self._name(gi, index), step, bad, grad.numel())
+        raise AssertionError("no non-finite gradient found")  # pragma: no cover
+
+
+def apply_rule(
+    param: torch.Tensor,
+    grad: torch.Tensor,
+    state: dict[str, Any],
+    group: dict[str, Any],
+    lr: float,
+    step: float,
+    direction: Direction,
+    magnitude: Magnitude,
+    scale_first: bool = False,
+) -> None:
+    """θ ← θ − (η^t/σ^t)·m^t for one parameter, in place; ``step`` is t counted from 1."""
+    if group["maximize"]:
+        grad = -grad
+    decay = group["weight_decay"]
+    if decay != 0:
+        if group["decoupled_weight_decay"]:
+            param.mul_(1 - lr * decay)  # θ ← θ·(1 − η·λ)
+        else:
+            grad = grad.add(param, alpha=decay)  # g ← g + λ·θ
+    if scale_first:
+        sigma = magnitude(grad, state, group, step)
+        scaled = grad if sigma is None else grad / sigma
+        m, sigma = direction(scaled, state, group, step), None
+    else:
+        m = direction(grad, state, group, step)
+        sigma = magnitude(grad, state, group, step)
+    sign = 1.0 if direction.carries_lr else -lr  # the lecture's movement already holds −η
+    if sigma is None:
+        param.add_(m, alpha=sign)
+    else:
+        param.addcdiv_(m, sigma, value=sign)  # θ ← θ − η·m/σ
+
+
+def _set_schedule(group: dict[str, Any]) -> None:
+    """Keep a callable η^t in ``lr_schedule`` and its current value in ``lr``."""
+    lr = group["lr"]
+    if isinstance(lr, torch.Tensor):
+        require(lr.numel() == 1, "lr", lr, "a number or a 1-element tensor")
+        lr = group["lr"] = float(lr)
+    if callable(lr):
+        group["lr_schedule"] = lr
+        group["lr"] = _learning_rate(group)
+    else:
+        group.setdefault("lr_schedule", None)
+        require(
+            isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr),
+            "lr",
+            lr,
+            "a finite number >= 0 or a callable step -> learning rate",
+        )
+        require(lr >= 0, "lr", lr, "a finite number >= 0 or a callable step -> learning rate")
+
+
+def _learning_rate(group: dict[str, Any]) -> float:
+    """η^t for the group's next step: the schedule's value, or the current ``lr``."""
+    schedule = group.get("lr_schedule")
+    if schedule is None:
+        return group["lr"]
+    step = group.get("steps", 0)
+    value = schedule(step)
+    value = float(value) if isinstance(value, torch.Tensor) else value
+    require(
+        isinstance(value, (int, float)) and math.isfinite(value) and value >= 0,
+        f"lr schedule value at step {step}",
+        value,
+        "a finite number >= 0",
+    )
+    return float(value)
+
+
+def _all_finite(work: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> bool:
+    """True when every gradient is finite, with one host sync. A sum is finite unless an entry
+    is nan or inf or the sum overflows; only in those rare cases is each entry checked."""
+    grads = [grad for items in work for _, grad in items]
+    if not grads:
+        return True
+    sums = torch.stack([grad.sum(dtype=torch.float64) for grad in grads])
+    if bool(torch.isfinite(sums).all()):
+        return True
+    return all(bool(torch.isfinite(grad).all()) for grad in grads)
+
+
+def _index_in(params: list[torch.Tensor], param: torch.Tensor) -> int:
+    return next(i for i, p in enumerate(params) if p is param)
