@@ -16,6 +16,7 @@ from .parts import (
     check_flag,
     check_nonnegative,
     check_unit_interval,
+    is_real,
     require,
     scalar_dtype,
 )
@@ -74,7 +75,7 @@ class HeavyBall(Direction):
         check_nonnegative(group, "momentum")
         dampening = group["dampening"]
         require(
-            isinstance(dampening, (int, float)) and 0 <= dampening <= 1,
+            is_real(dampening) and 0 <= dampening <= 1,
             "dampening",
             dampening,
             "in [0, 1]",
@@ -121,12 +122,11 @@ class ExponentialAverage(Direction):
         state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
     def __call__(self, grad, state, group, step):
-        beta1 = beta(group, 0)
-        exp_avg = state["exp_avg"]
-        exp_avg.lerp_(grad, 1 - beta1)  # m ← β1·m + (1−β1)·g
-        if not self.bias_correction:
-            return exp_avg
-        return exp_avg / (1 - beta1**step)  # m̂
+        # m ← β1·m + (1−β1)·g; m̂ = m / divisor()
+        return state["exp_avg"].lerp_(grad, 1 - beta(group, 0))
+
+    def divisor(self, group, step):
+        return 1 - beta(group, 0) ** step if self.bias_correction else 1.0  # 1 − β1^t
 
     def formula(self) -> str:
         b1 = self.hyperparameters["betas"][0]
@@ -144,6 +144,8 @@ class NesterovAverage(Direction):
     β1 is ``betas[0]``, ψ is ``momentum_decay`` (>= 0). State: ``exp_avg``, ``mu_product``
     (a scalar tensor, as torch keeps it).
     """
+
+    scalar_state = ("mu_product",)
 
     def __init__(self, beta1: float = 0.9, momentum_decay: float = 4e-3) -> None:
         super().__init__(betas=(beta1, None), momentum_decay=momentum_decay)

@@ -3,7 +3,8 @@
 The model is a small tanh network on a fixed regression set, trained with mini-batches so
 every step sees a different real gradient; its two layers are two parameter groups, and one
 extra parameter never receives a gradient. Both optimizers start from the same weights and see
-the same batches; the gap is the largest ‖θ_ravine − θ_torch‖_∞ / ‖θ_torch‖_∞ over tensors.
+the same batches (with ``maximize`` they ascend −loss, so training stays bounded). The gap is
+the largest ‖θ_ravine − θ_torch‖_∞ / ‖θ_torch‖_∞ over the parameter tensors.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def compare_with_torch(
         for model, optimizer in zip(models, optimizers, strict=True):
             optimizer.zero_grad()
             loss = torch.nn.functional.mse_loss(model(x), y)
-            loss.backward()
+            # Ascent on −loss when maximizing: the same descent, kept bounded.
+            (-loss if options.get("maximize") else loss).backward()
             optimizer.step()
     error = 0.0
     for mine, theirs in zip(models[0].parameters(), models[1].parameters(), strict=True):

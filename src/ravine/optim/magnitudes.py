@@ -199,7 +199,7 @@ class SecondMoment(Magnitude):
             if "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
                 state["max_exp_avg_sq"] = _zeros(grad)
             v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        return (v.sqrt() / math.sqrt(1 - beta2**step)).add_(group["eps"])  # sqrt(v̂) + ε
+        return (v.sqrt() / (1 - beta2**step) ** 0.5).add_(group["eps"])  # sqrt(v̂) + ε
 
     def formula(self) -> str:
         h = self.hyperparameters

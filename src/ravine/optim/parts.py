@@ -28,6 +28,9 @@ class Part(ABC):
     """One part of the rule. Subclasses set ``symbol``, ``formula`` and the checks."""
 
     symbol = ""
+    # State entries that are scalars in torch's scalar dtype (like ``step``), not tensors
+    # shaped like the parameter; loading a state_dict must not cast them to θ's dtype.
+    scalar_state: tuple[str, ...] = ()
 
     def __init__(self, **hyperparameters: Any) -> None:
         self.hyperparameters = hyperparameters
@@ -62,6 +65,14 @@ class Direction(Part):
 
     symbol = "m"
     carries_lr = False
+
+    def divisor(self, group: dict, step: float) -> float:
+        """A scalar d with m = (returned tensor) / d, such as Adam's bias correction 1 − β1^t.
+
+        The optimizer folds d into η (η/d), as torch.optim does, so the division costs no pass
+        over memory. Default 1.
+        """
+        return 1.0
 
     @abstractmethod
     def __call__(

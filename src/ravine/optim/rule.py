@@ -63,8 +63,9 @@ class Optimizer(torch.optim.Optimizer):
         params: parameters, ``named_parameters()``, or parameter groups (dicts); a group may
             set any hyperparameter of its own.
         lr: η. A number >= 0 (units of θ per unit of m/σ), or a callable ``step -> η^t``
-            called with the number of steps this group has taken (0 on the first step). The
-            current η^t is always in ``group["lr"]``, so torch's LR schedulers work unchanged.
+            called with the number of steps this group has taken (0 on the first step).
+            ``group["lr"]`` always holds the η of the next step, so torch's LR schedulers
+            work unchanged (with a callable, the callable decides).
         direction: m, a :class:`~ravine.optim.parts.Direction` (default: the gradient).
         magnitude: σ, a :class:`~ravine.optim.parts.Magnitude` (default: σ = 1).
         weight_decay: λ >= 0.
@@ -140,18 +141,34 @@ class Optimizer(torch.optim.Optimizer):
             group.setdefault("steps", 0)
 
     def state_dict(self) -> dict[str, Any]:
-        """torch's state_dict plus ravine's count of skipped steps."""
+        """torch's state_dict plus ravine's count of skipped steps.
+
+        A callable η^t is code, not state: it is left out (as torch's LambdaLR leaves out
+        functions), so the dict can be saved with any schedule, and the optimizer it is loaded
+        into keeps its own. The group's step count, which the schedule reads, is saved.
+        """
         saved = super().state_dict()
+        for group in saved["param_groups"]:
+            group.pop("lr_schedule", None)
         saved["skipped_steps"] = self.skipped_steps
         return saved
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state_dict = dict(state_dict)
         self.skipped_steps = int(state_dict.pop("skipped_steps", 0))
+        schedules = [group.get("lr_schedule") for group in self.param_groups]
         super().load_state_dict(state_dict)
-        for group in self.param_groups:
-            group.setdefault("lr_schedule", None)
+        for group, schedule in zip(self.param_groups, schedules, strict=True):
+            group["lr_schedule"] = schedule
             group.setdefault("steps", 0)
+            _show_next_rate(group)
+        # torch casts every state tensor but ``step`` to the parameter's dtype; scalars such as
+        # NAdam's Π μ go back to the scalar dtype they were saved in (an exact round trip).
+        keys = self.direction.scalar_state + self.magnitude.scalar_state
+        for state in self.state.values():
+            for key in keys:
+                if key in state:
+                    state[key] = state[key].to(device="cpu", dtype=_scalar_dtype())
 
     # --- the step -------------------------------------------------------------------------
 
@@ -174,10 +191,10 @@ class Optimizer(torch.optim.Optimizer):
             self.skipped_steps += 1
             return loss
         for group, items, lr in zip(self.param_groups, work, rates, strict=True):
-            group["lr"] = lr
             for param, grad in items:
                 self._update(param, grad, group, lr)
             group["steps"] += 1
+            _show_next_rate(group)
         return loss
 
     def _update(self, param: torch.Tensor, grad: torch.Tensor, group: dict, lr: float) -> None:
@@ -256,11 +273,12 @@ def apply_rule(
     else:
         m = direction(grad, state, group, step)
         sigma = magnitude(grad, state, group, step)
-    sign = 1.0 if direction.carries_lr else -lr  # the lecture's movement already holds −η
+    # −η/d (d: the direction's scalar divisor); the lecture's movement already holds −η.
+    rate = (1.0 if direction.carries_lr else -lr) / direction.divisor(group, step)
     if sigma is None:
-        param.add_(m, alpha=sign)
+        param.add_(m, alpha=rate)
     else:
-        param.addcdiv_(m, sigma, value=sign)  # θ ← θ − η·m/σ
+        param.addcdiv_(m, sigma, value=rate)  # θ ← θ − η·m/σ
 
 
 def _set_schedule(group: dict[str, Any]) -> None:
@@ -298,6 +316,17 @@ def _learning_rate(group: dict[str, Any]) -> float:
         "a finite number >= 0",
     )
     return float(value)
+
+
+def _show_next_rate(group: dict[str, Any]) -> None:
+    """Put η^t of the group's next step in ``lr`` (torch's convention). A schedule that fails
+    or is out of its domain there is left for that step to call again and refuse, before it
+    changes anything: the step that needs the value is the one that reports it."""
+    if group.get("lr_schedule") is not None:
+        try:
+            group["lr"] = _learning_rate(group)
+        except Exception:  # reported by the step that uses it
+            pass
 
 
 def _all_finite(work: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> bool:
