@@ -335,7 +335,7 @@ def _all_finite(work: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> bool:
     grads = [grad for items in work for _, grad in items]
     if not grads:
         return True
-    sums = torch.stack([grad.sum(dtype=torch.float64) for grad in grads])
+    sums = torch.stack([grad.sum() for grad in grads])
     if bool(torch.isfinite(sums).all()):
         return True
     return all(bool(torch.isfinite(grad).all()) for grad in grads)
