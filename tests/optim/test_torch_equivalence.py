@@ -37,6 +37,12 @@ def sgd_options(draw):
     )
 
 
+def adam_family(**own):
+    """Options every Adam-like optimizer has, plus its own."""
+    shared = dict(lr=lr, betas=st.tuples(beta1, beta2), eps=eps, weight_decay=decay, maximize=flag)
+    return st.fixed_dictionaries({**shared, **own})
+
+
 OPTIONS = {
     "sgd": sgd_options(),
     "adagrad": st.fixed_dictionaries(
@@ -60,48 +66,10 @@ OPTIONS = {
             maximize=flag,
         )
     ),
-    "adam": st.fixed_dictionaries(
-        dict(
-            lr=lr,
-            betas=st.tuples(beta1, beta2),
-            eps=eps,
-            weight_decay=decay,
-            amsgrad=flag,
-            maximize=flag,
-            decoupled_weight_decay=flag,
-        )
-    ),
-    "adamw": st.fixed_dictionaries(
-        dict(
-            lr=lr,
-            betas=st.tuples(beta1, beta2),
-            eps=eps,
-            weight_decay=decay,
-            amsgrad=flag,
-            maximize=flag,
-        )
-    ),
-    "radam": st.fixed_dictionaries(
-        dict(
-            lr=lr,
-            betas=st.tuples(beta1, beta2),
-            eps=eps,
-            weight_decay=decay,
-            decoupled_weight_decay=flag,
-            maximize=flag,
-        )
-    ),
-    "nadam": st.fixed_dictionaries(
-        dict(
-            lr=lr,
-            betas=st.tuples(beta1, beta2),
-            eps=eps,
-            weight_decay=decay,
-            momentum_decay=st.floats(0.0, 0.01),
-            decoupled_weight_decay=flag,
-            maximize=flag,
-        )
-    ),
+    "adam": adam_family(amsgrad=flag, decoupled_weight_decay=flag),
+    "adamw": adam_family(amsgrad=flag),
+    "radam": adam_family(decoupled_weight_decay=flag),
+    "nadam": adam_family(momentum_decay=st.floats(0.0, 0.01), decoupled_weight_decay=flag),
 }
 # The catalog names that are torch classes with other defaults, and the lecture's GD/movement
 # (equal to torch's SGD for a constant η).

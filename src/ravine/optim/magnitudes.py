@@ -26,6 +26,12 @@ def _zeros(param: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(param, memory_format=torch.preserve_format)
 
 
+def average_of_squares(average: torch.Tensor, grad: torch.Tensor, decay: float) -> torch.Tensor:
+    """In place: average ← decay·average + (1 − decay)·g², the moving average of g² that
+    RMSProp (decay α) and Adam (decay β2) keep. Returns ``average``."""
+    return average.mul_(decay).addcmul_(grad, grad, value=1 - decay)
+
+
 def _lecture_sigma(square: torch.Tensor, eps: float) -> torch.Tensor:
     """σ = sqrt(mean of squares) (+ ε). In the lecture's rules σ = 0 only where every gradient so
     far was 0, so m = 0 there too; σ is then taken as 1 so the step is 0 instead of 0/0."""
@@ -92,8 +98,7 @@ class LectureRMSProp(Magnitude):
         if step == 1:
             square.copy_(grad * grad)  # (σ^0)² = (g^0)²
         else:
-            alpha = group["alpha"]
-            square.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)  # α·σ² + (1−α)·g²
+            average_of_squares(square, grad, group["alpha"])  # α·σ² + (1−α)·g²
         return _lecture_sigma(square, group["eps"])
 
     def formula(self) -> str:
@@ -157,7 +162,7 @@ class SquareAverage(Magnitude):
 
     def __call__(self, grad, state, group, step):
         alpha = group["alpha"]
-        square = state["square_avg"].mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+        square = average_of_squares(state["square_avg"], grad, alpha)  # v
         if group["centered"]:
             if "grad_avg" not in state:  # centered switched on after the first step
                 state["grad_avg"] = _zeros(grad)
@@ -194,7 +199,7 @@ class SecondMoment(Magnitude):
 
     def __call__(self, grad, state, group, step):
         beta2 = beta(group, 1)
-        v = state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        v = average_of_squares(state["exp_avg_sq"], grad, beta2)
         if group["amsgrad"]:
             if "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
                 state["max_exp_avg_sq"] = _zeros(grad)
@@ -230,7 +235,7 @@ class Rectified(Magnitude):
 
     def __call__(self, grad, state, group, step):
         beta2 = beta(group, 1)
-        v = state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        v = average_of_squares(state["exp_avg_sq"], grad, beta2)
         rho_t, rho_inf = rectification_lengths(beta2, step)
         if rho_t <= 5.0:
             return None  # σ = 1
