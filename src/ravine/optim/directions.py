@@ -11,6 +11,7 @@ import torch
 
 from .parts import (
     Direction,
+    Term,
     beta,
     check_beta,
     check_flag,
@@ -24,6 +25,9 @@ from .parts import (
 
 class Gradient(Direction):
     """m^t = g^t: the gradient itself (vanilla gradient descent)."""
+
+    def passes_gradient(self, group):
+        return True
 
     def __call__(self, grad, state, group, step):
         return grad
@@ -85,6 +89,9 @@ class HeavyBall(Direction):
             require(group["momentum"] > 0, "momentum", group["momentum"], "> 0 with nesterov=True")
             require(dampening == 0, "dampening", dampening, "0 with nesterov=True")
 
+    def passes_gradient(self, group):
+        return group["momentum"] == 0
+
     def __call__(self, grad, state, group, step):
         mu = group["momentum"]
         if mu == 0:
@@ -122,11 +129,11 @@ class ExponentialAverage(Direction):
         state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
     def __call__(self, grad, state, group, step):
-        # m ← β1·m + (1−β1)·g; m̂ = m / divisor()
-        return state["exp_avg"].lerp_(grad, 1 - beta(group, 0))
-
-    def divisor(self, group, step):
-        return 1 - beta(group, 0) ** step if self.bias_correction else 1.0  # 1 − β1^t
+        beta1 = beta(group, 0)
+        exp_avg = state["exp_avg"].lerp_(grad, 1 - beta1)  # m ← β1·m + (1−β1)·g
+        if not self.bias_correction:
+            return exp_avg
+        return (Term(exp_avg, 1.0, 1 - beta1**step),)  # m̂ = m / (1 − β1^t)
 
     def formula(self) -> str:
         b1 = self.hyperparameters["betas"][0]
@@ -164,10 +171,10 @@ class NesterovAverage(Direction):
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))  # μ_{t+1}
         state["mu_product"] *= mu  # Π_t
         product = state["mu_product"].item()
-        exp_avg = state["exp_avg"]
-        exp_avg.lerp_(grad, 1 - beta1)
-        return grad.mul((1.0 - mu) / (1.0 - product)).add_(
-            exp_avg, alpha=mu_next / (1.0 - product * mu_next)
+        exp_avg = state["exp_avg"].lerp_(grad, 1 - beta1)  # m ← β1·m + (1−β1)·g
+        return (
+            Term(grad, 1.0 - mu, 1.0 - product),  # (1 − μ_t)/(1 − Π_t) · g
+            Term(exp_avg, mu_next, 1.0 - product * mu_next),  # μ_{t+1}/(1 − Π_t·μ_{t+1}) · m
         )
 
     def formula(self) -> str:

@@ -181,11 +181,21 @@ class SecondMoment(Magnitude):
     """Adam's second moment: v ← β2·v + (1−β2)·g², v̂ = v/(1 − β2^t), σ = sqrt(v̂) + ε.
 
     With ``amsgrad``, v is replaced by its running maximum. β2 is ``betas[1]``.
+    ``root_last`` takes the root after dividing by 1 − β2^t, the order torch's NAdam uses
+    (Adam's divides the root), so each preset rounds exactly as its torch class does.
     State: ``exp_avg_sq`` and, with amsgrad, ``max_exp_avg_sq``.
     """
 
-    def __init__(self, beta2: float = 0.999, eps: float = 1e-8, amsgrad: bool = False) -> None:
+    def __init__(
+        self,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        amsgrad: bool = False,
+        *,
+        root_last: bool = False,
+    ) -> None:
         super().__init__(betas=(None, beta2), eps=eps, amsgrad=amsgrad)
+        self.root_last = root_last
 
     def check(self, group):
         check_beta(group, 1)
@@ -204,7 +214,9 @@ class SecondMoment(Magnitude):
             if "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
                 state["max_exp_avg_sq"] = _zeros(grad)
             v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        return (v.sqrt() / (1 - beta2**step) ** 0.5).add_(group["eps"])  # sqrt(v̂) + ε
+        bias = 1 - beta2**step
+        root = v.div(bias).sqrt() if self.root_last else v.sqrt() / bias**0.5
+        return root.add_(group["eps"])  # sqrt(v̂) + ε
 
     def formula(self) -> str:
         h = self.hyperparameters

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -56,6 +56,24 @@ class Part(ABC):
         return f"{type(self).__name__}({args})"
 
 
+class Term(NamedTuple):
+    """One term of m: (numerator / denominator) · tensor.
+
+    A direction returns terms when m is a tensor times scalars (Adam's m̂ = m/(1 − β1^t)) or a
+    sum of such (NAdam). The optimizer folds the scalars into η, (−η·numerator)/denominator, as
+    torch.optim does, so they cost no pass over memory and round exactly as torch's do.
+    """
+
+    tensor: torch.Tensor
+    numerator: float = 1.0
+    denominator: float = 1.0
+
+
+def as_terms(m: torch.Tensor | tuple[Term, ...]) -> tuple[Term, ...]:
+    """A direction's result as terms (a plain tensor is one term with factor 1)."""
+    return m if isinstance(m, tuple) else (Term(m),)
+
+
 class Direction(Part):
     """m_i^t: the direction of the step, built from past gradients with their signs.
 
@@ -66,19 +84,16 @@ class Direction(Part):
     symbol = "m"
     carries_lr = False
 
-    def divisor(self, group: dict, step: float) -> float:
-        """A scalar d with m = (returned tensor) / d, such as Adam's bias correction 1 − β1^t.
-
-        The optimizer folds d into η (η/d), as torch.optim does, so the division costs no pass
-        over memory. Default 1.
-        """
-        return 1.0
+    def passes_gradient(self, group: dict) -> bool:
+        """True when, for this group, m is the gradient itself (the direction keeps no memory)."""
+        return False
 
     @abstractmethod
     def __call__(
         self, grad: torch.Tensor, state: dict[str, Any], group: dict, step: float
-    ) -> torch.Tensor:
-        """Return m for this step; ``step`` counts this parameter's updates from 1."""
+    ) -> torch.Tensor | tuple[Term, ...]:
+        """Return m for this step (``step`` counts this parameter's updates from 1): a tensor,
+        or :class:`Term` s whose sum is m when scalar factors can stay out of the tensors."""
 
 
 class Magnitude(Part):

@@ -262,7 +262,7 @@ class NAdam(Optimizer):
             params,
             lr,
             NesterovAverage(beta1, momentum_decay),
-            SecondMoment(beta2, eps),
+            SecondMoment(beta2, eps, root_last=True),
             weight_decay=weight_decay,
             decoupled_weight_decay=decoupled_weight_decay,
             maximize=maximize,

@@ -17,7 +17,15 @@ import torch
 
 from .directions import Gradient
 from .magnitudes import Unit
-from .parts import Direction, Magnitude, check_flag, check_nonnegative, merge_defaults, require
+from .parts import (
+    Direction,
+    Magnitude,
+    as_terms,
+    check_flag,
+    check_nonnegative,
+    merge_defaults,
+    require,
+)
 from .parts import scalar_dtype as _scalar_dtype
 
 NONFINITE_POLICIES = ("raise", "skip", "ignore")
@@ -266,19 +274,20 @@ def apply_rule(
             param.mul_(1 - lr * decay)  # θ ← θ·(1 − η·λ)
         else:
             grad = grad.add(param, alpha=decay)  # g ← g + λ·θ
-    if scale_first:
+    if scale_first and not direction.passes_gradient(group):
         sigma = magnitude(grad, state, group, step)
         scaled = grad if sigma is None else grad / sigma
         m, sigma = direction(scaled, state, group, step), None
     else:
         m = direction(grad, state, group, step)
         sigma = magnitude(grad, state, group, step)
-    # −η/d (d: the direction's scalar divisor); the lecture's movement already holds −η.
-    rate = (1.0 if direction.carries_lr else -lr) / direction.divisor(group, step)
-    if sigma is None:
-        param.add_(m, alpha=rate)
-    else:
-        param.addcdiv_(m, sigma, value=rate)  # θ ← θ − η·m/σ
+    base = 1.0 if direction.carries_lr else -lr  # the lecture's movement already holds −η
+    for term in as_terms(m):
+        rate = base * term.numerator / term.denominator
+        if sigma is None:
+            param.add_(term.tensor, alpha=rate)
+        else:
+            param.addcdiv_(term.tensor, sigma, value=rate)  # θ ← θ − η·m/σ
 
 
 def _set_schedule(group: dict[str, Any]) -> None:
