@@ -106,7 +106,12 @@ class Optimizer(torch.optim.Optimizer):
         self.magnitude = Unit() if magnitude is None else magnitude
         require(isinstance(self.direction, Direction), "direction", direction, "a ravine Direction")
         require(isinstance(self.magnitude, Magnitude), "magnitude", magnitude, "a ravine Magnitude")
-        require(nonfinite in NONFINITE_POLICIES, "nonfinite", nonfinite, f"{NONFINITE_POLICIES}")
+        require(
+            nonfinite in NONFINITE_POLICIES,
+            "nonfinite",
+            nonfinite,
+            "one of " + ", ".join(map(repr, NONFINITE_POLICIES)),
+        )
         require(isinstance(scale_first, bool), "scale_first", scale_first, "True or False")
         self.scale_first = scale_first
         self.nonfinite = nonfinite
