@@ -1,0 +1,66 @@
+"""Drive any optimizer's η with a ravine schedule: a torch LRScheduler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .core import Schedule
+
+
+class Scheduler(torch.optim.lr_scheduler.LRScheduler):
+    """η^t = η_group · schedule(t) for every parameter group, t = the number of ``step()``
+    calls so far — torch's LambdaLR convention, for torch's optimizers and ravine's alike.
+
+    Call ``step()`` after ``optimizer.step()``; for a metric-driven schedule pass the measured
+    value, ``step(metric)``, and it is observed for the step just taken.
+
+    ``state_dict()`` holds the step count and what the schedule observed (not the schedule,
+    which is code), so ``load_state_dict`` into a Scheduler built with the same schedule
+    continues the same sequence; a different schedule is refused.
+
+    torch.compile: η changes every step, so keep it out of compiled code's constants. Either
+    compile the model and leave the optimizer step eager (ravine's step reads η as a Python
+    float and never recompiles), or, to compile a torch optimizer's step, give it a tensor
+    ``lr=torch.tensor(0.001)``: this scheduler fills that tensor in place and the compiled
+    step is reused.
+    """
+
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, schedule: Schedule, last_epoch: int = -1
+    ) -> None:
+        if not isinstance(schedule, Schedule):
+            raise ValueError(
+                f"schedule must be a ravine Schedule (see ravine.schedules), got {schedule!r}"
+            )
+        self.schedule = schedule
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        factor = self.schedule(self.last_epoch)
+        return [base * factor for base in self.base_lrs]
+
+    _get_closed_form_lr = get_lr
+
+    def step(self, metric: float | None = None) -> None:  # type: ignore[override]
+        if metric is not None:
+            self.schedule.observe(metric, self.last_epoch)
+        super().step()
+
+    def state_dict(self) -> dict[str, Any]:
+        saved = {k: v for k, v in super().state_dict().items() if k != "schedule"}
+        saved["schedule_spec"] = self.schedule.spec
+        saved["schedule_state"] = self.schedule.state_dict()
+        return saved
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        spec = state_dict.pop("schedule_spec", self.schedule.spec)
+        if spec != self.schedule.spec:
+            raise ValueError(
+                f"this state was saved by a Scheduler running {spec!r}, "
+                f"but this one runs {self.schedule.spec!r}"
+            )
+        self.schedule.load_state_dict(state_dict.pop("schedule_state", {}))
+        super().load_state_dict(state_dict)
