@@ -14,6 +14,7 @@ $(BIN)/ravine: pyproject.toml constraints.txt
 demo: $(BIN)/ravine
 	$(BIN)/ravine optimizers
 	$(BIN)/ravine verify
+	$(BIN)/ravine schedule "linear-warmup:steps=500 >> cosine:steps=9500" --lr 0.1 --steps 10000 --plot out/warmup-cosine.png
 
 test: $(BIN)/ravine
 	$(BIN)/ruff check src tests benchmarks

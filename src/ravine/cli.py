@@ -1,20 +1,25 @@
 """The ``ravine`` command. Thin: it parses arguments and calls the library.
 
 ravine optimizers [--json]
-ravine verify [--optimizer NAME ...] [--lr X] [--opt key=value ...] [--steps N]
-              [--dtype float32|float64] [--json]
+ravine verify [--optimizer NAME ...] [--lr X] [--opt key=value ...] [--schedule SPEC]
+              [--steps N] [--dtype float32|float64] [--json]
+ravine schedule SPEC [--lr BASE] --steps N [--plot FILE.png] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import math
 import sys
+import typing
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
+from . import schedules
 from .optim import catalog
 from .optim.equivalence import compare_with_torch
 
@@ -42,6 +47,40 @@ def add_optimizer_arguments(parser: argparse.ArgumentParser, *, many: bool = Fal
         metavar="KEY=VALUE",
         help="an optimizer hyperparameter, repeatable (e.g. --opt betas=0.9,0.98)",
     )
+    parser.add_argument(
+        "--schedule",
+        metavar="SPEC",
+        type=_schedule_spec,
+        help="η^t as a multiple of --lr, e.g. 'linear-warmup:steps=10 >> cosine:steps=90'",
+    )
+
+
+def _schedule_spec(text: str) -> schedules.Schedule:
+    """argparse type: a schedule spec, refused with its one-line reason."""
+    try:
+        return schedules.from_spec(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
 
 
 def optimizer_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -74,7 +113,9 @@ def _verify(args: argparse.Namespace) -> int:
         options = optimizer_options(name, args)
         if catalog.entry(name).torch_class is None:
             raise ValueError(f"{name} is the lecture's own rule and has no torch.optim counterpart")
-        found = compare_with_torch(name, options, steps=args.steps, dtype=dtype)
+        found = compare_with_torch(
+            name, options, steps=args.steps, dtype=dtype, scheduler=_scheduler_factory(args)
+        )
         results.append(
             {**vars(found), "tolerance": tolerance, "ok": found.relative_error <= tolerance}
         )
@@ -92,8 +133,60 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if all(r["ok"] for r in results) else 1
 
 
+def _scheduler_factory(args: argparse.Namespace):
+    """Each optimizer gets its own Scheduler over its own copy of --schedule (a metric-driven
+    schedule keeps state, which must not be shared)."""
+    if args.schedule is None:
+        return None
+    return lambda optimizer: schedules.Scheduler(optimizer, copy.deepcopy(args.schedule))
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    schedule = args.spec
+    values = [args.lr * m for m in schedule.values(args.steps)]
+    peak = max(range(len(values)), key=values.__getitem__)
+    warmup_end = schedule.warmup_end
+    if args.plot:
+        from .report.plots import plot_schedule
+
+        title = f"$\\eta^t$ = {args.lr:g} × {schedule.spec}\n{schedule.formula()}"
+        plot_schedule(values, args.plot, title=title, warmup_end=warmup_end)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "spec": schedule.spec,
+                    "lr": args.lr,
+                    "steps": args.steps,
+                    "values": values,
+                    "peak": {"step": peak, "value": values[peak]},
+                    "warmup_end": warmup_end,
+                }
+            )
+        )
+        return 0
+    print(f"{schedule.spec}")
+    print(f"  η^t = {args.lr:g} × {schedule.formula()}")
+    print(f"  peak {values[peak]:.6g} at step {peak}", end="")
+    print("" if warmup_end is None else f"; warm-up ends at step {warmup_end}")
+    marks = sorted({0, args.steps // 4, args.steps // 2, 3 * args.steps // 4, args.steps - 1})
+    print("  " + "   ".join(f"t={t}: {values[t]:.4g}" for t in marks))
+    if schedule.metric_driven:
+        print("  (metric-driven: without observed metrics the rate stays where it starts)")
+    if args.plot:
+        print(f"  plot: {args.plot}")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad command lines fail with one clear line (and exit status 2), not a usage dump."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ravine",
         description="Adaptive learning rates for PyTorch: θ ← θ − (η^t/σ^t)·m^t.",
     )
@@ -111,6 +204,20 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--dtype", choices=sorted(TOLERANCE), default="float64")
     verify.add_argument("--json", action="store_true", help="print JSON")
     verify.set_defaults(run=_verify)
+
+    schedule = commands.add_parser("schedule", help="the values of a learning-rate schedule")
+    schedule.add_argument(
+        "spec",
+        metavar="SPEC",
+        type=_schedule_spec,
+        help="e.g. 'linear-warmup:steps=500 >> cosine:steps=9500' or "
+        f"'transformer:d_model=512,warmup=4000'; names: {', '.join(schedules.SCHEDULES)}",
+    )
+    schedule.add_argument("--lr", type=_positive_float, default=1.0, help="base η (default 1)")
+    schedule.add_argument("--steps", type=_positive_int, required=True, help="steps to show")
+    schedule.add_argument("--plot", metavar="FILE.png", help="save a plot of η^t")
+    schedule.add_argument("--json", action="store_true", help="print JSON")
+    schedule.set_defaults(run=_schedule)
     return parser
 
 

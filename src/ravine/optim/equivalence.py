@@ -10,7 +10,7 @@ the largest ‖θ_ravine − θ_torch‖_∞ / ‖θ_torch‖_∞ over the param
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,11 +63,14 @@ def compare_with_torch(
     dtype: torch.dtype = torch.float64,
     seed: int = 0,
     batch_size: int = 16,
+    scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
 ) -> Comparison:
     """Train the same model with ravine's ``name`` and its torch.optim class; return the gap.
 
     ``options`` are keyword arguments for both constructors, ``per_group`` the overrides of the
-    two parameter groups. Raises ValueError for an optimizer that has no torch counterpart.
+    two parameter groups, ``scheduler`` an optional factory ``optimizer -> LR scheduler``
+    stepped after every optimizer step, one per optimizer. Raises ValueError for an optimizer
+    that has no torch counterpart.
     """
     known = entry(name)
     if known.torch_class is None:
@@ -77,8 +80,7 @@ def compare_with_torch(
     options = {**known.defaults(), **(options or {})}
     torch_keys = inspect.signature(known.torch_class).parameters
     torch_options = {k: v for k, v in options.items() if k in torch_keys}
-    models = []
-    optimizers = []
+    models, optimizers, schedulers = [], [], []
     for build in (
         lambda groups: create(name, groups, **options),
         lambda groups: known.torch_class(groups, **torch_options),
@@ -86,6 +88,8 @@ def compare_with_torch(
         model, inputs, targets = _problem(dtype, seed)
         models.append(model)
         optimizers.append(build(_groups(model, per_group)))
+        if scheduler is not None:
+            schedulers.append(scheduler(optimizers[-1]))
     loss = torch.tensor(float("nan"))
     for step in range(steps):
         start = (step * batch_size) % inputs.shape[0]
@@ -96,6 +100,8 @@ def compare_with_torch(
             # Ascent on −loss when maximizing: the same descent, kept bounded.
             (-loss if options.get("maximize") else loss).backward()
             optimizer.step()
+        for lr_scheduler in schedulers:
+            lr_scheduler.step()
     error = 0.0
     for mine, theirs in zip(models[0].parameters(), models[1].parameters(), strict=True):
         scale = theirs.detach().abs().max().clamp_min(torch.finfo(dtype).tiny)

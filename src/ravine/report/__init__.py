@@ -1,0 +1,1 @@
+"""Figures and reports: what people would rather look at than read."""
