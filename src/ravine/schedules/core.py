@@ -75,7 +75,18 @@ class Schedule(ABC):
         return f"{self.name}:{','.join(shown)}" if shown else self.name
 
     def __repr__(self) -> str:
-        return f"{self.spec}  [{self.formula()}]"
+        try:
+            return f"{self.spec}  [{self.formula()}]"
+        except ValueError:  # a product with a join has no spec, only its formula
+            return f"[{self.formula()}]"
+
+    @property
+    def signature(self) -> str:
+        """What identifies this schedule: its spec, or its formula when it has no spec."""
+        try:
+            return self.spec
+        except ValueError:
+            return self.formula()
 
     def values(self, steps: int) -> list[float]:
         """The multipliers of steps 0 … steps − 1."""
@@ -103,7 +114,10 @@ class Schedule(ABC):
     def __mul__(self, other: Schedule | float) -> Schedule:
         if isinstance(other, Schedule):
             return Product(self, other)
-        return Scale(self, check_positive("factor", other))
+        factor = check_positive("factor", other)
+        if isinstance(self, Join):  # scale each piece: the same values, and a spec
+            return Join(tuple(factor * piece for piece in self.pieces))
+        return Scale(self, factor)
 
     __rmul__ = __mul__
 
@@ -113,7 +127,8 @@ def _pieces(schedule: Schedule) -> tuple[Schedule, ...]:
 
 
 def _number(value: float) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """A number as a spec writes it: every digit kept (repr), so the spec rebuilds it exactly."""
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 class _Composite(Schedule):
@@ -249,10 +264,13 @@ class Scale(_Composite):
 
     @property
     def spec(self) -> str:
-        return f"{_number(float(self.factor))} * {_factor_spec(self.schedule)}"
+        factor = _number(float(self.factor))
+        if isinstance(self.schedule, Join):  # f·(a >> b) = f·a >> f·b
+            return " >> ".join(f"{factor} * {piece.spec}" for piece in self.schedule.pieces)
+        return f"{factor} * {self.schedule.spec}"
 
     def formula(self) -> str:
-        return f"{_number(float(self.factor))}·({self.schedule.formula()})"
+        return f"{float(self.factor):g}·({self.schedule.formula()})"
 
 
 def _factor_spec(schedule: Schedule) -> str:
@@ -261,6 +279,18 @@ def _factor_spec(schedule: Schedule) -> str:
             f"a join ({schedule.spec}) inside a product has no spec; join products instead"
         )
     return schedule.spec
+
+
+def check_milestones(value: Any) -> tuple[int, ...]:
+    """Strictly increasing step numbers >= 1."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"milestones must be a list of steps, got {value!r}")
+    milestones = tuple(value)
+    for m in milestones:
+        check_steps("each milestone", m)
+    if list(milestones) != sorted(set(milestones)):
+        raise ValueError(f"milestones must be increasing, got {list(milestones)}")
+    return milestones
 
 
 # --- parameter checks: one message format for every schedule ---------------------------------

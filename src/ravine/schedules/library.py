@@ -10,7 +10,7 @@ import bisect
 import math
 from dataclasses import dataclass
 
-from .core import Schedule, check_positive, check_range, check_steps
+from .core import Schedule, check_milestones, check_positive, check_range, check_steps
 
 
 def _half_cosine(fraction: float) -> float:
@@ -73,12 +73,7 @@ class MultiStep(Schedule):
     name = "multistep"
 
     def __post_init__(self) -> None:
-        milestones = tuple(self.milestones)
-        for m in milestones:
-            check_steps("each milestone", m)
-        if list(milestones) != sorted(set(milestones)):
-            raise ValueError(f"milestones must be increasing, got {list(milestones)}")
-        object.__setattr__(self, "milestones", milestones)
+        object.__setattr__(self, "milestones", check_milestones(self.milestones))
         check_range("gamma", self.gamma, 0, 1, closed="(]")
         _check_optional_steps(self.steps)
 
@@ -325,7 +320,7 @@ class OneCycle(Schedule):
     multiples of the peak rate: from 1/div_factor up to 1 at step pct_start·steps − 1, then
     down to 1/(div_factor·final_div_factor) at step steps − 1 (``three_phase``: back to
     1/div_factor first, then down). ``anneal`` is ``cos`` or ``linear``. After the last step
-    ravine holds the final value (torch raises)."""
+    ravine holds the final value (torch extrapolates one step, then raises)."""
 
     steps: int
     pct_start: float = 0.3
@@ -342,9 +337,18 @@ class OneCycle(Schedule):
         check_positive("final_div_factor", self.final_div_factor)
         if self.anneal not in ("cos", "linear"):
             raise ValueError(f"anneal must be 'cos' or 'linear', got {self.anneal!r}")
+        if not isinstance(self.three_phase, bool):
+            raise ValueError(f"three_phase must be true or false, got {self.three_phase!r}")
         initial = 1.0 / self.div_factor
         low = initial / self.final_div_factor
         rise = float(self.pct_start * self.steps) - 1
+        ends = (rise, 2 * rise, self.steps - 1) if self.three_phase else (rise, self.steps - 1)
+        if not all(later > earlier for earlier, later in zip((0.0, *ends), ends, strict=False)):
+            raise ValueError(
+                f"pct_start must leave every phase at least one step: pct_start·steps = "
+                f"{self.pct_start * self.steps:g} with steps={self.steps}, got "
+                f"pct_start={self.pct_start!r}"
+            )
         if self.three_phase:
             phases = (
                 (rise, initial, 1.0),

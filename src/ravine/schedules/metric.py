@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .core import Schedule, check_positive, check_range, check_steps
+from .core import Schedule, check_milestones, check_positive, check_range, check_steps
 
 
 def _finite(metric: Any) -> float:
@@ -45,9 +45,7 @@ class ResNetWarmup(Schedule):
         check_positive("low", self.low)
         check_positive("high", self.high)
         check_range("threshold", self.threshold, -math.inf, math.inf, closed="()")
-        self.milestones = tuple(self.milestones)
-        for m in self.milestones:
-            check_steps("each milestone", m)
+        self.milestones = check_milestones(self.milestones)
         check_range("gamma", self.gamma, 0, 1, closed="(]")
 
     @property

@@ -50,17 +50,17 @@ class Scheduler(torch.optim.lr_scheduler.LRScheduler):
 
     def state_dict(self) -> dict[str, Any]:
         saved = {k: v for k, v in super().state_dict().items() if k != "schedule"}
-        saved["schedule_spec"] = self.schedule.spec
+        saved["schedule_spec"] = self.schedule.signature
         saved["schedule_state"] = self.schedule.state_dict()
         return saved
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state_dict = dict(state_dict)
-        spec = state_dict.pop("schedule_spec", self.schedule.spec)
-        if spec != self.schedule.spec:
+        spec = state_dict.pop("schedule_spec", self.schedule.signature)
+        if spec != self.schedule.signature:
             raise ValueError(
                 f"this state was saved by a Scheduler running {spec!r}, "
-                f"but this one runs {self.schedule.spec!r}"
+                f"but this one runs {self.schedule.signature!r}"
             )
         self.schedule.load_state_dict(state_dict.pop("schedule_state", {}))
         super().load_state_dict(state_dict)
