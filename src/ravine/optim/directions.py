@@ -56,10 +56,11 @@ class LectureMomentum(Direction):
         state["movement"] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
     def __call__(self, grad, state, group, step):
-        movement = state["movement"]
-        # m^t = λ·m^{t−1} − η·g^{t−1}
-        movement.mul_(group["momentum"]).add_(grad, alpha=-group["lr"])
-        return movement
+        movement, lr = state["movement"], group["lr"]
+        movement.mul_(group["momentum"])  # m^t = λ·m^{t−1} − η·g^{t−1}
+        if isinstance(lr, torch.Tensor):  # one η per run
+            return movement.sub_(lr * grad)
+        return movement.add_(grad, alpha=-lr)
 
     def formula(self) -> str:
         return f"m = λ·m − η·g (movement, λ={self.hyperparameters['momentum']})"

@@ -34,7 +34,8 @@ def average_of_squares(average: torch.Tensor, grad: torch.Tensor, decay: float) 
 
 def _lecture_sigma(square: torch.Tensor, eps: float) -> torch.Tensor:
     """σ = sqrt(mean of squares) (+ ε). In the lecture's rules σ = 0 only where every gradient so
-    far was 0, so m = 0 there too; σ is then taken as 1 so the step is 0 instead of 0/0."""
+    far was 0 (or so tiny that g² underflows), so m = 0 there too; σ is then taken as 1 so the
+    step is 0 (or tiny), not 0/0."""
     sigma = square.sqrt()
     if eps > 0:
         return sigma.add_(eps)
@@ -69,7 +70,7 @@ class RootMeanSquare(Magnitude):
 
     def __call__(self, grad, state, group, step):
         total = state["sum"].addcmul_(grad, grad)  # Σ_s (g^s)²
-        return _lecture_sigma(total / step, group["eps"])  # sqrt(mean) — `step` gradients so far
+        return _lecture_sigma(total.mul(1.0 / step), group["eps"])  # mean over `step` gradients
 
     def formula(self) -> str:
         return "σ = sqrt(Σ g² / (t+1))"

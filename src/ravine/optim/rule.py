@@ -264,13 +264,18 @@ def apply_rule(
     grad: torch.Tensor,
     state: dict[str, Any],
     group: dict[str, Any],
-    lr: float,
+    lr: float | torch.Tensor,
     step: float,
     direction: Direction,
     magnitude: Magnitude,
     scale_first: bool = False,
-) -> None:
-    """θ ← θ − (η^t/σ^t)·m^t for one parameter, in place; ``step`` is t counted from 1."""
+) -> torch.Tensor | None:
+    """θ ← θ − (η^t/σ^t)·m^t for one parameter, in place; ``step`` is t counted from 1.
+
+    ``lr`` is η^t: a number, or a tensor that broadcasts against θ (one η per run when θ holds
+    many runs side by side; ``group["lr"]`` must then be the same tensor). Returns σ^t (None
+    when σ = 1), from which the effective learning rate η^t/σ^t follows.
+    """
     if group["maximize"]:
         grad = -grad
     decay = group["weight_decay"]
@@ -289,10 +294,13 @@ def apply_rule(
     base = 1.0 if direction.carries_lr else -lr  # the lecture's movement already holds −η
     for term in as_terms(m):
         rate = base * term.numerator / term.denominator
-        if sigma is None:
+        if isinstance(rate, torch.Tensor):  # one η per run
+            param.add_(rate * (term.tensor if sigma is None else term.tensor / sigma))
+        elif sigma is None:
             param.add_(term.tensor, alpha=rate)
         else:
             param.addcdiv_(term.tensor, sigma, value=rate)  # θ ← θ − η·m/σ
+    return sigma
 
 
 def _set_schedule(group: dict[str, Any]) -> None:

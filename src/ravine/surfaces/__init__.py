@@ -1,0 +1,32 @@
+"""Two-parameter error surfaces with exact gradients and Hessians, and descent on them."""
+
+from .descend import Trajectory, descend
+from .library import (
+    SURFACES,
+    Classification,
+    Crescent,
+    Minimum,
+    Pokemon,
+    PokemonNormalized,
+    Quadratic,
+    Saddle,
+    Surface,
+    Valley,
+    surface,
+)
+
+__all__ = [
+    "SURFACES",
+    "Classification",
+    "Crescent",
+    "Minimum",
+    "Pokemon",
+    "PokemonNormalized",
+    "Quadratic",
+    "Saddle",
+    "Surface",
+    "Trajectory",
+    "Valley",
+    "descend",
+    "surface",
+]

@@ -1,0 +1,148 @@
+"""Descent on a surface: any ravine optimizer, any schedule, many runs at once.
+
+The runs (one per learning rate, or per start) are the rows of one tensor θ of shape (R, 2),
+so a step updates every run with the same few tensor operations — the optimizer's own
+parts (:func:`ravine.optim.rule.apply_rule`), with one η per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..optim import catalog
+from ..optim.rule import apply_rule
+from .library import Surface
+
+
+@dataclass
+class Trajectory:
+    """Everything a descent recorded. R runs, N steps.
+
+    ``theta`` (N+1, R, 2): θ before each step and after the last; ``sigma`` (N, R, 2): σ^t of
+    each step (None for an optimizer whose σ = 1); ``rates`` (N, R): η^t of each step.
+    """
+
+    surface: Surface
+    optimizer: str
+    lr: torch.Tensor
+    theta: torch.Tensor
+    sigma: torch.Tensor | None
+    rates: torch.Tensor
+
+    @property
+    def steps(self) -> int:
+        return self.theta.shape[0] - 1
+
+    @property
+    def final(self) -> torch.Tensor:
+        """θ after the last step, (R, 2)."""
+        return self.theta[-1]
+
+    @property
+    def loss(self) -> torch.Tensor:
+        """L(θ^t) for t = 0 … N, (N+1, R)."""
+        return self.surface.loss(self.theta)
+
+    @property
+    def gradient_norm(self) -> torch.Tensor:
+        """‖∇L(θ^t)‖ for t = 0 … N, (N+1, R)."""
+        return torch.linalg.vector_norm(self.surface.gradient(self.theta), dim=-1)
+
+    @property
+    def effective_lr(self) -> torch.Tensor:
+        """η^t/σ_i^t of each step and parameter, (N, R, 2)."""
+        rates = self.rates.unsqueeze(-1)
+        return rates.expand(*self.rates.shape, 2) if self.sigma is None else rates / self.sigma
+
+    @property
+    def distance(self) -> torch.Tensor:
+        """Distance from the final θ to the surface's minimum, (R,)."""
+        minimum = torch.tensor(self.surface.minimum, dtype=self.theta.dtype)
+        return torch.linalg.vector_norm(self.final - minimum, dim=-1)
+
+
+def descend(
+    surface: Surface,
+    optimizer: str = "gd",
+    *,
+    lr: float | Sequence[float] = 1e-2,
+    options: dict[str, Any] | None = None,
+    schedule: Callable[[int], float] | None = None,
+    steps: int = 1000,
+    start: Sequence[float] | torch.Tensor | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> Trajectory:
+    """Run ``optimizer`` (a catalog name, e.g. ``"lecture-adagrad"``) on ``surface``.
+
+    Args:
+        lr: η, one number or one per run.
+        options: the optimizer's other hyperparameters (as ``ravine.optim.create`` takes them).
+        schedule: η^t/η as a function of the step (a ravine schedule or any callable).
+        steps: N, the number of updates.
+        start: θ⁰, one point (b, w) or one per run, shape (R, 2); default: the surface's start.
+
+    Returns the :class:`Trajectory` of all R runs, R = the number of learning rates or starts.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    rates = torch.as_tensor(lr, dtype=dtype).reshape(-1)
+    first = torch.as_tensor(surface.start if start is None else start, dtype=dtype)
+    first = first.reshape(-1, 2)
+    runs = max(len(rates), len(first))
+    for what, size in (("learning rates", len(rates)), ("starts", len(first))):
+        if size not in (1, runs):
+            raise ValueError(
+                f"got {len(rates)} learning rates and {len(first)} starts; "
+                f"give one of either or the same number of both ({what}: {size})"
+            )
+    theta = first.expand(runs, 2).clone()
+    # Building the optimizer checks every hyperparameter and gives the parts and the group.
+    rule = catalog.create(optimizer, [theta], lr=float(rates[0]), **(options or {}))
+    group = dict(rule.param_groups[0])
+    state: dict[str, Any] = {}
+    rule.direction.init_state(theta, state, group)
+    rule.magnitude.init_state(theta, state, group)
+
+    per_run = rates.unsqueeze(-1).expand(runs, 1).clone() if len(rates) > 1 else None
+    multipliers = [1.0] * steps if schedule is None else [float(schedule(t)) for t in range(steps)]
+    history = torch.empty(steps + 1, runs, 2, dtype=dtype)
+    history[0] = theta
+    sigmas = None
+    with torch.no_grad():  # (nothing here needs autograd; it also halves each op's overhead)
+        sigmas = _run(surface, theta, state, group, rule, rates, per_run, multipliers, history)
+    used = torch.tensor(multipliers, dtype=dtype).unsqueeze(-1) * rates.unsqueeze(0)
+    return Trajectory(surface, optimizer, rates, history, sigmas, used.expand(steps, runs))
+
+
+def _run(surface, theta, state, group, rule, rates, per_run, multipliers, history):
+    """The loop: N updates of θ in place, θ and σ written to the history."""
+    direction, magnitude, scale_first = rule.direction, rule.magnitude, rule.scale_first
+    steps, runs = len(multipliers), theta.shape[0]
+    sigmas = sigma_rows = None
+    rows = history.unbind(0)  # views: copying into one is cheaper than indexing each step
+    for t in range(steps):
+        # η^t: a number for one rate, a column (R, 1) for many
+        eta = float(rates[0]) * multipliers[t] if per_run is None else per_run * multipliers[t]
+        group["lr"] = eta
+        sigma = apply_rule(
+            theta,
+            surface.gradient(theta),
+            state,
+            group,
+            eta,
+            t + 1,
+            direction,
+            magnitude,
+            scale_first,
+        )
+        rows[t + 1].copy_(theta)
+        if sigma is not None:
+            if sigmas is None:
+                sigmas = torch.full((steps, runs, 2), float("nan"), dtype=theta.dtype)
+                sigma_rows = sigmas.unbind(0)
+            sigma_rows[t].copy_(sigma)
+    return sigmas

@@ -1,0 +1,357 @@
+"""Two-parameter error surfaces from the lecture, with exact gradients and Hessians.
+
+Every function takes θ of shape (..., 2) — any number of points or runs at once — and returns
+the loss (...), the gradient (..., 2) or the Hessian (..., 2, 2), in float64 unless θ is
+another floating dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+Point = tuple[float, float]
+Bounds = tuple[Point, Point]
+
+# The course's Pokémon demo (ML 2017 homework 1 demo): x = CP before, y = CP after evolution.
+POKEMON_X = (338.0, 333.0, 328.0, 207.0, 226.0, 25.0, 179.0, 60.0, 208.0, 606.0)
+POKEMON_Y = (640.0, 633.0, 619.0, 393.0, 428.0, 27.0, 193.0, 66.0, 226.0, 1591.0)
+
+
+class Surface(ABC):
+    """A loss L(θ1, θ2) with its exact gradient and Hessian.
+
+    ``minimum`` is the critical point the lecture's picture is about (the global minimum,
+    or for ``saddle`` the saddle point), ``start`` the default starting point, ``bounds`` the
+    plot window ((θ1 low, θ1 high), (θ2 low, θ2 high)), ``labels`` the parameters' names.
+    """
+
+    name: str
+    labels: tuple[str, str]
+    start: Point
+    bounds: Bounds
+    description: str
+
+    @abstractmethod
+    def loss(self, theta: torch.Tensor) -> torch.Tensor:
+        """L(θ) for θ of shape (..., 2)."""
+
+    @abstractmethod
+    def gradient(self, theta: torch.Tensor) -> torch.Tensor:
+        """∇L(θ), shape (..., 2)."""
+
+    def hessian(self, theta: torch.Tensor) -> torch.Tensor:
+        """∇²L(θ), shape (..., 2, 2); by double backward unless a subclass has it closed form."""
+        theta = theta.detach()
+        flat = theta.reshape(-1, 2)
+        rows = [torch.autograd.functional.hessian(self._scalar_loss, point) for point in flat]
+        return torch.stack(rows).reshape(*theta.shape, 2)
+
+    def _scalar_loss(self, point: torch.Tensor) -> torch.Tensor:
+        return self.loss(point)
+
+    @property
+    @abstractmethod
+    def minimum(self) -> Point:
+        """The critical point of interest (see the class docstring)."""
+
+    def as_tensor(self, point: Point | torch.Tensor, dtype=torch.float64) -> torch.Tensor:
+        return torch.as_tensor(point, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"<surface {self.name}: {self.description}>"
+
+
+class Quadratic(Surface):
+    """L(θ) = θᵀAθ − 2vᵀθ + c: gradient 2(Aθ − v), Hessian 2A, minimum A⁻¹v."""
+
+    def __init__(self, a: torch.Tensor, v: torch.Tensor, c: float) -> None:
+        self.a = a.to(torch.float64)
+        self.v = v.to(torch.float64)
+        self.c = float(c)
+        self._two_a = 2 * self.a
+        self._minus_two_v = -2 * self.v
+
+    def loss(self, theta):
+        a, v = self.a.to(theta.dtype), self.v.to(theta.dtype)
+        return ((theta @ a) * theta).sum(-1) - 2 * (theta @ v) + self.c
+
+    def gradient(self, theta):
+        two_a, minus_two_v = self._two_a, self._minus_two_v
+        if theta.dtype != two_a.dtype:
+            two_a, minus_two_v = two_a.to(theta.dtype), minus_two_v.to(theta.dtype)
+        if theta.dim() == 2:  # the descent loop's shape: one fused op
+            return torch.addmm(minus_two_v, theta, two_a)
+        return theta @ two_a + minus_two_v
+
+    def hessian(self, theta):
+        return self._two_a.to(theta.dtype).expand(*theta.shape[:-1], 2, 2)
+
+    @property
+    def minimum(self) -> Point:
+        b, w = torch.linalg.solve(self.a, self.v).tolist()
+        return (b, w)
+
+
+class LinearRegression(Quadratic):
+    """L(b, w) = Σ_n (y_n − b − w·x_n)², summed as the course's demo sums it. A quadratic in
+    (b, w) with A = [[N, Σx], [Σx, Σx²]], v = [Σy, Σxy], c = Σy²."""
+
+    labels = ("b", "w")
+
+    def __init__(self, x: tuple[float, ...], y: tuple[float, ...]) -> None:
+        xs = torch.tensor(x, dtype=torch.float64)
+        ys = torch.tensor(y, dtype=torch.float64)
+        self.x, self.y = xs, ys
+        a = torch.stack(
+            [torch.stack([torch.tensor(float(len(x))), xs.sum()]), torch.stack([xs.sum(), xs @ xs])]
+        )
+        super().__init__(a, torch.stack([ys.sum(), xs @ ys]), float(ys @ ys))
+
+    def loss(self, theta):
+        # from the residuals: exact near the minimum, where the quadratic form cancels
+        x, y = self.x.to(theta.dtype), self.y.to(theta.dtype)
+        residual = y - theta[..., :1] - theta[..., 1:] * x
+        return (residual * residual).sum(-1)
+
+
+class Pokemon(LinearRegression):
+    """The course's demo: y = b + w·x on ten Pokémon. Flat along b, steep along w (the Hessian's
+    eigenvalues differ by a factor of about 10⁵)."""
+
+    name = "pokemon"
+    start = (-120.0, -4.0)
+    bounds = ((-200.0, -100.0), (-5.0, 5.0))
+    description = "Σ (y − b − w·x)² on the course's ten Pokémon: flat along b, steep along w"
+
+    def __init__(self) -> None:
+        super().__init__(POKEMON_X, POKEMON_Y)
+
+
+class PokemonNormalized(LinearRegression):
+    """The same data with x standardized, x' = (x − mean)/std: the Hessian becomes 2N·I, the
+    valley round, and one gradient step of η = 1/(2N) lands on the minimum."""
+
+    name = "pokemon-normalized"
+    description = "the Pokémon loss with x standardized: a round bowl"
+
+    def __init__(self) -> None:
+        xs = torch.tensor(POKEMON_X, dtype=torch.float64)
+        standardized = (xs - xs.mean()) / xs.std(unbiased=False)
+        super().__init__(tuple(standardized.tolist()), POKEMON_Y)
+        b, w = self.minimum
+        self.start = (b - 300.0, w - 300.0)
+        self.bounds = ((b - 400.0, b + 400.0), (w - 400.0, w + 400.0))
+
+
+class Minimum(Quadratic):
+    """L(x, y) = x² + 2·y²: a local (here also global) minimum at the origin; the Hessian
+    diag(2, 4) is positive definite."""
+
+    name = "minimum"
+    labels = ("θ1", "θ2")
+    start = (1.5, -1.2)
+    bounds = ((-2.0, 2.0), (-2.0, 2.0))
+    description = "x² + 2y²: a local minimum at (0, 0), both Hessian eigenvalues > 0"
+
+    def __init__(self) -> None:
+        super().__init__(torch.diag(torch.tensor([1.0, 2.0])), torch.zeros(2), 0.0)
+
+
+class Valley(Surface):
+    """L(w1, w2) = 400·log cosh(w1) + ½·w2², the lecture's first figure: a convex valley, steep
+    across (curvature 400 on its floor, slope up to 400 on its walls) and flat along
+    (curvature 1), minimum at (0, 0).
+
+    Gradient descent with η = 1e-2 overshoots the floor (η·400 = 4 > 2) and settles into
+    bouncing between the walls at w1 ≈ ±1.915, where the gradient stays about 383 while the
+    loss stops falling; with η = 1e-7 it creeps down the wall without bouncing and, after
+    100,000 updates, has moved along the flat w2 by only about 1%.
+    """
+
+    name = "valley"
+    labels = ("w1", "w2")
+    start = (3.0, 8.0)
+    bounds = ((-4.0, 4.0), (-2.0, 10.0))
+    description = "400·log cosh(w1) + ½·w2²: steep across, flat along"
+    steep = 400.0
+
+    def loss(self, theta):
+        w1, w2 = theta[..., 0], theta[..., 1]
+        # log cosh(w) = |w| + log1p(e^{−2|w|}) − log 2, stable for large |w|
+        a = w1.abs()
+        return self.steep * (a + torch.log1p(torch.exp(-2 * a)) - math.log(2)) + 0.5 * w2 * w2
+
+    def gradient(self, theta):
+        return torch.stack([self.steep * torch.tanh(theta[..., 0]), theta[..., 1]], dim=-1)
+
+    def hessian(self, theta):
+        w1 = theta[..., 0]
+        out = torch.zeros(*theta.shape[:-1], 2, 2, dtype=theta.dtype)
+        out[..., 0, 0] = self.steep / torch.cosh(w1) ** 2
+        out[..., 1, 1] = 1.0
+        return out
+
+    @property
+    def minimum(self) -> Point:
+        return (0.0, 0.0)
+
+
+class Saddle(Surface):
+    """L(x, y) = x² − y² + ¼·y⁴: a saddle point at (0, 0) — Hessian diag(2, −2), one negative
+    eigenvalue whose eigenvector (0, 1) is the way out — and two minima at (0, ±√2)."""
+
+    name = "saddle"
+    labels = ("θ1", "θ2")
+    start = (1.5, 1e-3)
+    bounds = ((-2.0, 2.0), (-2.2, 2.2))
+    description = "x² − y² + y⁴/4: a saddle at (0, 0), minima at (0, ±√2)"
+
+    def loss(self, theta):
+        x, y = theta[..., 0], theta[..., 1]
+        return x * x - y * y + 0.25 * y**4
+
+    def gradient(self, theta):
+        x, y = theta[..., 0], theta[..., 1]
+        return torch.stack([2 * x, -2 * y + y**3], dim=-1)
+
+    def hessian(self, theta):
+        y = theta[..., 1]
+        out = torch.zeros(*theta.shape[:-1], 2, 2, dtype=theta.dtype)
+        out[..., 0, 0] = 2.0
+        out[..., 1, 1] = -2.0 + 3 * y * y
+        return out
+
+    @property
+    def minimum(self) -> Point:
+        return (0.0, 0.0)
+
+
+class Crescent(Surface):
+    """A curved (crescent-shaped) valley whose floor's slope goes steep → flat → steep → 0:
+
+        L(θ1, θ2) = h(θ1) + 5·(θ2 − 0.25·θ1²)²,  h'(θ1) = θ1·(0.05 + 8·s(θ1 − 2.5) + 8·s(1.5 − θ1))
+
+    with s the logistic function: descending from θ1 = 4, the slope along θ1 is steep above
+    2.5, flat between 1.5 and 2.5, and steep again below 1.5 until it vanishes at the minimum
+    (0, 0). The RMSProp argument: the same parameter needs a small step, then a large one,
+    then a small one again.
+    """
+
+    name = "crescent"
+    labels = ("θ1", "θ2")
+    start = (4.0, 4.0)
+    bounds = ((-1.0, 4.5), (-1.0, 5.5))
+    description = "a curved valley whose slope along θ1 goes steep → flat → steep"
+    _bend = 0.25
+    _wall = 5.0
+
+    def _slope(self, x: torch.Tensor) -> torch.Tensor:
+        return x * (0.05 + 8 * torch.sigmoid(x - 2.5) + 8 * torch.sigmoid(1.5 - x))
+
+    def loss(self, theta):
+        x, y = theta[..., 0], theta[..., 1]
+        # h(x) = ∫₀ˣ h'(u) du, by Gauss–Legendre quadrature on 64 nodes (exact to rounding)
+        nodes, weights = _gauss_legendre(64, theta.dtype)
+        u = x.unsqueeze(-1) * (nodes + 1) / 2
+        h = (self._slope(u) * weights).sum(-1) * x / 2
+        return h + self._wall * (y - self._bend * x * x) ** 2
+
+    def gradient(self, theta):
+        x, y = theta[..., 0], theta[..., 1]
+        floor = y - self._bend * x * x
+        gx = self._slope(x) - 4 * self._wall * self._bend * x * floor
+        return torch.stack([gx, 2 * self._wall * floor], dim=-1)
+
+    @property
+    def minimum(self) -> Point:
+        return (0.0, 0.0)
+
+
+def _gauss_legendre(n: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    nodes, weights = np.polynomial.legendre.leggauss(n)
+    return torch.tensor(nodes, dtype=dtype), torch.tensor(weights, dtype=dtype)
+
+
+class Classification(Surface):
+    """A two-parameter softmax classifier on a fixed 1-D data set (Lecture 2**): logits
+    (w·x + b, 0), so p(class 1) = softmax(...)₀ = sigmoid(w·x + b), for 12 points of two
+    classes. ``loss_kind`` is ``"mse"`` (squared distance between the softmax output and the
+    one-hot label, summed over classes and averaged over points) or ``"cross-entropy"``.
+
+    Started far on the wrong side, (w, b) = (−6, −6), every output is confidently wrong: MSE is
+    nearly flat there (its gradient carries p·(1 − p) ≈ 0) while cross-entropy's is not.
+    """
+
+    labels = ("w", "b")
+    start = (-6.0, -6.0)
+    bounds = ((-10.0, 10.0), (-10.0, 10.0))
+
+    def __init__(self, loss_kind: str) -> None:
+        if loss_kind not in ("mse", "cross-entropy"):
+            raise ValueError(f"loss_kind must be 'mse' or 'cross-entropy', got {loss_kind!r}")
+        self.loss_kind = loss_kind
+        self.name = f"classification-{'mse' if loss_kind == 'mse' else 'ce'}"
+        self.description = f"softmax classifier, two parameters, {loss_kind} loss"
+        self.x = torch.tensor(
+            [-2.5, -2.0, -1.6, -1.1, -0.7, -0.2, 0.3, 0.6, 1.0, 1.5, 2.1, 2.6], dtype=torch.float64
+        )
+        self.label = torch.tensor([0, 0, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1], dtype=torch.float64)
+
+    def _probability(self, theta):
+        w, b = theta[..., :1], theta[..., 1:]
+        return torch.sigmoid(w * self.x.to(theta.dtype) + b)  # p(class 1), shape (..., N)
+
+    def loss(self, theta):
+        p = self._probability(theta)
+        label = self.label.to(theta.dtype)
+        if self.loss_kind == "mse":  # (p − y)² + ((1 − p) − (1 − y))² = 2(p − y)²
+            return (2 * (p - label) ** 2).mean(-1)
+        z = theta[..., :1] * self.x.to(theta.dtype) + theta[..., 1:]
+        # −[y·log p + (1 − y)·log(1 − p)], written with softplus for stability
+        softplus = torch.nn.functional.softplus
+        return (softplus(-z) * label + softplus(z) * (1 - label)).mean(-1)
+
+    def gradient(self, theta):
+        p = self._probability(theta)
+        label = self.label.to(theta.dtype)
+        if self.loss_kind == "mse":
+            dz = 4 * (p - label) * p * (1 - p)  # dL/dz: vanishes where p saturates
+        else:
+            dz = p - label  # does not
+        x = self.x.to(theta.dtype)
+        return torch.stack([(dz * x).mean(-1), dz.mean(-1)], dim=-1)
+
+    @property
+    def minimum(self) -> Point:
+        theta = torch.zeros(2, dtype=torch.float64)  # inside the basin, away from saturation
+        for _ in range(200):  # Newton's method on this smooth 2-D problem
+            step = torch.linalg.solve(self.hessian(theta), self.gradient(theta))
+            theta = theta - step
+            if float(step.abs().max()) < 1e-13:
+                break
+        w, b = theta.tolist()
+        return (w, b)
+
+
+SURFACES: dict[str, Callable[[], Surface]] = {
+    "pokemon": Pokemon,
+    "pokemon-normalized": PokemonNormalized,
+    "valley": Valley,
+    "crescent": Crescent,
+    "saddle": Saddle,
+    "minimum": Minimum,
+    "classification-mse": lambda: Classification("mse"),
+    "classification-ce": lambda: Classification("cross-entropy"),
+}
+
+
+def surface(name: str) -> Surface:
+    """The surface called ``name``; ValueError listing the valid names otherwise."""
+    if name not in SURFACES:
+        raise ValueError(f"unknown surface {name!r}; valid: {', '.join(SURFACES)}")
+    return SURFACES[name]()
