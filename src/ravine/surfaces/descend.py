@@ -124,9 +124,14 @@ def _run(surface, theta, state, group, rule, rates, per_run, multipliers, histor
     steps, runs = len(multipliers), theta.shape[0]
     sigmas = sigma_rows = None
     rows = history.unbind(0)  # views: copying into one is cheaper than indexing each step
+    base = float(rates[0])
+    constant = all(m == 1.0 for m in multipliers)
     for t in range(steps):
         # η^t: a number for one rate, a column (R, 1) for many
-        eta = float(rates[0]) * multipliers[t] if per_run is None else per_run * multipliers[t]
+        if per_run is None:
+            eta = base * multipliers[t]
+        else:
+            eta = per_run if constant else per_run * multipliers[t]
         group["lr"] = eta
         sigma = apply_rule(
             theta,
