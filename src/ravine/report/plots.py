@@ -56,3 +56,106 @@ def plot_schedule(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_contour(
+    surface,
+    paths: dict[str, Sequence[Sequence[float]]],
+    path: str | Path,
+    *,
+    title: str,
+    bounds=None,
+    levels: int = 30,
+) -> Path:
+    """Trajectories on the surface's contours (log-spaced levels), start and minimum marked.
+
+    ``paths`` maps a label to a trajectory of points (θ1, θ2), e.g. ``trajectory.theta[:, 0]``.
+    ``bounds`` ((θ1 low, high), (θ2 low, high)) defaults to the surface's plot window.
+    """
+    import numpy as np
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (x0, x1), (y0, y1) = bounds or surface.bounds
+    xs, ys = torch.linspace(x0, x1, 200, dtype=torch.float64), torch.linspace(y0, y1, 200)
+    grid = torch.stack(torch.meshgrid(xs, ys.to(torch.float64), indexing="xy"), dim=-1)
+    loss = surface.loss(grid).numpy()
+    low = float(np.nanmin(loss))
+    shifted = loss - low + 1e-12 * max(1.0, abs(low))
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+    ax.contour(
+        xs.numpy(),
+        ys.numpy(),
+        shifted,
+        levels=np.geomspace(max(shifted.min(), 1e-12), shifted.max(), levels),
+        cmap="viridis",
+        linewidths=0.7,
+    )
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (label, points) in enumerate(paths.items()):
+        pts = np.asarray(points, dtype=float)
+        color = colors[index % len(colors)]
+        ax.plot(pts[:, 0], pts[:, 1], "-", color=color, linewidth=1.1, label=label, alpha=0.9)
+        ax.plot(pts[-1, 0], pts[-1, 1], "s", color=color, markersize=5)
+    start = np.asarray(next(iter(paths.values())), dtype=float)[0]
+    ax.plot(start[0], start[1], "o", color="black", markersize=6, label="start")
+    mx, my = surface.minimum
+    ax.plot(mx, my, "*", color="#c0392b", markersize=12, label="minimum")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_xlabel(surface.labels[0])
+    ax.set_ylabel(surface.labels[1])
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_curves(
+    series: dict[str, Sequence[float]],
+    path: str | Path,
+    *,
+    title: str,
+    xlabel: str = "step t",
+    ylabel: str = "",
+    logy: bool = False,
+    right: dict[str, Sequence[float]] | None = None,
+    right_label: str = "",
+) -> Path:
+    """Curves against the step; ``right`` series go on a second y axis (e.g. gradient norm
+    beside the loss). Returns the path written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    handles = []
+    for index, (label, values) in enumerate(series.items()):
+        (line,) = ax.plot(values, color=colors[index % len(colors)], linewidth=1.3, label=label)
+        handles.append(line)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if right:
+        twin = ax.twinx()
+        for index, (label, values) in enumerate(right.items(), start=len(series)):
+            (line,) = twin.plot(
+                values,
+                color=colors[index % len(colors)],
+                linewidth=1.3,
+                linestyle="--",
+                label=label,
+            )
+            handles.append(line)
+        twin.set_ylabel(right_label)
+        twin.set_ylim(bottom=0)
+    ax.legend(handles=handles, fontsize=7, loc="best")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
