@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean browser
 
 $(BIN)/ravine: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,14 @@ demo: $(BIN)/ravine
 	$(BIN)/ravine verify
 	$(BIN)/ravine schedule "linear-warmup:steps=500 >> cosine:steps=9500" --lr 0.1 --steps 10000 --plot out/warmup-cosine.png
 
-test: $(BIN)/ravine
+# The report's browser test needs headless Chromium (Debian's package). Installed when missing
+# and apt-get can run; where it cannot, that one test skips and says why.
+browser:
+	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium could not be installed: the browser test will be skipped"
+
+test: $(BIN)/ravine browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q

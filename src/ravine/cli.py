@@ -4,6 +4,9 @@ ravine optimizers [--json]
 ravine verify [--optimizer NAME ...] [--lr X] [--opt key=value ...] [--schedule SPEC]
               [--steps N] [--dtype float32|float64] [--json]
 ravine schedule SPEC [--lr BASE] --steps N [--plot FILE.png] [--json]
+ravine descend SURFACE --optimizer NAME [--lr X] [--opt key=value ...] [--schedule SPEC]
+               [--steps N] [--start b,w] [--plot FILE.png] [--json]
+ravine reproduce [--out DIR] [--only NAME ...] [--quick]
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ import copy
 import json
 import math
 import sys
+import time
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import schedules
+from . import experiments, schedules, surfaces
 from .optim import catalog
 from .optim.equivalence import compare_with_torch
 
@@ -178,6 +183,131 @@ def _schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def _surface_name(text: str) -> str:
+    """argparse type: a surface's name, refused with the valid names."""
+    if text not in surfaces.SURFACES:
+        raise argparse.ArgumentTypeError(
+            f"unknown surface {text!r}; valid: {', '.join(surfaces.SURFACES)}"
+        )
+    return text
+
+
+def _point(text: str) -> tuple[float, float]:
+    """argparse type: θ⁰ as two numbers 'b,w'."""
+    parts = text.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 2 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expected two finite numbers separated by a comma, like --start=-120,-4; got {text!r}"
+        )
+    return values  # type: ignore[return-value]
+
+
+def _descend(args: argparse.Namespace) -> int:
+    from .experiments.adagrad_bursts import find_bursts
+    from .report.html import jsonable
+
+    surface = surfaces.surface(args.surface)
+    options = optimizer_options(args.optimizer, args)
+    lr = options.pop("lr", catalog.entry(args.optimizer).defaults()["lr"])
+    trajectory = surfaces.descend(
+        surface,
+        args.optimizer,
+        lr=lr,
+        options=options,
+        schedule=args.schedule,
+        steps=args.steps,
+        start=args.start,
+    )
+    path = trajectory.theta[:, 0]  # (N+1, 2): the one run
+    final = path[-1].tolist()
+    loss = float(trajectory.loss[-1, 0])
+    distance = float(trajectory.distance[0])
+    gradient_norm = float(trajectory.gradient_norm[-1, 0])
+    start = path[0].tolist()
+    # runs of steps with |θ2 − θ2*| > 1 after first coming that close (Adagrad's bursts)
+    bursts = len(find_bursts(trajectory))
+    if args.plot:
+        from .report.plots import plot_contour
+
+        schedule = "" if args.schedule is None else f", η^t: {args.schedule.spec}"
+        title = f"{surface.name}: {args.optimizer}, η = {lr:g}{schedule}, {args.steps} steps"
+        plot_contour(surface, {args.optimizer: path.tolist()}, args.plot, title=title)
+    if args.json:
+        found = {
+            "surface": surface.name,
+            "optimizer": args.optimizer,
+            "steps": trajectory.steps,
+            "final": final,
+            "loss": loss,
+            "minimum": list(surface.minimum),
+            "distance": distance,
+            "gradient_norm": gradient_norm,
+            "bursts": bursts,
+        }
+        print(json.dumps(jsonable(found), allow_nan=False))
+        return 0
+    b, w = surface.labels
+    schedule = "" if args.schedule is None else f" × {args.schedule.spec}"
+    print(f"{surface.name}: {args.optimizer}, η = {lr:g}{schedule}, {trajectory.steps} steps")
+    print(f"  start        ({b}, {w}) = ({start[0]:.6g}, {start[1]:.6g})")
+    print(f"  final        ({b}, {w}) = ({final[0]:.6g}, {final[1]:.6g})")
+    print(f"  loss         L = {loss:.6g}")
+    minimum = ", ".join(f"{v:.6g}" for v in surface.minimum)
+    print(f"  distance to the minimum ({minimum}) = {distance:.6g}")
+    print(f"  gradient norm ‖∇L‖ = {gradient_norm:.6g}")
+    print(f"  bursts       {bursts} (runs of |{w} − {w}*| > 1 after first coming within 1)")
+    if args.plot:
+        print(f"  plot: {args.plot}")
+    return 0
+
+
+def _experiment_name(text: str) -> str:
+    """argparse type: an experiment's name, refused with the valid names."""
+    if text not in experiments.ORDER:
+        raise argparse.ArgumentTypeError(
+            f"unknown experiment {text!r}; valid: {', '.join(experiments.ORDER)}"
+        )
+    return text
+
+
+class _ProgressBar:
+    """One line on stderr per experiment, as readable in a log as on a terminal (no cursor
+    tricks): ``[########------------] 4/10  running rmsprop  (12.3 s)``."""
+
+    width = 20
+
+    def __init__(self, stream: typing.TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.start = time.perf_counter()
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        filled = self.width * done // max(total, 1)
+        bar = "#" * filled + "-" * (self.width - filled)
+        elapsed = time.perf_counter() - self.start
+        what = f"running {name}" if name else "done"
+        print(f"[{bar}] {done}/{total}  {what}  ({elapsed:.1f} s)", file=self.stream, flush=True)
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from .report.html import write_report
+
+    results = experiments.run_all(
+        args.out, only=args.only, quick=args.quick, progress=_ProgressBar()
+    )
+    index = write_report(results, args.out)
+    width = max((len(r.name) for r in results), default=0)
+    for r in results:
+        print(f"{r.name:<{width}}  {'✓' if r.reproduced else '✗'}  {r.verdict}")
+    passed = sum(r.reproduced for r in results)
+    print(f"\n{passed} of {len(results)} claims reproduced")
+    print(f"report: {index}")
+    return 0 if passed == len(results) else 1
+
+
 class _Parser(argparse.ArgumentParser):
     """Bad command lines fail with one clear line (and exit status 2), not a usage dump."""
 
@@ -218,12 +348,65 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--plot", metavar="FILE.png", help="save a plot of η^t")
     schedule.add_argument("--json", action="store_true", help="print JSON")
     schedule.set_defaults(run=_schedule)
+
+    descend = commands.add_parser("descend", help="descend a 2-parameter error surface once")
+    descend.add_argument(
+        "surface",
+        metavar="SURFACE",
+        type=_surface_name,
+        help=f"one of {', '.join(surfaces.SURFACES)}",
+    )
+    add_optimizer_arguments(descend)
+    descend.add_argument(
+        "--steps", type=_positive_int, default=1000, metavar="N", help="updates (default 1000)"
+    )
+    descend.add_argument(
+        "--start",
+        type=_point,
+        metavar="b,w",
+        help="θ⁰ as θ1,θ2 (default: the surface's start), e.g. --start -120,-4",
+    )
+    descend.add_argument("--plot", metavar="FILE.png", help="save the path on the contours")
+    descend.add_argument("--json", action="store_true", help="print JSON")
+    descend.set_defaults(run=_descend)
+
+    reproduce = commands.add_parser(
+        "reproduce", help="run the lecture's experiments and write the HTML report"
+    )
+    reproduce.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/reproduce"),
+        metavar="DIR",
+        help="folder for index.html, results.json and the figures (default out/reproduce)",
+    )
+    reproduce.add_argument(
+        "--only",
+        nargs="+",
+        action="extend",
+        type=_experiment_name,
+        metavar="NAME",
+        help="run only these experiments (default: all, in the lecture's order)",
+    )
+    reproduce.add_argument("--quick", action="store_true", help="smaller runs, same checks")
+    reproduce.set_defaults(run=_reproduce)
     return parser
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--start -120,-4`` → ``--start=-120,-4``: argparse would take ``-120,-4`` for an option."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == "--start" and arg.startswith("-"):
+            joined[-1] = f"--start={arg}"
+        else:
+            joined.append(arg)
+    return joined
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_values(list(sys.argv[1:] if argv is None else argv)))
     try:
         return args.run(args)
     except ValueError as error:

@@ -50,7 +50,17 @@ def run_all(
         if progress is not None:
             progress(module.NAME, index, len(modules))
         start = time.perf_counter()
-        result = module.run(out, quick=quick)
+        try:
+            result = module.run(out, quick=quick)
+        except Exception as error:  # one broken experiment must not lose the others' results
+            result = Result(
+                name=module.NAME,
+                title=module.TITLE,
+                claim=module.CLAIM,
+                reproduced=False,
+                verdict=f"the experiment failed: {type(error).__name__}: {error}",
+                numbers={"error": f"{type(error).__name__}: {error}"},
+            )
         result.seconds = time.perf_counter() - start
         results.append(result)
     if progress is not None:

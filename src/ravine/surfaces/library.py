@@ -234,12 +234,13 @@ class Saddle(Surface):
 class Crescent(Surface):
     """A curved (crescent-shaped) valley whose floor's slope goes steep → flat → steep → 0:
 
-        L(θ1, θ2) = h(θ1) + 5·(θ2 − 0.25·θ1²)²,  h'(θ1) = θ1·(0.05 + 8·s(θ1 − 2.5) + 8·s(1.5 − θ1))
+        L(θ1, θ2) = h(θ1) + 5·(θ2 − 0.25·θ1²)²,
+        h'(θ1) = θ1·(0.3 + 8·s(10·(θ1 − 2.5)) + 24·s(10·(1.5 − θ1)))
 
-    with s the logistic function: descending from θ1 = 4, the slope along θ1 is steep above
-    2.5, flat between 1.5 and 2.5, and steep again below 1.5 until it vanishes at the minimum
-    (0, 0). The RMSProp argument: the same parameter needs a small step, then a large one,
-    then a small one again.
+    with s the logistic function: descending from θ1 = 4, the slope h' along θ1 is steep
+    above 2.5 (33 at θ1 = 4), flat between 1.5 and 2.5 (1.0 at θ1 = 2), steep again below 1.5
+    (28 at θ1 = 1.25) and vanishes at the minimum (0, 0). The RMSProp argument: the same
+    parameter needs a small step, then a large one, then a small one again.
     """
 
     name = "crescent"
@@ -251,14 +252,22 @@ class Crescent(Surface):
     _wall = 5.0
 
     def _slope(self, x: torch.Tensor) -> torch.Tensor:
-        return x * (0.05 + 8 * torch.sigmoid(x - 2.5) + 8 * torch.sigmoid(1.5 - x))
+        return x * (0.3 + 8 * torch.sigmoid(10 * (x - 2.5)) + 24 * torch.sigmoid(10 * (1.5 - x)))
 
     def loss(self, theta):
         x, y = theta[..., 0], theta[..., 1]
-        # h(x) = ∫₀ˣ h'(u) du, by Gauss–Legendre quadrature on 64 nodes (exact to rounding)
+        # h(x) = ∫₀ˣ h'(u) du by Gauss–Legendre quadrature, 64 nodes on each of the pieces
+        # [0, 1.5], [1.5, 2.5], [2.5, x] that x reaches (the slope turns at 1.5 and 2.5), which
+        # is exact to rounding
         nodes, weights = _gauss_legendre(64, theta.dtype)
-        u = x.unsqueeze(-1) * (nodes + 1) / 2
-        h = (self._slope(u) * weights).sum(-1) * x / 2
+        ends = [torch.where(x >= 0, x.clamp(0, corner), x) for corner in (1.5, 2.5)] + [x]
+        h = torch.zeros_like(x)
+        low = torch.zeros_like(x)
+        for high in ends:
+            half = (high - low) / 2
+            u = (low + half).unsqueeze(-1) + half.unsqueeze(-1) * nodes
+            h = h + (self._slope(u) * weights).sum(-1) * half
+            low = high
         return h + self._wall * (y - self._bend * x * x) ** 2
 
     def gradient(self, theta):
@@ -275,6 +284,20 @@ class Crescent(Surface):
 def _gauss_legendre(n: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     nodes, weights = np.polynomial.legendre.leggauss(n)
     return torch.tensor(nodes, dtype=dtype), torch.tensor(weights, dtype=dtype)
+
+
+def _softplus(z: torch.Tensor) -> torch.Tensor:
+    """log(1 + e^z), as z + log(1 + e^{−z}) for z > 0 and log(1 + e^z) otherwise: exact and
+    finite for every z, and so are its first and second derivatives under autograd (each
+    branch is evaluated only where it is used, so the unused one cannot overflow). torch's
+    softplus returns z itself above its threshold 20, off by e^{−z} ≈ 2·10⁻⁹ there, which broke
+    the loss's agreement with its closed-form gradient."""
+    positive = z > 0
+    zero = torch.zeros_like(z)
+    above, below = torch.where(positive, z, zero), torch.where(positive, zero, z)
+    return torch.where(
+        positive, above + torch.log1p(torch.exp(-above)), torch.log1p(torch.exp(below))
+    )
 
 
 class Classification(Surface):
@@ -312,9 +335,8 @@ class Classification(Surface):
         if self.loss_kind == "mse":  # (p − y)² + ((1 − p) − (1 − y))² = 2(p − y)²
             return (2 * (p - label) ** 2).mean(-1)
         z = theta[..., :1] * self.x.to(theta.dtype) + theta[..., 1:]
-        # −[y·log p + (1 − y)·log(1 − p)], written with softplus for stability
-        softplus = torch.nn.functional.softplus
-        return (softplus(-z) * label + softplus(z) * (1 - label)).mean(-1)
+        # −[y·log p + (1 − y)·log(1 − p)] = y·softplus(−z) + (1 − y)·softplus(z)
+        return (_softplus(-z) * label + _softplus(z) * (1 - label)).mean(-1)
 
     def gradient(self, theta):
         p = self._probability(theta)

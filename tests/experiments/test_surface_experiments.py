@@ -1,0 +1,190 @@
+"""The error-surface experiments in quick mode: each reproduces its claim with figures and JSON
+numbers, and each criterion comes out False on numbers that fail it."""
+
+import copy
+import json
+import math
+
+import pytest
+import torch
+
+from ravine.experiments import (
+    ORDER,
+    adagrad_bursts,
+    classification_loss,
+    decay,
+    experiment,
+    normalization,
+    stuck,
+    tiny_lr,
+)
+from ravine.surfaces import Trajectory, surface
+
+MODULES = {
+    "stuck": stuck,
+    "tiny-lr": tiny_lr,
+    "adagrad-bursts": adagrad_bursts,
+    "decay": decay,
+    "normalization": normalization,
+    "classification-loss": classification_loss,
+}
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Every experiment run once in quick mode (adagrad-bursts before decay, which reuses its
+    run), keyed by name, with the folder it wrote to."""
+    out = tmp_path_factory.mktemp("experiments")
+    return out, {name: module.run(out, quick=True) for name, module in MODULES.items()}
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_registered_under_its_name(name):
+    assert ORDER[name] == MODULES[name].__name__.rsplit(".", 1)[1]
+    assert experiment(name) is MODULES[name]
+    assert MODULES[name].NAME == name
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_quick_run_reproduces_with_figures_and_json_numbers(results, name):
+    out, by_name = results
+    result = by_name[name]
+    assert result.name == name and result.title and result.claim
+    assert result.reproduced is True, result.verdict
+    assert result.verdict.startswith("Reproduced: ")
+    assert 1 <= len(result.figures) <= 2
+    for figure in result.figures:
+        assert not figure.is_absolute() and figure.parts[0] == name
+        assert (out / figure).read_bytes()[:8] == PNG
+    text = json.dumps(result.numbers, allow_nan=False)  # plain JSON: no tensors, no nan
+    assert json.loads(text) == result.numbers
+    json.dumps(result.to_json(), allow_nan=False)
+
+
+def test_stuck_numbers(results):
+    n = results[1]["stuck"].numbers
+    assert n["loss_relative_change_last_half"] < 1e-3
+    assert n["gradient_norm_min_last_half"] > 380  # 400·tanh(1.915) ≈ 383
+    assert n["gradient_norm_start"] == pytest.approx(math.hypot(400 * math.tanh(3), 8), rel=1e-12)
+    assert abs(n["w1_final"]) == pytest.approx(n["w1_bounce_predicted"], rel=1e-9)
+    assert n["w1_bounce_predicted"] == pytest.approx(2 * math.tanh(n["w1_bounce_predicted"]))
+
+
+def test_stuck_with_a_small_rate_is_not_stuck():
+    """η = 10⁻⁴ does not overshoot (η·400 < 2): the loss keeps falling, so no verdict."""
+    numbers, _ = stuck.measure(lr=1e-4, steps=2000)
+    assert numbers["loss_relative_change_last_half"] > 0.1
+    assert numbers["w1_bounce_predicted"] == 0.0
+    assert stuck.holds(numbers) is False
+    assert stuck.verdict(numbers, False).startswith("Not reproduced: ")
+
+
+def test_tiny_lr_numbers(results):
+    n = results[1]["tiny-lr"].numbers
+    low, high = n["hessian_eigenvalues"]
+    assert high / low == pytest.approx(n["condition_number"])
+    assert n["largest_stable_lr"] == pytest.approx(1.1449e-6, rel=1e-4)
+    # the flat direction shrinks by (1 − η·λ_min) per update
+    assert n["updates_to_close_99_percent"] == pytest.approx(math.log(100) / (1e-7 * low))
+    assert n["distance_fraction_left"] > 0.9
+    assert n["w_crossed_minimum"] == 0  # no bouncing on the steep wall
+
+
+def test_tiny_lr_criterion_needs_each_part():
+    numbers, _, _ = tiny_lr.measure(steps=2000)
+    assert tiny_lr.holds(numbers)
+    for key, value in [
+        ("w_error_fraction_left", 0.5),  # never came down the wall
+        ("distance_fraction_left", 0.01),  # reached the minimum
+        ("valley_w1_never_increased", False),  # bounced
+        ("valley_w2_fraction_left", 0.5),  # travelled along the valley
+    ]:
+        assert tiny_lr.holds({**numbers, key: value}) is False, key
+
+
+def pokemon_path(w_errors):
+    """A made-up trajectory on the Pokémon loss: b = b*, w = w* + the given errors."""
+    s = surface("pokemon")
+    b, w = s.minimum
+    theta = torch.tensor([[[b, w + e]] for e in w_errors], dtype=torch.float64)
+    steps = len(w_errors) - 1
+    rates = torch.ones(steps, 1, dtype=torch.float64)
+    return Trajectory(s, "gd", torch.ones(1), theta, None, rates)
+
+
+def test_burst_definition_on_a_made_up_path():
+    # steps: 0 (descending, not a burst), 1 inside, 2–3 out, 4–5 in, 6 out, 7 in, 8–9 out (open)
+    errors = [5.0, 0.5, -2.0, 3.0, 0.2, -1.0, 1.5, 0.0, -4.0, 1.01]
+    bursts = adagrad_bursts.find_bursts(pokemon_path(errors))
+    assert [(b.start, b.end) for b in bursts] == [(2, 4), (6, 7), (8, 10)]
+    assert [b.peak_w_error for b in bursts] == pytest.approx([3.0, 1.5, 4.0], rel=1e-12)
+    h_ww = surface("pokemon").hessian(torch.zeros(2))[1, 1]  # L − L* = ½·H_ww·(Δw)² here
+    expected = [0.5 * float(h_ww) * e**2 for e in (3.0, 1.5, 4.0)]
+    assert [b.peak_loss_gap for b in bursts] == pytest.approx(expected, rel=1e-9)
+    assert adagrad_bursts.find_bursts(pokemon_path([2.0, 3.0, -2.0])) == []  # never inside
+
+
+def test_adagrad_bursts_numbers(results):
+    n = results[1]["adagrad-bursts"].numbers
+    assert n["bursts"] == len(n["burst_starts"]) == len(n["burst_peak_w_error"])
+    assert all(size > n["burst_threshold"] for size in n["burst_peak_w_error"])
+    assert n["burst_starts"] == sorted(n["burst_starts"])
+    # every burst comes after the per-parameter step became unstable along w
+    assert n["bursts_after_an_onset"] == n["bursts"]
+    assert "|w^t − w*| > 1.0" in n["burst_definition"]
+
+
+def test_adagrad_criterion_fails_without_enough_bursts(results):
+    n = results[1]["adagrad-bursts"].numbers
+    assert adagrad_bursts.holds({**n, "bursts_after_arrival": 2}) is False
+    assert adagrad_bursts.holds({**n, "arrival_step": None}) is False
+
+
+def test_decay_numbers_and_comparison(results):
+    n = results[1]["decay"].numbers
+    fixed = results[1]["adagrad-bursts"].numbers
+    assert n["steps"] == fixed["steps"]  # the same run length, the cached fixed-η run
+    assert n["fixed_lr"]["bursts"] == fixed["bursts"] > 0
+    assert n["bursts"] == 0 and n["instability_onsets"] == 0
+    assert n["distance_final"] < n["distance_start"] / 100
+
+
+def test_decay_criterion_fails_on_the_fixed_rate_run(results):
+    """The fixed-η run, judged by decay's criterion: its bursts make it fail."""
+    trajectory = adagrad_bursts.adagrad_run(adagrad_bursts.QUICK_STEPS)
+    numbers = {**adagrad_bursts.burst_numbers(trajectory), "loss_rises": 0}
+    assert decay.holds(numbers) is False
+    assert decay.holds({**results[1]["decay"].numbers, "loss_rises": 1}) is False
+
+
+def test_normalization_numbers(results):
+    n = results[1]["normalization"].numbers
+    assert n["pokemon_normalized"]["hessian_eigenvalues"] == pytest.approx([20.0, 20.0])
+    assert n["pokemon_normalized"]["steps_to_reach"] == [1, 9]  # 0.2^9 < 1e-6 < 0.2^8
+    raw = n["pokemon"]
+    kappa = raw["condition_number"]
+    assert raw["steps_to_reach_estimated"] == pytest.approx(kappa * math.log(1e6) / 2, rel=1e-5)
+    assert raw["distance_final"] == pytest.approx(raw["distance_final_predicted"], rel=1e-11)
+
+
+def test_normalization_criterion_fails_on_an_elongated_bowl(results):
+    n = copy.deepcopy(results[1]["normalization"].numbers)
+    n["pokemon_normalized"]["condition_number"] = 50.0
+    assert normalization.holds(n) is False
+    n = copy.deepcopy(results[1]["normalization"].numbers)
+    n["pokemon_normalized"]["steps_to_reach"] = [1, None]
+    assert normalization.holds(n) is False
+
+
+def test_classification_numbers(results):
+    n = results[1]["classification-loss"].numbers
+    assert n["gradient_norm_ratio"] == pytest.approx(22.70, abs=0.01)
+    assert n["mse"]["gap_left_at_budget"] > 0.5
+    assert n["cross_entropy"]["steps_to_gap_left_1e-3"] < n["mse"]["steps_to_gap_left_1e-3"] / 10
+
+
+def test_classification_criterion_fails_when_neither_loss_gets_anywhere():
+    numbers, _ = classification_loss.measure(lr=1e-3, steps=1000)  # η too small for both
+    assert numbers["cross_entropy"]["gap_left_at_budget"] > 1e-3
+    assert classification_loss.holds(numbers) is False
