@@ -1,4 +1,5 @@
-# Two entry points (see README): `make demo` runs the main job, `make test` runs the checks.
+# Two entry points (see README): `make demo` reproduces the lecture's claims, `make test` runs
+# the checks.
 # Each creates .venv with the pinned dependencies when it is missing.
 PYTHON ?= python3
 VENV := .venv
@@ -12,9 +13,7 @@ $(BIN)/ravine: pyproject.toml constraints.txt
 	@touch $@
 
 demo: $(BIN)/ravine
-	$(BIN)/ravine optimizers
-	$(BIN)/ravine verify
-	$(BIN)/ravine schedule "linear-warmup:steps=500 >> cosine:steps=9500" --lr 0.1 --steps 10000 --plot out/warmup-cosine.png
+	$(BIN)/ravine reproduce --out out/reproduce
 
 # The report's browser test needs headless Chromium (Debian's package). Installed when missing
 # and apt-get can run; where it cannot, that one test skips and says why.
