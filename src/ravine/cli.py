@@ -7,6 +7,7 @@ ravine schedule SPEC [--lr BASE] --steps N [--plot FILE.png] [--json]
 ravine descend SURFACE --optimizer NAME [--lr X] [--opt key=value ...] [--schedule SPEC]
                [--steps N] [--start b,w] [--plot FILE.png] [--json]
 ravine reproduce [--out DIR] [--only NAME ...] [--quick]
+ravine critical [--task NAME] [--seed S] [--json]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import torch
 
-from . import experiments, schedules, surfaces
+from . import experiments, schedules, surfaces, tasks
 from .optim import catalog
 from .optim.equivalence import compare_with_torch
 
@@ -308,6 +309,95 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0 if passed == len(results) else 1
 
 
+def _task_name(text: str) -> str:
+    """argparse type: a task's name, refused with the valid names."""
+    if text not in tasks.TASKS:
+        raise argparse.ArgumentTypeError(f"unknown task {text!r}; valid: {', '.join(tasks.TASKS)}")
+    return text
+
+
+def _critical(args: argparse.Namespace) -> int:
+    from .diagnose.critical import GRAD_TOL, classify_critical_point, train_to_critical_point
+    from .report.html import jsonable
+
+    task = tasks.task(args.task, seed=args.seed)
+    model = task.model()
+    training = train_to_critical_point(model, task.loss_fn, task.inputs, task.targets)
+    point = classify_critical_point(model, task.loss_fn, task.inputs, task.targets)
+    found = {
+        "task": task.name,
+        "seed": args.seed,
+        "training_loss": point.loss,
+        "gradient_norm": point.gradient_norm,
+        "min_eigenvalue": point.min_eigenvalue,
+        "max_eigenvalue": point.max_eigenvalue,
+        "minimum_ratio": point.minimum_ratio,
+        "kind": point.kind,
+    }
+    if args.json:
+        print(json.dumps(jsonable(found), allow_nan=False))
+        return 0
+    ratio = "n/a" if point.minimum_ratio is None else f"{point.minimum_ratio:.4f}"
+    print(f"{task.name} (seed {args.seed}): {task.description}")
+    print(
+        f"  trained        {training.descent_steps} Adam steps + {training.newton_steps} Newton "
+        f"steps on ∇L = 0"
+    )
+    print(f"  training loss  L = {point.loss:.6g}")
+    print(f"  gradient norm  ‖∇L‖ = {point.gradient_norm:.3g} (critical below {GRAD_TOL:g})")
+    print(
+        f"  eigenvalues    λ_min = {point.min_eigenvalue:.6g}, λ_max = {point.max_eigenvalue:.6g}"
+    )
+    if point.positive is not None:
+        print(
+            f"                 {point.positive} > 0, {point.negative} < 0, {point.zero} zero "
+            f"(|λ| ≤ {point.zero_tolerance:.2g}) of P = {point.parameters}"
+        )
+    print(f"  minimum ratio  {ratio} (fraction of eigenvalues > 0, zero ones not counted)")
+    print(f"  kind           {point.kind}")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .diagnose.doctor import checkup
+
+    options = optimizer_options(args.optimizer, args)
+    lr = options.pop("lr", None)
+    every = max(1, args.steps // 20)
+
+    def progress(step: int, total: int, loss: float) -> None:
+        if step % every == 0 or step == total or loss != loss:
+            bar = "#" * (20 * step // total)
+            print(
+                f"[{bar:<20}] step {step}/{total}  loss {loss:.6g}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    found = checkup(
+        args.task,
+        args.optimizer,
+        lr=lr,
+        options=options,
+        schedule=args.schedule,
+        steps=args.steps,
+        seed=args.seed,
+        progress=progress,
+    )
+    report = found.to_json()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    kind = f" ({report['kind']})" if report["kind"] else ""
+    print(f"{args.task}, {args.optimizer}, {report['steps']} steps: {report['verdict']}{kind}")
+    print("evidence:")
+    for key, value in report["evidence"].items():
+        shown = "n/a" if value is None else f"{value:.6g}" if isinstance(value, float) else value
+        print(f"  {key:<26} {shown}")
+    print(f"remedy: {report['remedy']}")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """Bad command lines fail with one clear line (and exit status 2), not a usage dump."""
 
@@ -390,6 +480,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduce.add_argument("--quick", action="store_true", help="smaller runs, same checks")
     reproduce.set_defaults(run=_reproduce)
+
+    critical = commands.add_parser(
+        "critical",
+        help="train a task's network to a critical point and classify it by its Hessian",
+    )
+    critical.add_argument(
+        "--task",
+        type=_task_name,
+        default="sinc",
+        metavar="NAME",
+        help=f"one of {', '.join(tasks.TASKS)} (default sinc)",
+    )
+    critical.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="the network's seed (default 0)"
+    )
+    critical.add_argument("--json", action="store_true", help="print JSON")
+    critical.set_defaults(run=_critical)
+    doctor = commands.add_parser(
+        "doctor", help="train a built-in task under the Monitor and say why it is stuck"
+    )
+    doctor.add_argument(
+        "--task",
+        required=True,
+        metavar="NAME",
+        help="a network task (sinc) or an error surface (valley, saddle, pokemon, ...)",
+    )
+    add_optimizer_arguments(doctor)
+    doctor.add_argument("--steps", type=_positive_int, default=500, help="updates (default 500)")
+    doctor.add_argument("--seed", type=int, default=0, help="the model's seed (default 0)")
+    doctor.add_argument("--json", action="store_true", help="print JSON: verdict, evidence, remedy")
+    doctor.set_defaults(run=_doctor)
     return parser
 
 

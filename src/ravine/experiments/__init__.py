@@ -25,6 +25,7 @@ ORDER: dict[str, str] = {
     "warmup-attention": "warmup_attention",
     "classification-loss": "classification_loss",
     "normalization": "normalization",
+    "minimum-ratio": "minimum_ratio",
 }
 
 

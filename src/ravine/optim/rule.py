@@ -87,7 +87,14 @@ class Optimizer(torch.optim.Optimizer):
 
     Parameters without a gradient are left alone and their step count does not advance.
     Sparse gradients are refused.
+
+    ``sigma_record``: None (the default: nothing is kept), or a dict that a monitor
+    (:class:`ravine.diagnose.monitor.Monitor`) sets before a step it samples; each parameter's
+    update then stores ``sigma_record[param] = (η^t, σ^t)`` (σ^t None when σ = 1), from which
+    the effective learning rate η^t/σ_i^t follows.
     """
+
+    sigma_record: dict[torch.Tensor, tuple[float, torch.Tensor | None]] | None = None
 
     def __init__(
         self,
@@ -217,7 +224,7 @@ class Optimizer(torch.optim.Optimizer):
             self.direction.init_state(param, state, group)
             self.magnitude.init_state(param, state, group)
         state["step"] += 1
-        apply_rule(
+        sigma = apply_rule(
             param,
             grad,
             state,
@@ -228,6 +235,8 @@ class Optimizer(torch.optim.Optimizer):
             self.magnitude,
             self.scale_first,
         )
+        if self.sigma_record is not None:  # a monitor samples η^t/σ_i^t on this step
+            self.sigma_record[param] = (lr, sigma)
 
     # --- bad input ------------------------------------------------------------------------
 

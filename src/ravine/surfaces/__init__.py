@@ -14,6 +14,7 @@ from .library import (
     Valley,
     surface,
 )
+from .module import SurfaceModel, surface_loss
 
 __all__ = [
     "SURFACES",
@@ -25,8 +26,10 @@ __all__ = [
     "Quadratic",
     "Saddle",
     "Surface",
+    "SurfaceModel",
     "Trajectory",
     "Valley",
     "descend",
     "surface",
+    "surface_loss",
 ]
