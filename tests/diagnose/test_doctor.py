@@ -61,3 +61,25 @@ def test_command_line_text_and_bad_task(capsys):
     assert cli.main(["doctor", "--task", "nope", "--optimizer", "gd"]) == 2
     _, err = capsys.readouterr()
     assert err.count("\n") == 1 and "unknown task 'nope'" in err
+
+
+def test_a_sinc_network_trained_to_a_critical_point_is_diagnosed_as_one():
+    import ravine.optim
+    from ravine.diagnose import KINDS, Monitor, train_to_critical_point
+    from ravine.tasks import task
+
+    sinc = task("sinc", seed=1)
+    model = sinc.model()
+    reached = train_to_critical_point(model, sinc.loss_fn, sinc.inputs, sinc.targets)
+    assert reached.gradient_norm < 1e-3
+    optimizer = ravine.optim.SGD(model.parameters(), lr=1e-4)
+    monitor = Monitor(model, optimizer, layers=False)
+    for _ in range(20):
+        optimizer.zero_grad()
+        loss = sinc.loss(model)
+        loss.backward()
+        optimizer.step()
+        monitor.step(loss)
+    found = monitor.diagnose(window=10, critical=(sinc.loss_fn, sinc.inputs, sinc.targets))
+    assert found.verdict == "near a critical point"
+    assert found.kind in KINDS and found.kind != "not critical"
