@@ -656,8 +656,9 @@ def _lanczos_quadrature(
     """Nodes θ_j and weights τ_j = (s_j)_1² of the m-point Gauss quadrature of the spectral
     measure of H seen from a random unit vector v = q_1: vᵀ f(H) v ≈ Σ_j τ_j f(θ_j)."""
     lanczos = _Lanczos(product, size, device, 1, generator, steps, tolerance)
-    while lanczos.count < steps and lanczos.grow():
-        pass  # stops early on an invariant Krylov space: the quadrature is then exact for v
+    while lanczos.count < steps:
+        if not lanczos.grow():  # an invariant Krylov space: the quadrature is exact for v
+            break
     theta, s = lanczos.ritz()
     return theta, s[0] ** 2
 
