@@ -19,7 +19,7 @@ import math
 import sys
 import time
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,18 @@ def _schedule_spec(text: str) -> schedules.Schedule:
         return schedules.from_spec(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _one_of(kind: str, names: Iterable[str]) -> Callable[[str], str]:
+    """argparse type: a name from ``names``; anything else is refused listing the valid ones."""
+    valid = list(names)
+
+    def check(text: str) -> str:
+        if text not in valid:
+            raise argparse.ArgumentTypeError(f"unknown {kind} {text!r}; valid: {', '.join(valid)}")
+        return text
+
+    return check
 
 
 def _positive_int(text: str) -> int:
@@ -184,15 +196,6 @@ def _schedule(args: argparse.Namespace) -> int:
     return 0
 
 
-def _surface_name(text: str) -> str:
-    """argparse type: a surface's name, refused with the valid names."""
-    if text not in surfaces.SURFACES:
-        raise argparse.ArgumentTypeError(
-            f"unknown surface {text!r}; valid: {', '.join(surfaces.SURFACES)}"
-        )
-    return text
-
-
 def _point(text: str) -> tuple[float, float]:
     """argparse type: θ⁰ as two numbers 'b,w'."""
     parts = text.split(",")
@@ -266,15 +269,6 @@ def _descend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _experiment_name(text: str) -> str:
-    """argparse type: an experiment's name, refused with the valid names."""
-    if text not in experiments.ORDER:
-        raise argparse.ArgumentTypeError(
-            f"unknown experiment {text!r}; valid: {', '.join(experiments.ORDER)}"
-        )
-    return text
-
-
 class _ProgressBar:
     """One line on stderr per experiment, as readable in a log as on a terminal (no cursor
     tricks): ``[########------------] 4/10  running rmsprop  (12.3 s)``."""
@@ -307,13 +301,6 @@ def _reproduce(args: argparse.Namespace) -> int:
     print(f"\n{passed} of {len(results)} claims reproduced")
     print(f"report: {index}")
     return 0 if passed == len(results) else 1
-
-
-def _task_name(text: str) -> str:
-    """argparse type: a task's name, refused with the valid names."""
-    if text not in tasks.TASKS:
-        raise argparse.ArgumentTypeError(f"unknown task {text!r}; valid: {', '.join(tasks.TASKS)}")
-    return text
 
 
 def _critical(args: argparse.Namespace) -> int:
@@ -443,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     descend.add_argument(
         "surface",
         metavar="SURFACE",
-        type=_surface_name,
+        type=_one_of("surface", surfaces.SURFACES),
         help=f"one of {', '.join(surfaces.SURFACES)}",
     )
     add_optimizer_arguments(descend)
@@ -474,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         nargs="+",
         action="extend",
-        type=_experiment_name,
+        type=_one_of("experiment", experiments.ORDER),
         metavar="NAME",
         help="run only these experiments (default: all, in the lecture's order)",
     )
@@ -487,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     critical.add_argument(
         "--task",
-        type=_task_name,
+        type=_one_of("task", tasks.TASKS),
         default="sinc",
         metavar="NAME",
         help=f"one of {', '.join(tasks.TASKS)} (default sinc)",
