@@ -111,7 +111,6 @@ def descend(
     multipliers = [1.0] * steps if schedule is None else [float(schedule(t)) for t in range(steps)]
     history = torch.empty(steps + 1, runs, 2, dtype=dtype)
     history[0] = theta
-    sigmas = None
     with torch.no_grad():  # (nothing here needs autograd; it also halves each op's overhead)
         sigmas = _run(surface, theta, state, group, rule, rates, per_run, multipliers, history)
     used = torch.tensor(multipliers, dtype=dtype).unsqueeze(-1) * rates.unsqueeze(0)

@@ -48,19 +48,13 @@ class Surface(ABC):
         """∇²L(θ), shape (..., 2, 2); by double backward unless a subclass has it closed form."""
         theta = theta.detach()
         flat = theta.reshape(-1, 2)
-        rows = [torch.autograd.functional.hessian(self._scalar_loss, point) for point in flat]
+        rows = [torch.autograd.functional.hessian(self.loss, point) for point in flat]
         return torch.stack(rows).reshape(*theta.shape, 2)
-
-    def _scalar_loss(self, point: torch.Tensor) -> torch.Tensor:
-        return self.loss(point)
 
     @property
     @abstractmethod
     def minimum(self) -> Point:
         """The critical point of interest (see the class docstring)."""
-
-    def as_tensor(self, point: Point | torch.Tensor, dtype=torch.float64) -> torch.Tensor:
-        return torch.as_tensor(point, dtype=dtype)
 
     def __repr__(self) -> str:
         return f"<surface {self.name}: {self.description}>"
