@@ -72,8 +72,8 @@ def test_task_loss_is_the_mean_squared_error():
 
 
 def test_task_registry():
-    assert list(tasks.TASKS) == ["sinc"]
+    assert list(tasks.TASKS) == ["sinc", "diabetes", "digits", "reverse"]
     built = tasks.task("sinc", seed=7)
     assert built.seed == 7 and built.inputs.shape == (200, 1)
-    with pytest.raises(ValueError, match=r"unknown task 'mnist'; valid: sinc"):
+    with pytest.raises(ValueError, match=r"unknown task 'mnist'; valid: sinc, diabetes, digits, reverse"):
         tasks.task("mnist")

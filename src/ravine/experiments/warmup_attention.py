@@ -1,14 +1,10 @@
 """Adam with a large η on a small attention model: without warm-up the first steps wreck the
 training; a linear warm-up, or RAdam with no warm-up, trains it.
 
-Model (seeded, float32): token embedding + learned position embedding (d_model = ``D_MODEL``),
-one post-LN Transformer block — h ← LayerNorm(h + SelfAttention(h)),
-h ← LayerNorm(h + MLP(h)), ``HEADS`` heads (torch.nn.MultiheadAttention), MLP of width
-4·d_model with ReLU — and a linear read-out to the vocabulary. Post-LN is the layout of the
-original Transformer, whose paper trains it with a warm-up (the schedule the lecture quotes).
-
-Task (generated in code): reverse a sequence of ``LENGTH`` tokens drawn uniformly from
-``VOCAB``; loss: cross-entropy per position (chance: ln 16 ≈ 2.77 nats). Each step trains on a
+Model and task: the reversal task of :mod:`ravine.tasks.sequence` (float32) — reverse
+``LENGTH`` tokens drawn uniformly from ``VOCAB`` with one post-LN Transformer block, the layout
+of the original Transformer, whose paper trains it with a warm-up (the schedule the lecture
+quotes); loss: cross-entropy per position (chance: ln 16 ≈ 2.77 nats). Each step trains on a
 fresh batch of ``BATCH`` sequences, the same batches in the same order for every run; the loss
 shown and measured is on a fixed evaluation set of ``EVAL`` sequences, after every step.
 
@@ -52,6 +48,7 @@ from torch import nn
 from ..optim import Adam, RAdam
 from ..report.plots import plot_curves
 from ..schedules import Scheduler, linear_warmup
+from ..tasks.sequence import D_MODEL, HEADS, LENGTH, VOCAB, ReverseModel, reverse_data
 from .base import Result
 
 NAME = "warmup-attention"
@@ -64,8 +61,6 @@ CLAIM = (
     "same model with the same η then trains."
 )
 
-VOCAB, LENGTH = 16, 8
-D_MODEL, HEADS = 32, 4
 BATCH, EVAL = 64, 512
 STEPS, QUICK_STEPS = 400, 150
 LR, BETAS, EPS = 0.07, (0.9, 0.98), 1e-9
@@ -74,34 +69,6 @@ EARLY = 20  # K: the first steps, for the spike and the distance moved
 LEVEL = 0.5  # nats per token: "trained"
 SEED = 0
 RUNS = ("adam", "adam + warm-up", "radam")
-
-
-class ReverseModel(nn.Module):
-    """Embeddings, one post-LN self-attention block, a linear read-out: tokens (B, L) →
-    logits (B, L, VOCAB)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(VOCAB, D_MODEL)
-        self.position = nn.Parameter(0.02 * torch.randn(LENGTH, D_MODEL))
-        self.attention = nn.MultiheadAttention(D_MODEL, HEADS, batch_first=True)
-        self.norm1, self.norm2 = nn.LayerNorm(D_MODEL), nn.LayerNorm(D_MODEL)
-        self.mlp = nn.Sequential(
-            nn.Linear(D_MODEL, 4 * D_MODEL), nn.ReLU(), nn.Linear(4 * D_MODEL, D_MODEL)
-        )
-        self.readout = nn.Linear(D_MODEL, VOCAB)
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        h = self.embed(tokens) + self.position
-        h = self.norm1(h + self.attention(h, h, h, need_weights=False)[0])
-        h = self.norm2(h + self.mlp(h))
-        return self.readout(h)
-
-
-def reverse_task(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``count`` sequences of LENGTH tokens and their reversals, each (count, LENGTH)."""
-    tokens = torch.randint(0, VOCAB, (count, LENGTH), generator=generator)
-    return tokens, tokens.flip(-1)
 
 
 def _loss(model: nn.Module, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -120,7 +87,7 @@ def train(
     Returns the evaluation loss before each step and after the last (steps + 1 values), the
     final token accuracy and ‖θ^EARLY − θ^0‖.
     """
-    eval_tokens, eval_targets = reverse_task(EVAL, torch.Generator().manual_seed(seed))
+    eval_tokens, eval_targets = reverse_data(EVAL, torch.Generator().manual_seed(seed))
     batches = torch.Generator().manual_seed(seed + 1)  # step t's batch: the t-th draw
     torch.manual_seed(seed)
     model = ReverseModel()
@@ -138,7 +105,7 @@ def train(
             moved = float(torch.linalg.vector_norm(_flat(model) - start))  # ‖θ^K − θ^0‖
         if t == steps:
             break
-        loss = _loss(model, *reverse_task(BATCH, batches))
+        loss = _loss(model, *reverse_data(BATCH, batches))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from .losses import LossFn
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,11 @@ class Task:
     make_model: Callable[[int], nn.Module]
     loss_fn: LossFn
     seed: int = 0
+    model_spec: str = ""
+    loss_name: str = "mse"
+    metric: Callable[[torch.Tensor, torch.Tensor], float] | None = None
+    metric_name: str = ""
+    classes: int | None = None
 
     @property
     def parameters(self) -> int:
@@ -37,6 +42,11 @@ class Task:
     def model(self, seed: int | None = None) -> nn.Module:
         """A new model seeded with ``seed`` (default: the task's own seed)."""
         return self.make_model(self.seed if seed is None else seed)
+
+    @property
+    def size(self) -> int:
+        """N, the number of examples."""
+        return len(self.inputs)
 
     def loss(self, model: nn.Module) -> torch.Tensor:
         """L(θ) of ``model`` on the whole training set, a scalar tensor with its graph."""

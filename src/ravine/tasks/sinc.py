@@ -18,6 +18,8 @@ import torch
 from torch import nn
 
 from .base import Task
+from .losses import REGRESSION_LOSSES, pick_loss
+from .models import parse_model
 
 SINC_POINTS = 200  # N
 SINC_HIDDEN = 128  # hidden ReLU units
@@ -51,19 +53,47 @@ def sinc_model(seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Module:
     return model.to(dtype)
 
 
-def sinc_task(seed: int = 0, n: int = SINC_POINTS, data_seed: int = 0) -> Task:
-    """The sinc regression as a :class:`Task`: data from ``data_seed``, model from ``seed``,
-    mean squared error."""
+def sinc_task(
+    seed: int = 0,
+    model: str | None = None,
+    loss: str | None = None,
+    n: int = SINC_POINTS,
+    data_seed: int = 0,
+) -> Task:
+    """The sinc regression as a :class:`Task`: data from ``data_seed``, model from ``seed``.
+
+    ``model`` picks another member of the lecture's family (:mod:`ravine.tasks.models`, built
+    in float64 like the default), ``loss`` mse (default) or mae.
+    """
+    loss_name = loss or "mse"
+    loss_fn = pick_loss("sinc", loss_name, REGRESSION_LOSSES)
+    if model is None:
+        spec_text, make_model = f"relu:units={SINC_HIDDEN}", sinc_model
+    else:
+        spec = parse_model(model)
+        spec_text = spec.spec
+
+        def make_model(s: int) -> nn.Module:
+            return spec.build(1, 1, seed=s, dtype=torch.float64)
+
     inputs, targets = sinc_data(n, data_seed)
+
+    @torch.no_grad()
+    def mean_absolute_error(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+        return float((outputs - targets).abs().mean())
+
     return Task(
         name="sinc",
         description=(
-            f"fit sin(5πx)/(5πx) on {n} points x ~ U[−1, 1] with Linear(1,{SINC_HIDDEN})–ReLU–"
-            f"Linear({SINC_HIDDEN},1), mean squared error"
+            f"fit sin(5πx)/(5πx) on {n} points x ~ U[−1, 1] with {spec_text}, loss {loss_name}"
         ),
         inputs=inputs,
         targets=targets,
-        make_model=sinc_model,
-        loss_fn=nn.functional.mse_loss,
+        make_model=make_model,
+        loss_fn=loss_fn,
         seed=seed,
+        model_spec=spec_text,
+        loss_name=loss_name,
+        metric=mean_absolute_error,
+        metric_name="mae",
     )
