@@ -491,7 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--task",
         required=True,
         metavar="NAME",
-        help="a network task (sinc, diabetes, digits, reverse) or an error surface (valley, saddle, pokemon, ...)",
+        help="a network task (sinc, diabetes, digits, reverse) or an error surface "
+        "(valley, saddle, pokemon, ...)",
     )
     add_optimizer_arguments(doctor)
     doctor.add_argument("--steps", type=_positive_int, default=500, help="updates (default 500)")

@@ -1,10 +1,11 @@
 """The doctor: train a built-in task under the Monitor, then say why the loss is (not) falling.
 
-A task is a network task of :mod:`ravine.tasks` (``sinc``, ``digits``, …) or one of the lecture's error
-surfaces (:data:`ravine.surfaces.SURFACES`, e.g. ``valley``), trained full-batch for ``steps``
-updates by a named optimizer. The diagnosis (:meth:`Monitor.diagnose`) gets what it needs to go
-further where that is cheap: λ_max of the Hessian at the end (for the test η·λ_max ≥ 2 of an
-oscillation) and, when the gradient is small, the kind of critical point from the true Hessian.
+A task is a network task of :mod:`ravine.tasks` (``sinc``, ``digits``, …) or one of the
+lecture's error surfaces (:data:`ravine.surfaces.SURFACES`, e.g. ``valley``), trained
+full-batch for ``steps`` updates by a named optimizer. The diagnosis
+(:meth:`Monitor.diagnose`) gets what it needs to go further where that is cheap: λ_max of the
+Hessian at the end (for the test η·λ_max ≥ 2 of an oscillation) and, when the gradient is
+small, the kind of critical point from the true Hessian.
 """
 
 from __future__ import annotations
