@@ -1,0 +1,188 @@
+"""The mini-batch loop: epochs and batches as the lecture defines them, the split and the folds,
+evaluation, schedules, the stop on a non-finite loss, and clear errors."""
+
+import math
+
+import pytest
+import torch
+
+from ravine import tasks
+from ravine.schedules import from_spec
+from ravine.training import cross_validate, make_folds, split, train
+
+
+def test_split_is_a_seeded_partition():
+    a, b = split(10, 0.3, seed=1)
+    assert len(a) == 7 and len(b) == 3
+    assert sorted(torch.cat([a, b]).tolist()) == list(range(10))
+    again = split(10, 0.3, seed=1)
+    assert torch.equal(a, again[0]) and torch.equal(b, again[1])
+    assert not torch.equal(a, split(10, 0.3, seed=2)[0])
+    everything, nothing = split(10, 0)
+    assert len(everything) == 10 and len(nothing) == 0
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1, 1.5, "0.2", True])
+def test_split_refuses_a_fraction_outside_0_1(bad):
+    with pytest.raises(ValueError, match=r"validation must be a fraction in \[0, 1\)"):
+        split(10, bad)
+
+
+def test_split_refuses_to_hold_out_nothing_by_rounding():
+    with pytest.raises(ValueError, match=r"validation=0.01 of 10 examples holds out none"):
+        split(10, 0.01)
+
+
+def test_folds_cover_every_example_once():
+    parts = make_folds(10, 3, seed=0)
+    assert [len(v) for _, v in parts] == [4, 3, 3]
+    held = torch.cat([v for _, v in parts])
+    assert sorted(held.tolist()) == list(range(10))
+    for train_idx, val_idx in parts:
+        assert set(train_idx.tolist()).isdisjoint(val_idx.tolist())
+        assert len(train_idx) + len(val_idx) == 10
+
+
+@pytest.mark.parametrize(
+    ("k", "message"),
+    [
+        (1, "folds must be a whole number >= 2, got 1"),
+        (11, "folds=11 is more than the 10 examples"),
+    ],
+)
+def test_bad_fold_counts(k, message):
+    with pytest.raises(ValueError, match=message):
+        make_folds(10, k)
+
+
+def test_an_epoch_sees_every_batch_once_and_reshuffles():
+    task = tasks.task("sinc")
+    seen = []
+    model = task.model()
+    forward = model.forward
+
+    def record(x):
+        seen.append(x.detach().clone())
+        return forward(x)
+
+    model.forward = record
+    run = train(task, "gd", lr=0.01, batch_size=64, epochs=2, validation=0.2, model=model)
+    # 160 training examples in batches of 64: 64, 64, 32 → 3 updates per epoch
+    assert run.updates == 6 and [e.updates for e in run.history] == [3, 6]
+    batches = [x for x in seen if len(x) != 160 and len(x) != 40]  # not the evaluations
+    assert [len(x) for x in batches] == [64, 64, 32] * 2
+    first, second = torch.cat(batches[:3]), torch.cat(batches[3:])
+    assert sorted(first.flatten().tolist()) == sorted(second.flatten().tolist())  # same examples
+    assert not torch.equal(first, second)  # in a new order
+
+
+def test_full_batch_gd_is_plain_gradient_descent():
+    task = tasks.task("sinc")
+    run = train(task, "gd", lr=0.05, batch_size=200, epochs=3, validation=0)
+    model = task.model()
+    for _ in range(3):
+        model.zero_grad()
+        task.loss(model).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.05 * p.grad
+    for a, b in zip(run.model.parameters(), model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-14)
+    assert run.val_size == 0 and run.final.val_loss is None
+    assert run.final.train_loss == pytest.approx(float(task.loss(model).detach()), rel=1e-12)
+
+
+def test_evaluation_is_the_loss_and_metric_on_each_set():
+    task = tasks.task("digits")
+    run = train(task, "adam", lr=1e-3, batch_size=128, epochs=2, seed=3)
+    train_idx, val_idx = split(task.size, 0.2, seed=3)
+    model = run.model.eval()
+    with torch.no_grad():
+        out = model(task.inputs[val_idx])
+        assert run.final.val_loss == pytest.approx(float(task.loss_fn(out, task.targets[val_idx])))
+        assert run.final.val_metric == task.metric(out, task.targets[val_idx])
+        out = model(task.inputs[train_idx])
+        assert run.final.train_loss == pytest.approx(
+            float(task.loss_fn(out, task.targets[train_idx]))
+        )
+    assert run.final.train_metric > 0.5  # two epochs of Adam learn digits well past chance
+
+
+def test_same_seed_same_run():
+    a = train("diabetes", "adam", lr=1e-2, epochs=2, seed=4)
+    b = train("diabetes", "adam", lr=1e-2, epochs=2, seed=4)
+    assert a.losses == b.losses
+    assert a.to_json()["history"][-1]["val_loss"] == b.to_json()["history"][-1]["val_loss"]
+
+
+def test_a_time_schedule_steps_per_update_and_plateau_per_epoch():
+    run = train(
+        "sinc",
+        "sgd",
+        lr=0.1,
+        schedule=from_spec("step:step_size=2,gamma=0.5"),
+        batch_size=80,
+        epochs=2,
+        validation=0.2,
+    )  # 2 updates per epoch
+    assert run.updates == 4
+    assert run.to_json()["schedule"] == "step:step_size=2,gamma=0.5"
+    plateau = train(
+        "sinc",
+        "sgd",
+        lr=0.1,
+        schedule=from_spec("plateau:patience=0,factor=0.5"),
+        batch_size=80,
+        epochs=3,
+    )
+    assert plateau.updates == 6
+
+
+def test_a_non_finite_loss_stops_and_keeps_the_last_good_parameters():
+    task = tasks.task("diabetes", model="linear")
+    run = train(task, "gd", lr=10.0, batch_size=64, epochs=50, validation=0.2)
+    stop = run.stopped
+    assert stop is not None
+    assert not math.isfinite(run.losses[-1]) and all(math.isfinite(x) for x in run.losses[:-1])
+    assert stop.update == run.updates - 1 and "the loss is" in stop.reason
+    assert stop.diagnosis.verdict == "diverged"
+    assert "update" in str(stop) and "the model keeps θ from before that update" in str(stop)
+    # the model holds θ from before the update whose loss was not finite: finite parameters
+    assert all(torch.isfinite(p).all() for p in run.model.parameters())
+    assert run.to_json()["stopped"]["verdict"] == "diverged"
+
+
+def test_the_monitor_diagnoses_the_run():
+    run = train("sinc", "adam", lr=1e-2, batch_size=50, epochs=3, monitor=True)
+    assert run.monitor is not None and len(run.monitor.history) == run.updates
+    assert run.diagnosis is not None and run.diagnosis.verdict
+
+
+def test_cross_validation_trains_once_per_fold():
+    cv = cross_validate("sinc", "adam", folds=3, lr=1e-2, batch_size=50, epochs=2)
+    assert [r.fold for r in cv.runs] == [0, 1, 2]
+    assert sum(r.val_size for r in cv.runs) == 200
+    losses = [r.final.val_loss for r in cv.runs]
+    assert cv.mean("val_loss") == pytest.approx(sum(losses) / 3)
+    assert cv.to_json()["folds"] == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 161}, r"batch_size 161 is larger than the 160 training examples"),
+        ({"batch_size": 0}, r"batch_size must be a whole number >= 1, got 0"),
+        ({"epochs": 0}, r"epochs must be a whole number >= 1, got 0"),
+        ({"validation": 1.0}, r"validation must be a fraction"),
+    ],
+)
+def test_bad_settings_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        train("sinc", "gd", **kwargs)
+
+
+def test_unknown_task_and_optimizer_are_refused():
+    with pytest.raises(ValueError, match=r"unknown task 'mnist'"):
+        train("mnist", "gd")
+    with pytest.raises(ValueError, match=r"unknown optimizer"):
+        train("sinc", "adamax")
