@@ -186,3 +186,18 @@ def test_unknown_task_and_optimizer_are_refused():
         train("mnist", "gd")
     with pytest.raises(ValueError, match=r"unknown optimizer"):
         train("sinc", "adamax")
+
+
+def test_the_schedule_sets_eta_per_update():
+    task = tasks.task("sinc")
+    schedule = from_spec("step:step_size=2,gamma=0.5")  # η^t = η·0.5^⌊t/2⌋
+    run = train(task, "gd", lr=0.1, schedule=schedule, batch_size=200, epochs=4, validation=0)
+    model = task.model()
+    for t in range(4):
+        model.zero_grad()
+        task.loss(model).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * 0.5 ** (t // 2) * p.grad
+    for a, b in zip(run.model.parameters(), model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-14)
