@@ -354,6 +354,64 @@ class Classification(Surface):
         return (w, b)
 
 
+class TwoMinima(Surface):
+    """A tilted double well along a slanted valley: a shallow local minimum, a bump, and a
+    deeper minimum (the lecture's ball that momentum rolls over the hill):
+
+        L(θ1, θ2) = (θ1² − 1)² + a·θ1 + (θ2 − c·θ1)²,   a = 0.3, c = 0.5
+        ∇L = (4θ1(θ1² − 1) + a − 2c·(θ2 − c·θ1),  2(θ2 − c·θ1))
+        ∇²L = [[12θ1² − 4 + 2c², −2c], [−2c, 2]],   det ∇²L = 2·(12θ1² − 4)
+
+    The critical points lie on the floor θ2 = c·θ1 where 4θ1³ − 4θ1 + a = 0: θ1 ≈ −1.036 (the
+    global minimum, L ≈ −0.305), θ1 ≈ 0.075 (a saddle, the top of the bump, L ≈ 1.01) and
+    θ1 ≈ 0.960 (a local minimum, L ≈ 0.294). Gradient descent from the default start (2, 1.5)
+    settles in the shallow one.
+    """
+
+    name = "two-minima"
+    labels = ("θ1", "θ2")
+    start = (2.0, 1.5)
+    bounds = ((-2.0, 2.5), (-1.8, 2.2))
+    description = "(θ1² − 1)² + 0.3·θ1 + (θ2 − θ1/2)²: a shallow minimum, a bump, a deeper one"
+    tilt = 0.3  # a
+    slant = 0.5  # c
+
+    def loss(self, theta):
+        x, y = theta[..., 0], theta[..., 1]
+        well = x * x - 1
+        floor = y - self.slant * x
+        return well * well + self.tilt * x + floor * floor
+
+    def gradient(self, theta):
+        x, y = theta[..., 0], theta[..., 1]
+        floor = y - self.slant * x
+        gx = 4 * x * (x * x - 1) + self.tilt - 2 * self.slant * floor
+        return torch.stack([gx, 2 * floor], dim=-1)
+
+    def hessian(self, theta):
+        x = theta[..., 0]
+        out = torch.empty(*theta.shape[:-1], 2, 2, dtype=theta.dtype)
+        out[..., 0, 0] = 12 * x * x - 4 + 2 * self.slant**2
+        out[..., 0, 1] = out[..., 1, 0] = -2 * self.slant
+        out[..., 1, 1] = 2.0
+        return out
+
+    def critical_points(self) -> list[Point]:
+        """The three critical points (θ1, c·θ1), θ1 the real roots of 4θ1³ − 4θ1 + a = 0 in
+        increasing order: the global minimum, the saddle on the bump, the local minimum."""
+        roots = sorted(float(r.real) for r in np.roots([4.0, 0.0, -4.0, self.tilt]))
+        return [(x, self.slant * x) for x in roots]
+
+    @property
+    def minimum(self) -> Point:
+        return self.critical_points()[0]
+
+    @property
+    def local_minimum(self) -> Point:
+        """The shallow minimum, where gradient descent from the default start stops."""
+        return self.critical_points()[2]
+
+
 SURFACES: dict[str, Callable[[], Surface]] = {
     "pokemon": Pokemon,
     "pokemon-normalized": PokemonNormalized,
@@ -363,6 +421,7 @@ SURFACES: dict[str, Callable[[], Surface]] = {
     "minimum": Minimum,
     "classification-mse": lambda: Classification("mse"),
     "classification-ce": lambda: Classification("cross-entropy"),
+    "two-minima": TwoMinima,
 }
 
 
