@@ -26,6 +26,7 @@ ORDER: dict[str, str] = {
     "classification-loss": "classification_loss",
     "normalization": "normalization",
     "minimum-ratio": "minimum_ratio",
+    "momentum": "momentum",
 }
 
 
