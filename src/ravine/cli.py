@@ -8,6 +8,10 @@ ravine descend SURFACE --optimizer NAME [--lr X] [--opt key=value ...] [--schedu
                [--steps N] [--start b,w] [--plot FILE.png] [--json]
 ravine reproduce [--out DIR] [--only NAME ...] [--quick]
 ravine critical [--task NAME] [--seed S] [--json]
+ravine train --task NAME [--model SPEC] [--loss NAME] --optimizer NAME [--lr X]
+             [--opt key=value ...] [--schedule SPEC] [--batch-size B] [--epochs E]
+             [--validation F | --folds K] [--seed S] [--monitor] [--tensorboard DIR]
+             [--plot DIR] [--json]
 """
 
 from __future__ import annotations
@@ -385,6 +389,204 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fold_count(text: str) -> int:
+    """argparse type: K of K-fold cross-validation, a whole number >= 2."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"K-fold cross-validation needs K >= 2, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    """argparse type: the fraction of the examples held out for validation, in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction in [0, 1), got {text}")
+    return value
+
+
+def _epoch_line(metric_name: str, start: float, fold: str = ""):
+    """``progress`` for :func:`ravine.training.train`: one line on stderr per epoch, like the
+    doctor's, ``[######--------------] epoch 6/20  train loss 0.31  val loss 0.35  val accuracy
+    0.91  (1.2 s)``; ``fold`` prefixes it (``fold 2/5  ``)."""
+
+    def progress(record, epochs: int) -> None:
+        bar = "#" * (20 * record.epoch // epochs)
+        parts = [f"[{bar:<20}] {fold}epoch {record.epoch}/{epochs}"]
+        parts.append(f"train loss {record.train_loss:.4g}")
+        if record.val_loss is not None:
+            parts.append(f"val loss {record.val_loss:.4g}")
+        if record.val_metric is not None:
+            parts.append(f"val {metric_name} {record.val_metric:.4g}")
+        elif record.train_metric is not None:
+            parts.append(f"train {metric_name} {record.train_metric:.4g}")
+        parts.append(f"({time.perf_counter() - start:.1f} s)")
+        print("  ".join(parts), file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _shown(value: float | None, spread: float | None = None) -> str:
+    """A final number as printed: 4 significant digits, "n/a" when there is none."""
+    if value is None:
+        return "n/a"
+    return f"{value:.4g}" if spread is None else f"{value:.4g} ± {spread:.2g}"
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .report.html import jsonable
+    from .training import VALIDATION, CrossValidation, make_folds, train
+
+    task = tasks.task(args.task, seed=args.seed, model=args.model, loss=args.loss)
+    options = optimizer_options(args.optimizer, args)
+    lr = options.pop("lr", None)
+    if args.folds is not None and args.validation is not None:
+        raise ValueError(
+            f"--validation {args.validation:g} does not apply with --folds {args.folds}: each "
+            f"fold in turn is the validation set"
+        )
+    start = time.perf_counter()
+
+    def train_one(fold: int | None, indices, tensorboard: Path | None, prefix: str):
+        return train(
+            task,
+            args.optimizer,
+            lr=lr,
+            options=options,
+            # a metric-driven schedule keeps state: each fold gets its own copy
+            schedule=copy.deepcopy(args.schedule),
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            validation=VALIDATION if args.validation is None else args.validation,
+            seed=args.seed,
+            indices=indices,
+            fold=fold,
+            monitor=args.monitor or args.tensorboard is not None,
+            tensorboard=tensorboard,
+            progress=_epoch_line(task.metric_name, start, prefix),
+        )
+
+    try:
+        if args.folds is None:
+            runs = [train_one(None, None, args.tensorboard, "")]
+        else:
+            parts = make_folds(task.size, args.folds, args.seed)
+            runs = [
+                train_one(
+                    i,
+                    part,
+                    None if args.tensorboard is None else args.tensorboard / f"fold-{i + 1}",
+                    f"fold {i + 1}/{args.folds}  ",
+                )
+                for i, part in enumerate(parts)
+            ]
+    except ImportError as error:  # --tensorboard without the tensorboard package
+        raise ValueError(str(error)) from None
+
+    first = runs[0]
+    schedule = "" if first.schedule is None else f" × {first.schedule}"
+    what = f"{task.name}: {task.model_spec}, loss {task.loss_name}"
+    how = f"{args.optimizer} η = {first.lr:g}{schedule}, batch {args.batch_size}, "
+    how += f"{args.epochs} epochs"
+    setting = f"{what}, {how}"
+    plots: list[Path] = []
+    if args.plot is not None:
+        from .report.plots import plot_training
+
+        folds = "" if args.folds is None else f", {args.folds}-fold cross-validation"
+        title = f"{what}\n{how}{folds}"
+        plots.append(plot_training(runs, args.plot / "loss.png", title=title, ylabel="loss"))
+        if task.metric is not None:
+            plots.append(
+                plot_training(
+                    runs,
+                    args.plot / "metric.png",
+                    title=title,
+                    quantity="metric",
+                    ylabel=task.metric_name,
+                )
+            )
+    for run in runs:
+        if run.stopped is not None:
+            where = "" if run.fold is None else f"fold {run.fold + 1}: "
+            print(f"ravine: {where}{run.stopped}", file=sys.stderr)
+    status = 1 if any(run.stopped is not None for run in runs) else 0
+
+    if args.json:
+        found = first.to_json() if args.folds is None else CrossValidation(runs).to_json()
+        print(json.dumps(jsonable(found), allow_nan=False, ensure_ascii=False))
+        return status
+
+    metric = task.metric_name
+    print(setting)
+    if args.folds is None:
+        final = first.final
+        numbers = (
+            (None,) * 4
+            if final is None
+            else (final.train_loss, final.val_loss, final.train_metric, final.val_metric)
+        )
+        print(f"  examples     {first.train_size} training, {first.val_size} validation")
+        print(f"  train loss   {_shown(numbers[0])}", end="")
+        print("" if task.metric is None else f"   {metric} {_shown(numbers[2])}")
+        if first.val_size:
+            print(f"  val loss     {_shown(numbers[1])}", end="")
+            print("" if task.metric is None else f"   {metric} {_shown(numbers[3])}")
+        if first.stopped is not None:
+            after = "" if final is None else f"; the numbers above are after epoch {final.epoch}"
+            print(
+                f"  stopped      at update {first.stopped.update} in epoch "
+                f"{first.stopped.epoch} ({first.stopped.reason}){after}"
+            )
+    else:
+        folds = CrossValidation(runs)
+        keys = ["train_loss", "val_loss"]
+        header = ["fold", "train loss", "val loss"]
+        if task.metric is not None:
+            keys += ["train_metric", "val_metric"]
+            header += [f"train {metric}", f"val {metric}"]
+        rows = [header]
+        for run in runs:
+            final = run.final
+            values = [None if final is None else getattr(final, key) for key in keys]
+            label = f"{run.fold + 1}" + ("" if run.stopped is None else " stopped")
+            rows.append([label, *(_shown(v) for v in values)])
+        rows.append(["mean ± std", *(_shown(folds.mean(k), folds.std(k)) for k in keys)])
+        widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
+        print(f"  {args.folds}-fold cross-validation of {task.size} examples")
+        for row in rows:
+            print(
+                "  "
+                + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            )
+    updates = sum(run.updates for run in runs)
+    epochs = sum(len(run.history) for run in runs)
+    per_update = sum(run.update_seconds for run in runs) / max(1, updates)
+    per_epoch = sum(sum(e.seconds for e in run.history) for run in runs) / max(1, epochs)
+    each = "" if args.folds is None else " in all folds"
+    print(f"  updates      {updates}{each} ({-(-first.train_size // args.batch_size)} per epoch)")
+    print(
+        f"  time         {per_update * 1e3:.3g} ms per update, {per_epoch * 1e3:.3g} ms per epoch"
+    )
+    for run in runs:
+        if run.diagnosis is not None and args.monitor:
+            where = "" if run.fold is None else f" (fold {run.fold + 1})"
+            kind = f" ({run.diagnosis.kind})" if run.diagnosis.kind else ""
+            print(f"  monitor{where}: {run.diagnosis.verdict}{kind}")
+            print(f"    remedy: {run.diagnosis.remedy}")
+    if args.tensorboard is not None:
+        print(f"  tensorboard  {args.tensorboard}")
+    if plots:
+        print(f"  plots        {', '.join(str(p) for p in plots)}")
+    return status
+
+
 class _Parser(argparse.ArgumentParser):
     """Bad command lines fail with one clear line (and exit status 2), not a usage dump."""
 
@@ -499,6 +701,53 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--seed", type=int, default=0, help="the model's seed (default 0)")
     doctor.add_argument("--json", action="store_true", help="print JSON: verdict, evidence, remedy")
     doctor.set_defaults(run=_doctor)
+    training = commands.add_parser(
+        "train", help="train a built-in task in mini-batches and plot its loss curves"
+    )
+    training.add_argument(
+        "--task", required=True, metavar="NAME", help=f"one of {', '.join(tasks.TASKS)}"
+    )
+    training.add_argument(
+        "--model",
+        metavar="SPEC",
+        help="linear, sigmoid:units=K, relu:units=K or "
+        "deep:layers=L,units=K,activation=relu|sigmoid,norm=none|batch (default: the task's)",
+    )
+    training.add_argument(
+        "--loss",
+        metavar="NAME",
+        help="regression: mse, mae; classification: cross-entropy, mse (default: the task's)",
+    )
+    add_optimizer_arguments(training)
+    training.add_argument(
+        "--batch-size", type=_positive_int, default=32, metavar="B", help="default 32"
+    )
+    training.add_argument(
+        "--epochs", type=_positive_int, default=20, metavar="E", help="default 20"
+    )
+    training.add_argument(
+        "--validation",
+        type=_fraction,
+        metavar="F",
+        help="fraction held out for validation, in [0, 1) (default 0.2)",
+    )
+    training.add_argument(
+        "--folds", type=_fold_count, metavar="K", help="K-fold cross-validation instead (K >= 2)"
+    )
+    training.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="model, split and shuffling (default 0)"
+    )
+    training.add_argument(
+        "--monitor", action="store_true", help="attach the Monitor and print its diagnosis"
+    )
+    training.add_argument(
+        "--tensorboard", type=Path, metavar="DIR", help="log the Monitor's numbers to TensorBoard"
+    )
+    training.add_argument(
+        "--plot", type=Path, metavar="DIR", help="save loss.png (and metric.png) in DIR"
+    )
+    training.add_argument("--json", action="store_true", help="print JSON")
+    training.set_defaults(run=_train)
     return parser
 
 

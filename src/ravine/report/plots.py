@@ -159,3 +159,91 @@ def plot_curves(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_training(
+    runs: Sequence,
+    path: str | Path,
+    *,
+    title: str,
+    quantity: str = "loss",
+    ylabel: str = "",
+) -> Path:
+    """Training curves against the epoch, one colour per run (per fold of cross-validation).
+
+    ``runs`` are training runs (:class:`ravine.training.Run`: ``losses`` per update, ``history``
+    per epoch, ``train_size``, ``batch_size``, ``fold``, ``stopped``). With ``quantity="loss"``:
+    the loss L^b of every batch, faint, at x = u/U for update u = 1, 2, … with
+    U = ⌈train_size / batch_size⌉ updates per epoch; the loss on the whole training set (solid)
+    and validation set (dashed) after each epoch e, at x = e; a run stopped by a non-finite loss
+    gets a dotted line at its last update. With ``quantity="metric"``: the training and
+    validation metric after each epoch. Non-finite values are left out (gaps). The loss axis is
+    logarithmic when every value is > 0 and they span more than a factor of 10. Returns the path
+    written.
+    """
+    if quantity not in ("loss", "metric"):
+        raise ValueError(f"quantity must be 'loss' or 'metric', got {quantity!r}")
+    import numpy as np
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    def finite(values: Sequence[float | None]) -> np.ndarray:
+        array = np.array([np.nan if v is None else v for v in values], dtype=float)
+        array[~np.isfinite(array)] = np.nan
+        return array
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    single = len(runs) == 1
+    handles: list[Line2D] = []
+    drawn: list[np.ndarray] = []
+    for index, run in enumerate(runs):
+        train_color = colors[index % len(colors)]
+        val_color = colors[1] if single else train_color
+        epochs = np.array([e.epoch for e in run.history], dtype=float)
+        if quantity == "loss":
+            per_epoch = -(-run.train_size // run.batch_size)  # U = ⌈N_train / B⌉
+            batches = finite(run.losses)
+            x = np.arange(1, len(batches) + 1) / per_epoch
+            ax.plot(x, batches, color=train_color, linewidth=0.6, alpha=0.3)
+            train = finite([e.train_loss for e in run.history])
+            val = finite([e.val_loss for e in run.history])
+            drawn += [batches, train, val]
+            if run.stopped is not None:
+                ax.axvline(x[-1], color=train_color, linestyle=":", linewidth=1)
+        else:
+            train = finite([e.train_metric for e in run.history])
+            val = finite([e.val_metric for e in run.history])
+        ax.plot(epochs, train, "-", color=train_color, linewidth=1.5, marker=".", markersize=4)
+        ax.plot(epochs, val, "--", color=val_color, linewidth=1.5, marker=".", markersize=4)
+        if not single:
+            label = f"fold {run.fold + 1}" if run.fold is not None else f"run {index + 1}"
+            handles.append(Line2D([], [], color=train_color, linewidth=2, label=label))
+    train_color, val_color = ("#333333", "#333333") if not single else (colors[0], colors[1])
+    if quantity == "loss":
+        handles.append(
+            Line2D([], [], color=train_color, alpha=0.35, linewidth=1, label="batch loss")
+        )
+    name = "loss" if quantity == "loss" else ylabel or quantity
+    handles.append(Line2D([], [], color=train_color, linestyle="-", label=f"training {name}"))
+    handles.append(Line2D([], [], color=val_color, linestyle="--", label=f"validation {name}"))
+    if any(run.stopped is not None for run in runs):
+        handles.append(
+            Line2D([], [], color="#333333", linestyle=":", label="stopped: non-finite loss")
+        )
+    values = np.concatenate(drawn) if drawn else np.array([])
+    values = values[np.isfinite(values)]
+    if len(values) and values.min() > 0 and values.max() > 10 * values.min():
+        ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel or quantity)
+    ax.set_title(title, fontsize=9)
+    ax.legend(handles=handles, fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
