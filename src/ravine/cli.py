@@ -439,6 +439,11 @@ def _shown(value: float | None, spread: float | None = None) -> str:
     return f"{value:.4g}" if spread is None else f"{value:.4g} ± {spread:.2g}"
 
 
+def _duration(seconds: float) -> str:
+    """Seconds as printed: milliseconds below one second, 3 significant digits."""
+    return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
 def _train(args: argparse.Namespace) -> int:
     from .report.html import jsonable
     from .training import VALIDATION, CrossValidation, make_folds, train
@@ -492,7 +497,8 @@ def _train(args: argparse.Namespace) -> int:
     first = runs[0]
     schedule = "" if first.schedule is None else f" × {first.schedule}"
     what = f"{task.name}: {task.model_spec}, loss {task.loss_name}"
-    how = f"{args.optimizer} η = {first.lr:g}{schedule}, batch {args.batch_size}, "
+    base = lr if lr is not None else catalog.entry(args.optimizer).defaults()["lr"]
+    how = f"{args.optimizer} η = {base:g}{schedule}, batch {args.batch_size}, "
     how += f"{args.epochs} epochs"
     setting = f"{what}, {how}"
     plots: list[Path] = []
@@ -571,9 +577,7 @@ def _train(args: argparse.Namespace) -> int:
     per_epoch = sum(sum(e.seconds for e in run.history) for run in runs) / max(1, epochs)
     each = "" if args.folds is None else " in all folds"
     print(f"  updates      {updates}{each} ({-(-first.train_size // args.batch_size)} per epoch)")
-    print(
-        f"  time         {per_update * 1e3:.3g} ms per update, {per_epoch * 1e3:.3g} ms per epoch"
-    )
+    print(f"  time         {_duration(per_update)} per update, {_duration(per_epoch)} per epoch")
     for run in runs:
         if run.diagnosis is not None and args.monitor:
             where = "" if run.fold is None else f" (fold {run.fold + 1})"
