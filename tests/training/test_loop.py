@@ -147,6 +147,7 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_parameters():
     assert stop.update == run.updates - 1 and "the loss is" in stop.reason
     assert stop.diagnosis.verdict == "diverged"
     assert "update" in str(stop) and "the model keeps θ from before that update" in str(stop)
+    assert ".;" not in str(stop)
     # the model holds θ from before the update whose loss was not finite: finite parameters
     assert all(torch.isfinite(p).all() for p in run.model.parameters())
     assert run.to_json()["stopped"]["verdict"] == "diverged"
@@ -201,3 +202,14 @@ def test_the_schedule_sets_eta_per_update():
                 p -= 0.1 * 0.5 ** (t // 2) * p.grad
     for a, b in zip(run.model.parameters(), model.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-14)
+
+
+def test_the_run_records_the_base_eta_not_the_warmed_up_one():
+    run = train("sinc", "adam", lr=0.01, schedule=from_spec("linear-warmup:steps=10"), epochs=1)
+    assert run.lr == 0.01
+
+
+def test_each_fold_gets_its_own_copy_of_a_stateful_schedule():
+    plateau = from_spec("plateau:patience=0,factor=0.5")
+    cv = cross_validate("sinc", "sgd", folds=2, lr=0.1, schedule=plateau, epochs=2)
+    assert len(cv.runs) == 2 and plateau.scale == 1.0  # the caller's schedule is untouched

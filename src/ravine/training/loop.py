@@ -23,6 +23,7 @@ forward, backward, step); evaluation is not in it.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -76,8 +77,8 @@ class Stop:
     def __str__(self) -> str:
         return (
             f"training stopped at update {self.update} (epoch {self.epoch}): {self.reason}; "
-            f"the doctor says {self.diagnosis.verdict}: {self.diagnosis.remedy}; the model "
-            f"keeps θ from before that update"
+            f"the doctor says {self.diagnosis.verdict}: {self.diagnosis.remedy.rstrip('.')}; "
+            "the model keeps θ from before that update"
         )
 
 
@@ -232,6 +233,7 @@ def train(
         settings["lr"] = lr
     net = task.model(seed) if model is None else model
     opt = catalog.create(optimizer, net.parameters(), **settings)
+    base_lr = float(opt.param_groups[0]["lr"])  # η, before a schedule scales it
     scheduler = Scheduler(opt, schedule) if schedule is not None else None
     per_epoch = bool(getattr(schedule, "metric_driven", False))
     watch = Monitor(net, opt, csv=csv, tensorboard=tensorboard) if monitor else None
@@ -241,7 +243,7 @@ def train(
         loss_name=task.loss_name,
         metric_name=task.metric_name,
         optimizer=optimizer,
-        lr=float(opt.param_groups[0]["lr"]),
+        lr=base_lr,
         options={k: v for k, v in settings.items() if k != "lr"},
         schedule=None if schedule is None else schedule.spec,
         batch_size=batch_size,
@@ -334,7 +336,7 @@ class CrossValidation:
 
 
 def cross_validate(
-    task: Task | str, optimizer: str = "adam", *, folds: int = 5, **kwargs
+    task: Task | str, optimizer: str = "adam", *, folds: int = 5, **kwargs: Any
 ) -> CrossValidation:
     """K-fold cross-validation: :func:`train` once per fold (same seed, so the same initial θ),
     validated on that fold. ``kwargs`` are :func:`train`'s; ``validation`` does not apply."""
@@ -342,8 +344,12 @@ def cross_validate(
     task = build_task(task, seed=seed) if isinstance(task, str) else task
     kwargs.pop("validation", None)
     parts = make_folds(task.size, folds, seed)
+    schedule = kwargs.pop("schedule", None)  # a fresh copy per fold: plateau keeps state
     return CrossValidation(
-        [train(task, optimizer, indices=part, fold=i, **kwargs) for i, part in enumerate(parts)]
+        [
+            train(task, optimizer, indices=part, fold=i, schedule=copy.deepcopy(schedule), **kwargs)
+            for i, part in enumerate(parts)
+        ]
     )
 
 
