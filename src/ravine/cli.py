@@ -12,6 +12,8 @@ ravine train --task NAME [--model SPEC] [--loss NAME] --optimizer NAME [--lr X]
              [--opt key=value ...] [--schedule SPEC] [--batch-size B] [--epochs E]
              [--validation F | --folds K] [--seed S] [--monitor] [--tensorboard DIR]
              [--plot DIR] [--json]
+ravine lr-find --task NAME --optimizer NAME [--lr-min X] [--lr-max X] [--steps N]
+               [--batch-size B] [--opt key=value ...] [--seed S] [--json] [--plot FILE.png]
 """
 
 from __future__ import annotations
@@ -591,6 +593,53 @@ def _train(args: argparse.Namespace) -> int:
     return status
 
 
+def _lr_find(args: argparse.Namespace) -> int:
+    from .report.html import jsonable
+    from .training import lr_find
+
+    test = lr_find(
+        args.task,
+        args.optimizer,
+        options=catalog.parse_options(args.optimizer, args.opt),
+        lr_min=args.lr_min,
+        lr_max=args.lr_max,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    if args.plot:
+        from .experiments.lr_find import plot_range_test
+
+        title = (
+            f"Range test: {args.task}, {args.optimizer}, batches of {args.batch_size}, "
+            f"seed {args.seed}"
+        )
+        plot_range_test(test, args.plot, title=title)
+    if args.json:
+        print(json.dumps(jsonable(test.to_json()), allow_nan=False, ensure_ascii=False))
+        return 0
+    print(
+        f"{args.task}, {args.optimizer}, batch {args.batch_size}: η from {test.lr_min:g} to "
+        f"{test.lr_max:g} over {test.steps} updates"
+    )
+    print(f"  recorded     {len(test.lrs)} updates", end="")
+    print("" if test.stopped is None else f"; stopped: {test.stopped}")
+    if test.minimum is not None:
+        print(
+            f"  minimum      smoothed loss {test.smoothed[test.minimum]:.4g} at "
+            f"η = {test.minimum_lr:.3g} (smoothing β = {test.smoothing:g}, lag about "
+            f"×{test.lag_factor:.2g} in η)"
+        )
+    shown = "none" if test.suggestion is None else f"η* = {test.suggestion:.3g}"
+    print(f"  suggestion   {shown}")
+    print(f"  rule         {test.rule}")
+    if test.warning is not None:
+        print(f"  warning      {test.warning}")
+    if args.plot:
+        print(f"  plot: {args.plot}")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """Bad command lines fail with one clear line (and exit status 2), not a usage dump."""
 
@@ -752,6 +801,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     training.add_argument("--json", action="store_true", help="print JSON")
     training.set_defaults(run=_train)
+    from .training import LR_MAX, LR_MIN, STEPS
+
+    finder = commands.add_parser(
+        "lr-find", help="the learning-rate range test: sweep η up for a few hundred updates"
+    )
+    finder.add_argument(
+        "--task",
+        required=True,
+        type=_one_of("task", tasks.TASKS),
+        metavar="NAME",
+        help=f"one of {', '.join(tasks.TASKS)}",
+    )
+    finder.add_argument(
+        "--optimizer",
+        required=True,
+        type=_one_of("optimizer", catalog.CATALOG),
+        metavar="NAME",
+        help=f"one of {', '.join(catalog.CATALOG)}",
+    )
+    finder.add_argument(
+        "--lr-min", type=_positive_float, default=LR_MIN, metavar="X", help=f"default {LR_MIN:g}"
+    )
+    finder.add_argument(
+        "--lr-max", type=_positive_float, default=LR_MAX, metavar="X", help=f"default {LR_MAX:g}"
+    )
+    finder.add_argument(
+        "--steps", type=_positive_int, default=STEPS, metavar="N", help=f"updates (default {STEPS})"
+    )
+    finder.add_argument(
+        "--batch-size", type=_positive_int, default=32, metavar="B", help="default 32"
+    )
+    finder.add_argument(
+        "--opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an optimizer hyperparameter other than lr, repeatable (e.g. --opt betas=0.9,0.98)",
+    )
+    finder.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="model, split and shuffling (default 0)"
+    )
+    finder.add_argument("--plot", metavar="FILE.png", help="save the loss against η")
+    finder.add_argument("--json", action="store_true", help="print JSON")
+    finder.set_defaults(run=_lr_find)
     return parser
 
 

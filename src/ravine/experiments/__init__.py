@@ -27,6 +27,7 @@ ORDER: dict[str, str] = {
     "normalization": "normalization",
     "minimum-ratio": "minimum_ratio",
     "momentum": "momentum",
+    "lr-find": "lr_find",
 }
 
 
