@@ -26,6 +26,7 @@ ORDER: dict[str, str] = {
     "classification-loss": "classification_loss",
     "normalization": "normalization",
     "minimum-ratio": "minimum_ratio",
+    "batch-size": "batch_size",
     "momentum": "momentum",
     "lr-find": "lr_find",
 }
