@@ -29,6 +29,7 @@ ORDER: dict[str, str] = {
     "batch-size": "batch_size",
     "momentum": "momentum",
     "lr-find": "lr_find",
+    "general-guide": "general_guide",
 }
 
 
