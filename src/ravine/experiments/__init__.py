@@ -28,6 +28,7 @@ ORDER: dict[str, str] = {
     "minimum-ratio": "minimum_ratio",
     "batch-size": "batch_size",
     "momentum": "momentum",
+    "batch-norm": "batch_norm",
     "lr-find": "lr_find",
     "general-guide": "general_guide",
 }

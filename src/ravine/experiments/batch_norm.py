@@ -1,0 +1,415 @@
+"""Batch normalization on a real network: the same deep sigmoid net on the digits, with and
+without BatchNorm, trained by plain SGD with the same η from the same initial weights.
+
+Model: ``deep:layers=5,units=32,activation=sigmoid,norm=none|batch`` (:mod:`ravine.tasks.models`)
+on the digits task (1,797 images, 10 classes, cross-entropy; chance ln 10 ≈ 2.30 nats). The two
+nets are built with the same seed, so every Linear layer starts with the same weights (checked:
+``same_linear_weights``); BatchNorm adds γ = 1, β = 0 per unit. Without it every sigmoid layer
+shrinks the spread of its input (its slope is at most ¼ and PyTorch's initial weights are
+uniform in ±1/√fan_in), so after five layers the output hardly depends on the image; with it
+each layer's pre-activations are standardized over the batch,
+
+    x̃_i = γ_i·(x_i − μ_i)/σ_i + β_i,   μ_i, σ_i the mean and standard deviation of unit i over the
+                                         batch,
+
+which is the lecture's feature normalization applied inside the network.
+
+Training: :func:`ravine.training.train`, SGD (no momentum) with a fixed η, batches of 32, 80 % of
+the images for training (1,438: 45 updates per epoch) and 20 % for validation, ``EPOCHS`` epochs,
+for each η in ``SGD_RATES``; the loss on the whole training and validation sets is taken after
+each epoch (evaluation mode: BatchNorm with its running statistics), and once before training.
+"Updates to reach the level" is the update count at the end of the first epoch whose training
+loss is <= ``LEVEL`` (a resolution of one epoch). Adam (η = ``ADAM_LR``) is trained the same
+way and reported, not judged: it is there to show how much an adaptive σ makes up for the
+surface.
+
+The Hessian H of the cross-entropy over all trainable parameters, at the initial weights and
+after training at η = ``LR``, on a fixed batch: the first ``HESSIAN_BATCH`` images of the
+training split, with BatchNorm in training mode (batch statistics of that batch, as during
+training; on a copy of the net, so its running statistics are untouched). From
+:mod:`ravine.diagnose`: λ_max and λ_min by Lanczos (:func:`~ravine.diagnose.hessian_eigs`, to
+10⁻⁴·‖H‖), and the eigenvalue density φ by stochastic Lanczos quadrature
+(:func:`~ravine.diagnose.hessian_density`, ``DENSITY`` = (runs, steps), smoothed by
+σ = 10⁻⁴·max |λ|). A Hessian with thousands of eigenvalues near 0 has no useful λ_max/λ_min;
+the condition-number-like spread is
+
+    κ = λ_max / mean |λ|,   mean |λ| = (1/P) Σ_i |λ_i| = ∫ |t| φ(t) dt,
+
+how many times steeper the steepest direction is than the average one — the elongation of the
+lecture's error-surface ellipses that forces a small fixed η. λ_max alone, the median and 90 %
+quantile of |λ| and λ_max / |λ|_90% are reported too. (The median is not judged: where most
+eigenvalues are within σ of 0 it measures the smoothing, and between quadrature settings,
+(2, 40) to (8, 100), it moved by 20× with BatchNorm; the mean moved by 5 % with BatchNorm and
+20 % without, and against the exact eigenvalues of a small net it is within 10 %.)
+
+The claim is reproduced when
+
+- the two nets start from the same Linear weights;
+- at every η in the grid, the net with BatchNorm reaches ``LEVEL`` within the budget, and the
+  net without it never does, or takes at least ``FASTER`` = 5× as many updates;
+- κ with BatchNorm is at most 1/``SPREAD`` = 1/5 of κ without it at the initial weights, and
+  smaller after training at η = ``LR``.
+
+Measured at full size (``ravine reproduce``, about 20 s on one core): without BatchNorm SGD does
+not leave the chance plateau (≈ 2.30 nats) within 900 updates at any η of {0.1, 0.3, 1, 3}; with
+it the training loss is below 0.5 after 90–360 updates. At the initial weights κ is 664 without
+and 40 with BatchNorm, although λ_max is larger with it (3.2 against 1.4, and λ_min = −2.6
+against −0.09): BatchNorm raises the curvature of the many nearly flat directions (the early
+layers, whose signal the sigmoids had squashed) far more than that of the steepest one. After
+training κ is 508 without and 235 with. Adam, whose σ rescales each parameter's step, brings the
+net without BatchNorm off the plateau but not to 0.5 nats in 900 updates; with it, in 540.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..diagnose import hessian_density, hessian_eigs
+from ..report.plots import plot_curves
+from ..tasks import Task, task
+from ..training import VALIDATION, Run, split, train
+from .base import Result
+
+NAME = "batch-norm"
+TITLE = "Batch normalization: the same deep sigmoid network with and without it"
+CLAIM = (
+    "Normalizing the features inside the network (batch normalization) changes the error "
+    "surface itself: a deep sigmoid network that plain gradient descent with a fixed learning "
+    "rate cannot train becomes trainable with the same rate once every layer's inputs are "
+    "normalized over the batch, because its curvature is far less uneven across directions."
+)
+
+MODEL = "deep:layers=5,units=32,activation=sigmoid,norm={norm}"
+NORMS = ("none", "batch")
+LR = 1.0  # η of the main SGD run, whose curves and trained Hessian are shown
+SGD_RATES, QUICK_SGD_RATES = (0.1, 0.3, 1.0, 3.0), (1.0,)
+ADAM_LR = 1e-3
+EPOCHS, QUICK_EPOCHS = 20, 10  # 45 updates per epoch
+BATCH = 32
+SEED = 0
+LEVEL = 0.5  # nats: training loss counted as "trained" (chance: ln 10 ≈ 2.30)
+FASTER = 5.0  # without BatchNorm: at least this many times the updates, or never
+SPREAD = 5.0  # κ at the initial weights: with BatchNorm at most 1/SPREAD of without
+HESSIAN_BATCH = 256
+LANCZOS_TOL = 1e-4  # relative accuracy of λ_max, λ_min (of ‖H‖)
+DENSITY, QUICK_DENSITY = (4, 60), (2, 40)  # stochastic Lanczos quadrature: (runs, steps)
+SMOOTHING = 1e-4  # σ of the density, as a fraction of max |λ|
+QUANTILES = (0.5, 0.9)
+
+
+def digits_net(norm: str, seed: int = SEED) -> Task:
+    """The digits task with the deep sigmoid net, ``norm`` "none" or "batch"."""
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    return task("digits", seed=seed, model=MODEL.format(norm=norm))
+
+
+def linear_weights(model: nn.Module) -> list[torch.Tensor]:
+    """The weights and biases of every nn.Linear of ``model``, in order."""
+    return [
+        p.detach() for m in model.modules() if isinstance(m, nn.Linear) for p in (m.weight, m.bias)
+    ]
+
+
+def _mass(grid: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
+    """φ(t)·Δt on the grid, checked: 1-D, same length >= 2, some positive mass."""
+    if grid.dim() != 1 or grid.shape != density.shape or grid.numel() < 2:
+        raise ValueError(
+            f"grid and density must be 1-D of the same length >= 2, got shapes "
+            f"{tuple(grid.shape)} and {tuple(density.shape)}"
+        )
+    mass = density.clamp(min=0) * (grid[1] - grid[0])
+    if not float(mass.sum()) > 0:
+        raise ValueError("the density has no positive mass on the grid")
+    return mass
+
+
+def magnitude_quantiles(
+    grid: torch.Tensor, density: torch.Tensor, levels: tuple[float, ...] = QUANTILES
+) -> list[float]:
+    """|λ|_q for each q in ``levels``: the smallest |t| on ``grid`` with ∫_{|s| ≤ |t|} φ(s) ds
+    >= q·∫ φ, for a density φ sampled on an evenly spaced grid (eigenvalue units)."""
+    for q in levels:
+        if not 0 < q <= 1:
+            raise ValueError(f"quantile levels must be in (0, 1], got {q!r}")
+    mass = _mass(grid, density)
+    size, order = grid.abs().sort()
+    cumulative = mass[order].cumsum(0) / mass.sum()
+    return [float(size[int((cumulative >= q - 1e-12).nonzero()[0])]) for q in levels]
+
+
+def mean_magnitude(grid: torch.Tensor, density: torch.Tensor) -> float:
+    """The mean of |λ| under a density φ on an evenly spaced grid, ∫ |t| φ(t) dt / ∫ φ(t) dt:
+    for the Hessian's density, (1/P) Σ_i |λ_i| = tr|H| / P (eigenvalue units)."""
+    mass = _mass(grid, density)
+    return float((grid.abs() * mass).sum() / mass.sum())
+
+
+def hessian_spectrum(
+    net: Task, model: nn.Module, runs: int, steps: int
+) -> tuple[dict[str, Any], list[float]]:
+    """λ_max, λ_min, the mean |λ|, the |λ| quantiles and the spreads κ = λ_max / mean |λ| and
+    λ_max / |λ|_90% of the cross-entropy's Hessian on the fixed batch (BatchNorm in training
+    mode, on a copy of ``model``); and |λ|_q / λ_max for q = 0.01 %, 1 %, 2 %, …, 100 % (the
+    figure; below about σ/λ_max = 10⁻⁴ the values are the smoothing's width, not H's)."""
+    training, _ = split(net.size, VALIDATION, SEED)
+    batch = training[:HESSIAN_BATCH]
+    x, y = net.inputs[batch], net.targets[batch]
+    probe = copy.deepcopy(model).train()  # batch statistics; running ones change on the copy
+    values, _ = hessian_eigs(probe, net.loss_fn, x, y, k=1, which="both", tol=LANCZOS_TOL)
+    top, bottom = float(values[0]), float(values[1])
+    sigma = SMOOTHING * max(abs(top), abs(bottom))
+    grid, density = hessian_density(
+        probe, net.loss_fn, x, y, runs=runs, steps=steps, sigma=sigma, seed=SEED
+    )
+    percent = magnitude_quantiles(grid, density, tuple(max(p, 0.01) / 100 for p in range(101)))
+    quantiles = magnitude_quantiles(grid, density, QUANTILES)
+    typical = mean_magnitude(grid, density)
+    with torch.no_grad():
+        loss = float(net.loss_fn(probe(x), y))
+    numbers = {
+        "lambda_max": top,
+        "lambda_min": bottom,
+        "loss": loss,
+        "smoothing": sigma,
+        "mean_abs_lambda": typical,
+        **{
+            f"abs_lambda_{round(100 * q)}": value
+            for q, value in zip(QUANTILES, quantiles, strict=True)
+        },
+        "spread": top / typical,
+        "spread_90": top / quantiles[-1],
+    }
+    return numbers, [value / top for value in percent]
+
+
+def _start(net: Task, model: nn.Module) -> tuple[float, float]:
+    """(training loss, validation loss) of the untrained model, evaluation mode, as the
+    training loop measures them after each epoch."""
+    training, held = split(net.size, VALIDATION, SEED)
+    model.eval()
+    with torch.no_grad():
+        losses = [
+            float(net.loss_fn(model(net.inputs[i]), net.targets[i])) for i in (training, held)
+        ]
+    model.train()
+    return losses[0], losses[1]
+
+
+def summarize(run: Run, start: tuple[float, float]) -> dict[str, Any]:
+    """The run's curves (index e: after epoch e, 0 before training) and updates to LEVEL."""
+    reached = next((e.updates for e in run.history if e.train_loss <= LEVEL), None)
+    final = run.history[-1] if run.history else None
+    return {
+        "updates": run.updates,
+        "updates_to_level": reached,
+        "train_loss": [start[0], *(e.train_loss for e in run.history)],
+        "val_loss": [start[1], *(e.val_loss for e in run.history)],
+        "final_train_loss": None if final is None else final.train_loss,
+        "final_val_accuracy": None if final is None else final.val_metric,
+        "stopped": None if run.stopped is None else str(run.stopped),
+    }
+
+
+def measure(
+    rates: tuple[float, ...] = SGD_RATES,
+    epochs: int = EPOCHS,
+    density: tuple[int, int] = DENSITY,
+    adam: bool = True,
+) -> dict[str, Any]:
+    """Train both nets with SGD at each η of ``rates`` (and Adam), measure the Hessians at the
+    start and after the SGD run at η = LR (which must be in ``rates``); deterministic, on one
+    CPU thread."""
+    if LR not in rates:
+        raise ValueError(f"rates must include the main η = {LR:g}, got {rates}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # these nets are too small to gain from more; and reproducible
+    try:
+        nets = {norm: digits_net(norm) for norm in NORMS}
+        starts = {norm: nets[norm].model(SEED) for norm in NORMS}
+        same = all(
+            torch.equal(a, b)
+            for a, b in zip(
+                linear_weights(starts["none"]), linear_weights(starts["batch"]), strict=True
+            )
+        )
+        start_losses = {norm: _start(nets[norm], starts[norm]) for norm in NORMS}
+        sgd: dict[str, dict[str, Any]] = {}
+        trained: dict[str, nn.Module] = {}
+        for lr in rates:
+            row = {}
+            for norm in NORMS:
+                run = train(nets[norm], "sgd", lr=lr, epochs=epochs, batch_size=BATCH, seed=SEED)
+                row[norm] = summarize(run, start_losses[norm])
+                if lr == LR:
+                    trained[norm] = run.model
+            sgd[f"{lr:g}"] = row
+        adam_runs = (
+            {
+                norm: summarize(
+                    train(nets[norm], "adam", lr=ADAM_LR, epochs=epochs, batch_size=BATCH),
+                    start_losses[norm],
+                )
+                for norm in NORMS
+            }
+            if adam
+            else None
+        )
+        hessian: dict[str, dict[str, Any]] = {}
+        curves: dict[str, dict[str, list[float]]] = {}
+        for when, models in (("initial", starts), ("trained", trained)):
+            hessian[when], curves[when] = {}, {}
+            for norm in NORMS:
+                hessian[when][norm], curves[when][norm] = hessian_spectrum(
+                    nets[norm], models[norm], *density
+                )
+    finally:
+        torch.set_num_threads(threads)
+    return {
+        "task": "digits",
+        "model": MODEL,
+        "parameters": {norm: nets[norm].parameters for norm in NORMS},
+        "same_linear_weights": same,
+        "optimizer": "sgd",
+        "lr": LR,
+        "rates": list(rates),
+        "epochs": epochs,
+        "batch_size": BATCH,
+        "seed": SEED,
+        "level": LEVEL,
+        "sgd": sgd,
+        "adam_lr": ADAM_LR,
+        "adam": adam_runs,
+        "hessian_batch": HESSIAN_BATCH,
+        "hessian_mode": "training mode: batch statistics of the fixed batch",
+        "density_runs_steps": list(density),
+        "hessian": hessian,
+        "spectrum_curves": curves,
+        "criteria": {"faster_at_least": FASTER, "initial_spread_ratio_at_least": SPREAD},
+    }
+
+
+def holds(numbers: dict[str, Any]) -> bool:
+    """The criterion of the module doc, from the measured numbers."""
+    limits = numbers["criteria"]
+    if not numbers["same_linear_weights"]:
+        return False
+    for row in numbers["sgd"].values():
+        with_bn, without = row["batch"]["updates_to_level"], row["none"]["updates_to_level"]
+        if with_bn is None:
+            return False
+        if without is not None and without < limits["faster_at_least"] * with_bn:
+            return False
+    initial, trained = numbers["hessian"]["initial"], numbers["hessian"]["trained"]
+    flatter = (
+        initial["none"]["spread"]
+        >= limits["initial_spread_ratio_at_least"] * (initial["batch"]["spread"])
+    )
+    return bool(flatter and trained["batch"]["spread"] < trained["none"]["spread"])
+
+
+def _reach(updates: int | None, budget: int) -> str:
+    return f"after {updates:,} updates" if updates is not None else f"not in {budget:,} updates"
+
+
+def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
+    n = numbers
+    budget = n["sgd"][f"{n['lr']:g}"]["none"]["updates"]
+    rows = "; ".join(
+        f"η = {lr}: without {_reach(row['none']['updates_to_level'], budget)} "
+        f"(final {row['none']['final_train_loss']:.3g}), with "
+        f"{_reach(row['batch']['updates_to_level'], budget)}"
+        for lr, row in n["sgd"].items()
+    )
+    h = n["hessian"]
+
+    def spectrum(when: str) -> str:
+        a, b = h[when]["none"], h[when]["batch"]
+        return (
+            f"κ = λ_max / mean |λ| = {a['spread']:,.0f} without and {b['spread']:,.0f} with "
+            f"(λ_max {a['lambda_max']:.3g} and {b['lambda_max']:.3g})"
+        )
+
+    adam = ""
+    if n["adam"] is not None:
+        adam = (
+            f" Adam (η = {n['adam_lr']:g}, not judged): without BatchNorm "
+            f"{_reach(n['adam']['none']['updates_to_level'], budget)} (final "
+            f"{n['adam']['none']['final_train_loss']:.3g}), with it "
+            f"{_reach(n['adam']['batch']['updates_to_level'], budget)}."
+        )
+    return (
+        f"{'Reproduced' if reproduced else 'Not reproduced'}: the same 5-layer sigmoid net on "
+        f"the digits (same initial Linear weights: {n['same_linear_weights']}), SGD with a fixed "
+        f"η, training loss to {n['level']:g} nats — {rows}. On the fixed batch, at the start "
+        f"{spectrum('initial')}; after training at η = {n['lr']:g} {spectrum('trained')}."
+        f"{adam}"
+    )
+
+
+def run(out: Path, quick: bool = False) -> Result:
+    """Full: SGD at four η and Adam, 20 epochs each; quick: SGD at η = 1 only, 10 epochs, a
+    coarser density."""
+    if quick:
+        numbers = measure(QUICK_SGD_RATES, QUICK_EPOCHS, QUICK_DENSITY, adam=False)
+    else:
+        numbers = measure()
+    reproduced = holds(numbers)
+    main = numbers["sgd"][f"{LR:g}"]
+    label = {"none": "no BatchNorm", "batch": "BatchNorm"}
+    loss = Path(NAME) / "loss.png"
+    plot_curves(
+        {
+            f"{part}, {label[norm]}": main[norm][f"{key}_loss"]
+            for norm in NORMS
+            for key, part in (("train", "training"), ("val", "validation"))
+        },
+        out / loss,
+        title=f"Digits, 5 sigmoid layers of 32, SGD η = {LR:g}, batches of {BATCH}",
+        xlabel="epoch",
+        ylabel="cross-entropy (nats)",
+        logy=True,
+    )
+    spectrum = Path(NAME) / "hessian-spread.png"
+    curves = numbers["spectrum_curves"]
+    plot_curves(
+        {
+            f"{label[norm]}, {when}": curves[when][norm]
+            for when in ("initial", "trained")
+            for norm in NORMS
+        },
+        out / spectrum,
+        title=(
+            f"Hessian on {HESSIAN_BATCH} images (batch statistics): |λ| by percentile, over "
+            f"λ_max (smoothed by 10⁻⁴ of max |λ|)"
+        ),
+        xlabel="percentile of the eigenvalues by |λ|",
+        ylabel="|λ| / λ_max",
+        logy=True,
+    )
+    figures = [loss, spectrum]
+    if numbers["adam"] is not None:
+        adam = Path(NAME) / "adam-loss.png"
+        plot_curves(
+            {f"training, {label[norm]}": numbers["adam"][norm]["train_loss"] for norm in NORMS},
+            out / adam,
+            title=f"The same nets with Adam, η = {ADAM_LR:g}",
+            xlabel="epoch",
+            ylabel="cross-entropy (nats)",
+            logy=True,
+        )
+        figures.append(adam)
+    return Result(
+        name=NAME,
+        title=TITLE,
+        claim=CLAIM,
+        reproduced=reproduced,
+        verdict=verdict(numbers, reproduced),
+        numbers=numbers,
+        figures=figures,
+    )
