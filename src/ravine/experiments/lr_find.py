@@ -14,8 +14,8 @@ on the training part of the split with its defaults (η from 10⁻⁶ to 10 over
 β = 0.9). The sweep trains ``EPOCHS`` epochs (900 updates) with :func:`ravine.training.train`
 at every η of a log grid — ``GRID_PER_DECADE`` points per decade from 10^``GRID_LOW`` to
 10^``GRID_HIGH``, 17 runs — and one more run at η* itself. Digits and Adam were chosen
-because the sweep's curve has one clear minimum there, with the loss rising by half or more a
-decade to either side of it.
+because the sweep's curve has one clear minimum there: a decade below the best η the final
+validation loss is a third higher, and from 3·10⁻² on it is twice as high or more.
 
 The claim is reproduced when
 
@@ -261,7 +261,13 @@ def plot_sweep(numbers: dict[str, Any], path: str | Path, *, title: str) -> Path
             label=f"range test's η* = {numbers['suggestion']:.3g}",
         )
         if numbers["suggestion_val_loss"] is not None:
-            ax.plot([numbers["suggestion"]], [numbers["suggestion_val_loss"]], "D", color="#c0392b")
+            ax.plot(
+                [numbers["suggestion"]],
+                [numbers["suggestion_val_loss"]],
+                "D",
+                color="#c0392b",
+                label="the full run at η*",
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"learning rate $\eta$")
