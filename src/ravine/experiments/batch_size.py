@@ -345,7 +345,10 @@ def rows(numbers: dict[str, Any]) -> list[dict[str, Any]]:
             f"{many} threads on {n['cpu_count']} cores{load} are too little parallel hardware "
             f"to absorb a batch {times}× larger"
             if ratio > same
-            else "the large batch was faster per update: noise from other work on the machine"
+            else f"the large batch was faster per update: the small batch's update took "
+            f"{a / time_[one][small]['update']:.2g}× as long on {many} threads as on 1, so "
+            f"threads waiting on each other (or on other work on the machine{load}) cost more "
+            f"than they gave"
             if ratio < 1 / same
             else f"with {many} threads on {n['cpu_count']} cores"
         ),
