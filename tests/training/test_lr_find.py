@@ -242,6 +242,7 @@ def test_model_buffers_mode_and_optimizer_state_come_back_exactly(make):
     trained_a_little(model, optimizer, x, y)
     model.eval()
     weights, state = snapshot(model, optimizer)
+    grads = [p.grad.clone() for p in model.parameters()]  # the last backward's, still there
     twin = copy.deepcopy(model)
     twin_optimizer = make(twin.parameters())
     twin_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
@@ -253,6 +254,7 @@ def test_model_buffers_mode_and_optimizer_state_come_back_exactly(make):
     assert not model.training
     assert_same(model.state_dict(), weights)
     assert_same(optimizer.state_dict(), state)
+    assert_same([p.grad for p in model.parameters()], grads)
     # and training goes on exactly as if the test had never run
     model.train(), twin.train()
     trained_a_little(model, optimizer, x, y)
