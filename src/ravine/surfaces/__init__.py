@@ -11,6 +11,7 @@ from .library import (
     Quadratic,
     Saddle,
     Surface,
+    TwoMinima,
     Valley,
     surface,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "Surface",
     "SurfaceModel",
     "Trajectory",
+    "TwoMinima",
     "Valley",
     "descend",
     "surface",
