@@ -608,7 +608,7 @@ def _lr_find(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     if args.plot:
-        from .experiments.lr_find import plot_range_test
+        from .report.plots import plot_range_test
 
         title = (
             f"Range test: {args.task}, {args.optimizer}, batches of {args.batch_size}, "

@@ -47,6 +47,7 @@ from typing import Any
 import torch
 
 from ..report import plots  # noqa: F401  (selects matplotlib's file backend)
+from ..report.plots import plot_range_test
 from ..tasks import task as build_task
 from ..training import train
 from ..training.lr_find import RangeTest, lr_find
@@ -181,48 +182,6 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         f"{n['suggestion_over_best']:.3g} (allowed {1 / n['factor']:.3g} … {n['factor']:g}) and "
         f"the full run at η* ends at {excess} (allowed +{n['margin']:.0%})."
     )
-
-
-def plot_range_test(test: RangeTest, path: str | Path, *, title: str) -> Path:
-    """The range test's loss against η on a log axis: the batch losses L_k faint, the smoothed
-    L̄_k bold, the suggestion η* and the minimum's η marked. Returns the path written."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=100)
-    ax.plot(test.lrs, test.losses, color="#1f5fa8", alpha=0.25, linewidth=0.9, label="batch loss")
-    ax.plot(test.lrs, test.smoothed, color="#1f5fa8", linewidth=1.8, label="smoothed loss")
-    if test.minimum is not None:
-        ax.plot(
-            [test.minimum_lr],
-            [test.smoothed[test.minimum]],
-            "o",
-            color="#555555",
-            label=f"smoothed minimum, η = {test.minimum_lr:.3g}",
-        )
-    if test.suggestion is not None:
-        ax.axvline(
-            test.suggestion,
-            color="#c0392b",
-            linestyle="--",
-            linewidth=1.3,
-            label=f"suggestion η* = {test.suggestion:.3g}",
-        )
-    ax.set_xscale("log")
-    if test.smoothed:
-        low, high = min(test.losses), max(test.smoothed[0], min(test.losses) * 1.01)
-        ax.set_ylim(low - 0.05 * (high - low), high + 0.35 * (high - low))
-    ax.set_xlabel(r"learning rate $\eta$")
-    ax.set_ylabel("training loss")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.grid(alpha=0.1, which="minor")
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 def plot_sweep(numbers: dict[str, Any], path: str | Path, *, title: str) -> Path:
