@@ -72,7 +72,7 @@ from torch import nn
 from ..diagnose import hessian_density, hessian_eigs
 from ..report.plots import plot_curves
 from ..tasks import Task, task
-from ..training import VALIDATION, Run, split, train
+from ..training import VALIDATION, Epoch, Run, split, train
 from .base import Result
 
 NAME = "batch-norm"
@@ -188,28 +188,32 @@ def hessian_spectrum(
     return numbers, [value / top for value in percent]
 
 
-def _start(net: Task, model: nn.Module) -> tuple[float, float]:
-    """(training loss, validation loss) of the untrained model, evaluation mode, as the
-    training loop measures them after each epoch."""
-    training, held = split(net.size, VALIDATION, SEED)
+def before_training(net: Task, model: nn.Module, seed: int = SEED) -> Epoch:
+    """Epoch 0: the loss and metric of the untrained ``model`` on the whole training and
+    validation sets of the seeded split, in evaluation mode — what the training loop measures
+    after each epoch."""
+    training, held = split(net.size, VALIDATION, seed)
     model.eval()
+    numbers: list[float | None] = []
     with torch.no_grad():
-        losses = [
-            float(net.loss_fn(model(net.inputs[i]), net.targets[i])) for i in (training, held)
-        ]
+        for part in (training, held):
+            outputs, targets = model(net.inputs[part]), net.targets[part]
+            numbers.append(float(net.loss_fn(outputs, targets)))
+            numbers.append(None if net.metric is None else net.metric(outputs, targets))
     model.train()
-    return losses[0], losses[1]
+    train_loss, train_metric, val_loss, val_metric = numbers
+    return Epoch(0, 0, float(train_loss), val_loss, train_metric, val_metric, 0.0)
 
 
-def summarize(run: Run, start: tuple[float, float]) -> dict[str, Any]:
+def summarize(run: Run, start: Epoch) -> dict[str, Any]:
     """The run's curves (index e: after epoch e, 0 before training) and updates to LEVEL."""
     reached = next((e.updates for e in run.history if e.train_loss <= LEVEL), None)
     final = run.history[-1] if run.history else None
     return {
         "updates": run.updates,
         "updates_to_level": reached,
-        "train_loss": [start[0], *(e.train_loss for e in run.history)],
-        "val_loss": [start[1], *(e.val_loss for e in run.history)],
+        "train_loss": [start.train_loss, *(e.train_loss for e in run.history)],
+        "val_loss": [start.val_loss, *(e.val_loss for e in run.history)],
         "final_train_loss": None if final is None else final.train_loss,
         "final_val_accuracy": None if final is None else final.val_metric,
         "stopped": None if run.stopped is None else str(run.stopped),
@@ -238,7 +242,7 @@ def measure(
                 linear_weights(starts["none"]), linear_weights(starts["batch"]), strict=True
             )
         )
-        start_losses = {norm: _start(nets[norm], starts[norm]) for norm in NORMS}
+        start_losses = {norm: before_training(nets[norm], starts[norm]) for norm in NORMS}
         sgd: dict[str, dict[str, Any]] = {}
         trained: dict[str, nn.Module] = {}
         for lr in rates:
