@@ -53,7 +53,7 @@ def test_quick_run_reproduces_with_figures_and_json_numbers(results, name):
     assert result.name == name and result.title and result.claim
     assert result.reproduced is True, result.verdict
     assert result.verdict.startswith("Reproduced: ")
-    assert 1 <= len(result.figures) <= 2
+    assert 1 <= len(result.figures) <= 3
     for figure in result.figures:
         assert not figure.is_absolute() and figure.parts[0] == name
         assert (out / figure).read_bytes()[:8] == PNG
