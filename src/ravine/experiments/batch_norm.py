@@ -58,6 +58,8 @@ against −0.09): BatchNorm raises the curvature of the many nearly flat directi
 layers, whose signal the sigmoids had squashed) far more than that of the steepest one. After
 training κ is 508 without and 235 with. Adam, whose σ rescales each parameter's step, brings the
 net without BatchNorm off the plateau but not to 0.5 nats in 900 updates; with it, in 540.
+With seeds 1, 2 and 3 instead of 0 (η = 1 only) the criterion holds as well: with BatchNorm
+90–135 updates, without never; κ at the start 518–674 against 29–34.
 """
 
 from __future__ import annotations

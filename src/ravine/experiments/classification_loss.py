@@ -38,7 +38,8 @@ cross-entropy and 0.0507 for MSE; at η = 0.1 cross-entropy is at 90 % after 180
 after 540; at η = 0.03, 495 against more than 900; the gap shrinks as η grows (η = 0.3: 90
 against 180; η = 1: 90 against 135). With Adam, whose σ divides out the size of the gradient,
 the two reach 90 % after the same number of updates (225): what makes MSE slower here is the
-scale of its gradient, which an adaptive η makes up for.
+scale of its gradient, which an adaptive η makes up for. With seeds 1, 2 and 3 instead of 0
+(η = 0.1) the digits part holds as well: 180–225 updates against 495–630.
 """
 
 from __future__ import annotations
