@@ -87,24 +87,32 @@ def _one_of(kind: str, names: Iterable[str]) -> Callable[[str], str]:
     return check
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _argument(
+    convert: Callable[[str], Any], kind: str, ok: Callable[[Any], bool], domain: str
+) -> Callable[[str], Any]:
+    """An argparse type: ``convert(text)`` (refused as not ``kind``), then ``ok(value)`` (refused
+    with ``domain``), each with a one-line reason."""
+
+    def check(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{domain}, got {text}")
+        return value
+
+    return check
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
+_positive_int = _argument(int, "a whole number", lambda v: v >= 1, "must be >= 1")
+_positive_float = _argument(
+    float, "a number", lambda v: math.isfinite(v) and v > 0, "must be a finite number > 0"
+)
+_fold_count = _argument(
+    int, "a whole number", lambda v: v >= 2, "K-fold cross-validation needs K >= 2"
+)
+_fraction = _argument(float, "a number", lambda v: 0 <= v < 1, "must be a fraction in [0, 1)")
 
 
 def optimizer_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -389,28 +397,6 @@ def _doctor(args: argparse.Namespace) -> int:
         print(f"  {key:<26} {shown}")
     print(f"remedy: {report['remedy']}")
     return 0
-
-
-def _fold_count(text: str) -> int:
-    """argparse type: K of K-fold cross-validation, a whole number >= 2."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"K-fold cross-validation needs K >= 2, got {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    """argparse type: the fraction of the examples held out for validation, in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction in [0, 1), got {text}")
-    return value
 
 
 def _epoch_line(metric_name: str, start: float, fold: str = ""):
