@@ -790,6 +790,73 @@ class Monitor:
 
         return check
 
+    # --- saving and resuming ------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to record on as if it had never stopped: the history, the
+        step count t, and g^{t−1} with its per-parameter norms while the next step's
+        cos(g^t, g^{t−1}) still needs them (copies; one gradient at most). Take it after
+        ``monitor.step(loss)`` and save it with ``torch.save`` beside the model's and the
+        optimizer's; it loads with ``torch.load(path, weights_only=True)``.
+        """
+        if self._pending is not None:
+            raise RuntimeError(
+                "state_dict() between optimizer.step() and monitor.step(loss) would lose the "
+                f"record of step {self._pending[0]}: call monitor.step(loss) first"
+            )
+        kept = None if self._kept is None else [g.detach().clone() for g in self._kept]
+        return {
+            "names": list(self.names),
+            "columns": list(self.columns),
+            "history": [dict(record) for record in self.history],
+            "steps": self._count,
+            "kept_gradients": kept,  # g^{t−1}, or None when no step needs it
+            "kept_norms": [] if kept is None else [n.clone() for n in self._kept_norms],
+            "kept_step": self._kept_step,  # the t − 1 of kept_gradients
+            "copy_gradients": self._copy_gradients,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Go on from a saved :meth:`state_dict`, in a fresh Monitor (no step recorded yet) of
+        the same parameter names and record keys (``layers``, and ``effective_lr_every`` with a
+        ravine optimizer, as saved). The loaded records are written again to this Monitor's
+        CSV file, which it began anew; TensorBoard keeps the earlier event files in its log
+        directory, so nothing is written there again."""
+        if self._count or self.history or self._pending is not None:
+            raise RuntimeError(
+                f"load_state_dict needs a Monitor that has recorded nothing; this one has seen "
+                f"{self._count} steps: build a fresh Monitor to resume into"
+            )
+        keys = {"names", "columns", "history", "steps", "kept_gradients", "kept_norms"}
+        missing = sorted((keys | {"kept_step", "copy_gradients"}) - set(state_dict))
+        if missing:
+            raise ValueError(f"not a Monitor state_dict: it lacks {', '.join(missing)}")
+        if list(state_dict["names"]) != self.names:
+            raise ValueError(
+                f"this state was saved by a Monitor of the parameters {state_dict['names']}, "
+                f"but this one watches {self.names}"
+            )
+        if list(state_dict["columns"]) != self.columns:
+            differ = sorted(set(state_dict["columns"]) ^ set(self.columns))
+            raise ValueError(
+                f"this state's records have other keys than this Monitor's ({', '.join(differ)} "
+                "in one of them only): build it with the saved layers and effective_lr_every"
+            )
+        kept, norms = state_dict["kept_gradients"], state_dict["kept_norms"]
+        if kept is not None:  # g^{t−1} and ‖g_p^{t−1}‖, on the parameters' devices
+            kept = [g.to(p.device) for g, p in zip(kept, self.parameters, strict=True)]
+            norms = [n.to(p.device) for n, p in zip(norms, self.parameters, strict=True)]
+        self._kept, self._kept_norms = kept, list(norms)
+        self._kept_step = int(state_dict["kept_step"])
+        self._copy_gradients = bool(state_dict["copy_gradients"])
+        self._count = int(state_dict["steps"])
+        self.history = [dict(record) for record in state_dict["history"]]
+        if self._csv_writer is not None:
+            for index, record in enumerate(self.history, start=1):
+                if index % self.log_every == 0:  # the rows the saved Monitor wrote
+                    self._csv_writer.writerow([record[key] for key in self.columns])
+            self._csv_file.flush()
+
     # --- the end ------------------------------------------------------------------------------
 
     def close(self) -> None:
