@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from . import interop
 from .directions import ExponentialAverage, HeavyBall, NesterovAverage
 from .magnitudes import Rectified, SecondMoment, SquareAverage, SumOfSquares, Unit
 from .parts import require
@@ -34,6 +35,8 @@ class SGD(Optimizer):
     b ← μ·b + (1 − τ)·g (b = g on the first step), m = b, or m = g + μ·b with nesterov;
     θ ← θ − η·m. Weight decay adds λ·θ to g.
     """
+
+    torch_format = interop.SGD  # how torch.optim.SGD saves its state
 
     def __init__(
         self,
@@ -64,6 +67,8 @@ class SGD(Optimizer):
 
 class Adagrad(Optimizer):
     """torch.optim.Adagrad: m = g, σ = sqrt(Σ g²) + ε, η^t = η / (1 + (t−1)·lr_decay)."""
+
+    torch_format = interop.ADAGRAD  # how torch.optim.Adagrad saves its state
 
     def __init__(
         self,
@@ -99,6 +104,8 @@ class RMSprop(Optimizer):
     b ← μ·b + g/σ and θ ← θ − η·b (σ first, then m). ``centered`` subtracts the squared mean
     gradient inside the root.
     """
+
+    torch_format = interop.RMSPROP  # how torch.optim.RMSprop saves its state
 
     def __init__(
         self,
@@ -137,6 +144,8 @@ class Adam(Optimizer):
     ``decoupled_weight_decay=True`` is AdamW.
     """
 
+    torch_format = interop.ADAM  # how torch.optim.Adam saves its state
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -171,6 +180,8 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """torch.optim.AdamW (Loshchilov & Hutter 2019): Adam with θ ← θ·(1 − η·λ) instead of
     adding λ·θ to the gradient; weight_decay defaults to 1e-2."""
+
+    torch_format = interop.ADAMW  # how torch.optim.AdamW saves its state
 
     def __init__(
         self,
@@ -207,6 +218,8 @@ class RAdam(Optimizer):
     """torch.optim.RAdam (Liu et al. 2020): Adam's m̂ with the rectified σ (σ = 1 while the
     variance estimate is untrustworthy, ρ_t <= 5) — warm-up built into σ."""
 
+    torch_format = interop.RADAM  # how torch.optim.RAdam saves its state
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -239,6 +252,8 @@ class RAdam(Optimizer):
 class NAdam(Optimizer):
     """torch.optim.NAdam (Dozat 2016): Adam's σ with a Nesterov-style m whose momentum μ_t
     warms up by ``momentum_decay``."""
+
+    torch_format = interop.NADAM  # how torch.optim.NAdam saves its state
 
     def __init__(
         self,

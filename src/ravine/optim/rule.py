@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from .directions import Gradient
+from .interop import as_ravine_state_dict
 from .magnitudes import Unit
 from .parts import (
     Direction,
@@ -174,7 +175,10 @@ class Optimizer(torch.optim.Optimizer):
         return saved
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state_dict = dict(state_dict)
+        """torch's load_state_dict, for ravine's dicts and torch.optim's of the same algorithm
+        (translated by :mod:`ravine.optim.interop`). A dict of another algorithm, another number
+        of parameters or other shapes raises ValueError before anything is loaded."""
+        state_dict = as_ravine_state_dict(self, state_dict)
         self.skipped_steps = int(state_dict.pop("skipped_steps", 0))
         schedules = [group.get("lr_schedule") for group in self.param_groups]
         super().load_state_dict(state_dict)
