@@ -360,3 +360,20 @@ def test_each_format_names_its_torch_classs_group_keys(name):
     assert ravine_keys == stored | set(fmt.fixed) | {"decoupled_weight_decay"}
     for key, value in fmt.fixed.items():
         assert getattr(presets, name)(_params()).defaults[key] == value, key
+
+
+def test_a_tensor_learning_rate_and_betas_load_as_numbers():
+    # torch accepts η and β as tensors; ravine reads numbers
+    lr, betas = torch.tensor(0.01), (torch.tensor(0.8), torch.tensor(0.99))
+    torch_params, torch_opt = _trained(
+        torch.optim.Adam, {"lr": lr, "betas": betas, "foreach": False}, None
+    )
+    params = _copy(torch_params)
+    optimizer = presets.Adam(_groups(params))
+    optimizer.load_state_dict(_saved(torch_opt))
+    assert optimizer.param_groups[0]["lr"] == 0.01
+    assert optimizer.param_groups[0]["betas"] == (0.8, 0.99)
+    assert all(type(b) is float for b in optimizer.param_groups[0]["betas"])
+    _train(torch_params, torch_opt, AFTER, seed=2)
+    _train(params, optimizer, AFTER, seed=2)
+    _assert_same(torch_params, params)
