@@ -4,8 +4,10 @@ ravine optimizers [--json]
 ravine verify [--optimizer NAME ...] [--lr X] [--opt key=value ...] [--schedule SPEC]
               [--steps N] [--dtype float32|float64] [--json]
 ravine schedule SPEC [--lr BASE] --steps N [--plot FILE.png] [--json]
-ravine descend SURFACE --optimizer NAME [--lr X] [--opt key=value ...] [--schedule SPEC]
-               [--steps N] [--start b,w] [--plot FILE.png] [--json]
+ravine descend SURFACE --optimizer NAME [--lr X|X,Y,...|A:B:N] [--opt key=value ...]
+               [--schedule SPEC] [--steps N] [--start b,w] [--plot FILE.png] [--json]
+ravine sweep --task NAME --optimizer NAME --lr X,Y,...|A:B:N [--opt key=value ...]
+             [--schedule SPEC] [--steps N] [--seed S] [--plot FILE.png] [--json]
 ravine reproduce [--out DIR] [--only NAME ...] [--quick]
 ravine critical [--task NAME] [--seed S] [--json]
 ravine train --task NAME [--model SPEC] [--loss NAME] --optimizer NAME [--lr X]
@@ -39,8 +41,11 @@ from .optim.equivalence import compare_with_torch
 TOLERANCE = {"float64": 1e-9, "float32": 1e-4}
 
 
-def add_optimizer_arguments(parser: argparse.ArgumentParser, *, many: bool = False) -> None:
-    """``--optimizer NAME``, ``--lr X`` and repeated ``--opt key=value``, as every command has."""
+def add_optimizer_arguments(
+    parser: argparse.ArgumentParser, *, many: bool = False, sweep: bool = False
+) -> None:
+    """``--optimizer NAME``, ``--lr X`` and repeated ``--opt key=value``, as every command has.
+    With ``sweep``, ``--lr`` also takes a list or a log-spaced grid (a list of η)."""
     names = ", ".join(catalog.CATALOG)
     if many:
         parser.add_argument(
@@ -51,7 +56,12 @@ def add_optimizer_arguments(parser: argparse.ArgumentParser, *, many: bool = Fal
         )
     else:
         parser.add_argument("--optimizer", metavar="NAME", required=True, help=f"one of {names}")
-    parser.add_argument("--lr", type=float, metavar="X", help="learning rate η")
+    if sweep:
+        from .sweep import LR_SPEC_HELP
+
+        parser.add_argument("--lr", type=_lr_spec, metavar="SPEC", help=LR_SPEC_HELP)
+    else:
+        parser.add_argument("--lr", type=float, metavar="X", help="learning rate η")
     parser.add_argument(
         "--opt",
         action="append",
@@ -65,6 +75,16 @@ def add_optimizer_arguments(parser: argparse.ArgumentParser, *, many: bool = Fal
         type=_schedule_spec,
         help="η^t as a multiple of --lr, e.g. 'linear-warmup:steps=10 >> cosine:steps=90'",
     )
+
+
+def _lr_spec(text: str) -> list[float]:
+    """argparse type: η as X, X,Y,... or A:B:N (log-spaced), refused with its one-line reason."""
+    from .sweep import parse_lrs
+
+    try:
+        return parse_lrs(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _schedule_spec(text: str) -> schedules.Schedule:
@@ -229,6 +249,9 @@ def _descend(args: argparse.Namespace) -> int:
     from .report.html import jsonable
 
     surface = surfaces.surface(args.surface)
+    if args.lr is not None and len(args.lr) > 1:  # many η: a sweep
+        return _sweep(args, surface)
+    args.lr = None if args.lr is None else args.lr[0]
     options = optimizer_options(args.optimizer, args)
     lr = options.pop("lr", catalog.entry(args.optimizer).defaults()["lr"])
     trajectory = surfaces.descend(
@@ -283,6 +306,67 @@ def _descend(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace, problem: Any = None) -> int:
+    """``ravine sweep``, and ``ravine descend`` given many η: one batched run per η."""
+    from .report.html import jsonable
+    from .sweep import sweep
+
+    problem = args.task if problem is None else problem
+    result = sweep(
+        problem,
+        args.optimizer,
+        lrs=args.lr,
+        steps=args.steps,
+        options=catalog.parse_options(args.optimizer, args.opt),
+        schedule=args.schedule,
+        seed=getattr(args, "seed", None),
+        start=getattr(args, "start", None),
+    )
+    schedule = "" if args.schedule is None else f" × {args.schedule.spec}"
+    lrs = result.lrs
+    title = (
+        f"{result.problem}: {args.optimizer}, {len(lrs)} η from {min(lrs):g} to {max(lrs):g}"
+        f"{schedule}, {result.steps} steps"
+    )
+    if args.plot:
+        from .sweep.plot import plot_sweep
+
+        plot_sweep(result, args.plot, title=title)
+    if args.json:
+        print(json.dumps(jsonable(result.to_json()), allow_nan=False, ensure_ascii=False))
+        return 0
+    batch = " (full batch)" if result.kind == "task" else ""
+    print(f"{title}{batch}")
+    distance = result.distance
+    header = f"  {'η':>12}  {'final loss':>12}"
+    print(header + ("  distance to the minimum" if distance is not None else ""))
+    diverged_at = result.diverged_at
+    for r, lr in enumerate(lrs):
+        loss = float(result.final_loss[r])
+        if diverged_at[r] is not None:
+            row = f"  {lr:>12.4g}  {loss:>12.6g}  diverged (from step {diverged_at[r]})"
+        else:
+            row = f"  {lr:>12.4g}  {loss:>12.6g}"
+            if distance is not None:
+                row += f"  {float(distance[r]):.6g}"
+        print(row + ("   ← best" if r == result.best_index else ""))
+    if result.best_index is None:
+        print(f"  best         none: every run diverged (L⁰ = {result.initial_loss:.6g})")
+    else:
+        print(
+            f"  best         η = {result.best_lr:.4g}: loss {result.best_loss:.6g} "
+            f"(L⁰ = {result.initial_loss:.6g})"
+        )
+    print(f"  diverged     {int(result.diverged.sum())} of {len(lrs)}")
+    print(
+        f"  time         {result.seconds:.3g} s, "
+        f"{result.settings_steps_per_second:.4g} settings·steps per second"
+    )
+    if args.plot:
+        print(f"  plot: {args.plot}")
+    return 0
+
+
 class _ProgressBar:
     """One line on stderr per experiment, as readable in a log as on a terminal (no cursor
     tricks): ``[########------------] 4/10  running rmsprop  (12.3 s)``."""
@@ -299,6 +383,12 @@ class _ProgressBar:
         elapsed = time.perf_counter() - self.start
         what = f"running {name}" if name else "done"
         print(f"[{bar}] {done}/{total}  {what}  ({elapsed:.1f} s)", file=self.stream, flush=True)
+
+
+def _sweep_command(args: argparse.Namespace) -> int:
+    if args.lr is None:
+        raise ValueError("ravine sweep needs --lr: a list X,Y,... or a grid A:B:N")
+    return _sweep(args)
 
 
 def _reproduce(args: argparse.Namespace) -> int:
@@ -667,14 +757,16 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--json", action="store_true", help="print JSON")
     schedule.set_defaults(run=_schedule)
 
-    descend = commands.add_parser("descend", help="descend a 2-parameter error surface once")
+    descend = commands.add_parser(
+        "descend", help="descend a 2-parameter error surface (once, or once per η of a sweep)"
+    )
     descend.add_argument(
         "surface",
         metavar="SURFACE",
         type=_one_of("surface", surfaces.SURFACES),
         help=f"one of {', '.join(surfaces.SURFACES)}",
     )
-    add_optimizer_arguments(descend)
+    add_optimizer_arguments(descend, sweep=True)
     descend.add_argument(
         "--steps", type=_positive_int, default=1000, metavar="N", help="updates (default 1000)"
     )
@@ -684,9 +776,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="b,w",
         help="θ⁰ as θ1,θ2 (default: the surface's start), e.g. --start -120,-4",
     )
-    descend.add_argument("--plot", metavar="FILE.png", help="save the path on the contours")
+    descend.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="save the path on the contours (a sweep: the loss against η)",
+    )
     descend.add_argument("--json", action="store_true", help="print JSON")
     descend.set_defaults(run=_descend)
+
+    sweeping = commands.add_parser(
+        "sweep", help="train one copy per η of a task's network (or a surface) all at once"
+    )
+    sweeping.add_argument(
+        "--task",
+        required=True,
+        type=_one_of("task or surface", [*tasks.TASKS, *surfaces.SURFACES]),
+        metavar="NAME",
+        help=f"a task ({', '.join(tasks.TASKS)}) or a surface ({', '.join(surfaces.SURFACES)})",
+    )
+    add_optimizer_arguments(sweeping, sweep=True)
+    sweeping.add_argument(
+        "--steps", type=_positive_int, default=500, metavar="N", help="updates (default 500)"
+    )
+    sweeping.add_argument(
+        "--seed", type=int, metavar="S", help="the network's seed, the same θ⁰ for every η"
+    )
+    sweeping.add_argument("--plot", metavar="FILE.png", help="save the loss against η")
+    sweeping.add_argument("--json", action="store_true", help="print JSON")
+    sweeping.set_defaults(run=_sweep_command)
 
     reproduce = commands.add_parser(
         "reproduce", help="run the lecture's experiments and write the HTML report"
