@@ -7,7 +7,8 @@ loss L_r of its own shard of the batch, and DDP's backward averages the gradient
 
 which is the gradient of the whole batch's loss when the shards have equal sizes (DDP's own
 convention). ravine's optimizers and the Monitor read p.grad, so they need nothing more: every
-rank takes the same step and records the same ‖g‖.
+rank takes the same step and records the same ‖g‖. The loss each rank computes is its own
+shard's, L_r: give the Monitor the whole batch's, ``monitor.step(all_reduce_mean(loss))``.
 
 Second derivatives are not communicated. :func:`ravine.diagnose.hessian_vector_product` on a
 rank gives H_r·v, the Hessian of that rank's shard only. The Hessian of L_DDP is the average

@@ -78,8 +78,8 @@ def _train(model, optimizer, batches, monitor=None) -> None:
         loss = F.mse_loss(model(x), y)
         loss.backward()
         optimizer.step()
-        if monitor is not None:
-            monitor.step(loss)
+        if monitor is not None:  # the whole batch's loss, as DDP's ‖g‖ is the whole batch's
+            monitor.step(all_reduce_mean(loss) if dist.is_initialized() else loss)
 
 
 def _params(model: nn.Module) -> list[torch.Tensor]:
@@ -204,13 +204,13 @@ def _diagnose(results: dict, shards) -> None:
     optimizer = Adam(model.parameters(), lr=1e-2)
     monitor = Monitor(model, optimizer, every=1)
     _train(model, optimizer, shards, monitor)
-    results["monitor/ddp"] = (monitor.gradient_norm.tolist(), monitor.update_norm.tolist())
+    results["monitor/ddp"] = _series(monitor)
 
     model = DDP(_model())
     optimizer = ZeRO(model.parameters(), optimizer_class=Adam, lr=1e-2)
     monitor = Monitor(model, optimizer, every=1)
     _train(model, optimizer, shards, monitor)
-    results["monitor/zero"] = (monitor.gradient_norm.tolist(), monitor.update_norm.tolist())
+    results["monitor/zero"] = _series(monitor)
 
     model = DDP(_model())  # H·v at θ⁰
     x, y = shards[0]
@@ -223,6 +223,10 @@ def _diagnose(results: dict, shards) -> None:
         all_reduce_mean(torch.ones(2, dtype=torch.int64))
     except ValueError as error:
         results["all-reduce-error"] = str(error)
+
+
+def _series(monitor: Monitor) -> list[list[float]]:
+    return [monitor.loss.tolist(), monitor.gradient_norm.tolist(), monitor.update_norm.tolist()]
 
 
 def _nonfinite(results: dict, shards, rank: int) -> None:
@@ -326,19 +330,19 @@ def test_fsdp2_fully_shard_matches_one_process(ranks, name):
 @needs_gloo
 @pytest.mark.parametrize("wrapper", ["ddp", "zero"])
 def test_monitor_gradient_norm_is_the_global_batch_norm(ranks, wrapper):
-    """DDP leaves the averaged gradient in every rank's p.grad: ‖g‖ is the whole batch's."""
+    """DDP leaves the averaged gradient in every rank's p.grad: ‖g‖ is the whole batch's; the
+    loss is the whole batch's when the ranks' losses are averaged (all_reduce_mean)."""
     model = _model()
     optimizer = Adam(model.parameters(), lr=1e-2)
     monitor = Monitor(model, optimizer, every=1)
     _train(model, optimizer, _batches(), monitor)
+    expected = _series(monitor)
     for rank in ranks:
-        gradient_norm, update_norm = rank[f"monitor/{wrapper}"]
-        for measured, expected in (
-            (gradient_norm, monitor.gradient_norm),
-            (update_norm, monitor.update_norm),
-        ):
+        for measured, single in zip(rank[f"monitor/{wrapper}"], expected, strict=True):
             torch.testing.assert_close(
-                torch.tensor(measured, dtype=torch.float64), torch.from_numpy(expected), **TIGHT
+                torch.tensor(measured, dtype=torch.float64),
+                torch.tensor(single, dtype=torch.float64),
+                **TIGHT,
             )
 
 
