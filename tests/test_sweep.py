@@ -2,17 +2,20 @@
 (to ~1e-12 in float64), its state is stacked, a diverged run spoils nobody else, and the η
 specs and bad input fail with clear messages."""
 
+import dataclasses
 import json
 import math
 
 import pytest
 import torch
+from torch import nn
 
 from ravine import tasks
 from ravine.optim import catalog
 from ravine.schedules import from_spec
 from ravine.surfaces import descend, surface
 from ravine.sweep import log_spaced, parse_lrs, single_run_parameters, sweep
+from ravine.sweep.batch import stacked_forward
 
 STEPS = 12
 LRS = [3e-3, 2e-2, 1e-1]
@@ -72,6 +75,33 @@ def test_each_run_equals_an_ordinary_single_run(optimizer, options, schedule):
                 assert torch.allclose(mine[r], value, rtol=1e-11, atol=1e-15), (name, key)
         with torch.no_grad():
             assert math.isclose(result.final_loss[r].item(), task.loss(model).item(), rel_tol=1e-11)
+
+
+class Wrapped(nn.Module):
+    """A model that is not an nn.Sequential: its sweep takes vmap(grad(functional_call))."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("kind", ["deep sigmoid, stacked forward", "wrapped, vmap"])
+def test_both_gradient_paths_follow_the_ordinary_run(kind):
+    sinc = tasks.task("sinc", model="deep:layers=2,units=8,activation=sigmoid")
+    if kind.endswith("vmap"):
+        sinc = dataclasses.replace(sinc, make_model=lambda seed: Wrapped(tasks.sinc_model(seed)))
+    assert (stacked_forward(sinc.model()) is None) == kind.endswith("vmap")
+    result = sweep(sinc, "adam", lrs=LRS, steps=STEPS)
+    for r, lr in enumerate(LRS):
+        model, _ = ordinary_run(sinc, "adam", lr, STEPS)
+        for name, param in model.named_parameters():
+            gap = (result.parameters[name][r] - param.detach()).abs().max().item()
+            assert gap <= 1e-12 * max(1.0, param.detach().abs().max().item()), (name, lr, gap)
+        with torch.no_grad():
+            assert math.isclose(result.final_loss[r].item(), sinc.loss(model).item(), rel_tol=1e-11)
 
 
 def test_a_surface_sweep_follows_descend_run_by_run():
@@ -202,3 +232,15 @@ def test_unknown_problems_and_networks_with_buffers_are_refused():
         sweep(batch_norm, "gd", lrs=[0.1], steps=1)
     with pytest.raises(ValueError, match="start must be one point"):
         sweep("pokemon", "gd", lrs=[0.1], steps=1, start=(1.0, 2.0, 3.0))
+
+
+def test_runs_trained_in_batches_join_into_the_same_result():
+    whole = sweep("sinc", "nadam", lrs=LRS, steps=5, chunk=3)
+    pieces = sweep("sinc", "nadam", lrs=LRS, steps=5, chunk=2)
+    assert torch.allclose(pieces.losses, whole.losses, rtol=1e-13, atol=0)
+    for name, value in whole.parameters.items():
+        assert torch.allclose(pieces.parameters[name], value, rtol=1e-13, atol=1e-16)
+        assert pieces.state[name]["exp_avg"].shape == (3, *value.shape[1:])
+        assert pieces.state[name]["mu_product"].dim() == 0  # one Π μ for every run
+    with pytest.raises(ValueError, match="chunk must be an integer >= 1 or None, got 0"):
+        sweep("sinc", "gd", lrs=LRS, chunk=0)

@@ -71,6 +71,7 @@ def plot_sweep(result: SweepResult, path: str | Path, *, title: str) -> Path:
         right.set_yscale("log")
     if result.steps > 10:
         right.set_xscale("symlog", linthresh=1)  # t = 0 kept, early steps visible
+    right.set_xlim(0, result.steps)
     right.set_xlabel("step t")
     right.set_ylabel(r"loss $L(\theta^t)$")
     right.grid(alpha=0.3)
