@@ -46,13 +46,10 @@ def ordinary_run(task, optimizer, lr, steps, options=None, schedule=None):
 @pytest.mark.parametrize(
     ("optimizer", "options", "schedule"),
     [
-        ("gd", {}, None),
-        ("momentum", {}, None),
-        ("adam", {}, None),
-        ("lecture-adagrad", {}, None),
-        ("lecture-momentum", {}, None),  # m carries −η: the per-run η reaches the direction
+        *((name, {}, None) for name in catalog.CATALOG),  # lecture-momentum: m carries −η_r
         ("adamw", {"weight_decay": 0.1}, "linear-warmup:steps=5"),  # θ·(1 − η_r·λ), η^t
-        ("nadam", {}, None),  # a scalar state shared by all runs
+        ("sgd", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.01}, None),
+        ("rmsprop", {"centered": True, "momentum": 0.5}, None),
     ],
 )
 def test_each_run_equals_an_ordinary_single_run(optimizer, options, schedule):
