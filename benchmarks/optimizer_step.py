@@ -32,8 +32,9 @@ and a fresh optimizer per path. ``first step`` is the time from building the opt
 compiling, for torch compile) to the end of its first step on fresh objects: the cost of
 flattening or compiling. Costs any process pays once are kept out of it: one torch.optim step
 on a tiny tensor runs before anything is timed (torch.optim's first step loads torch's
-compiler front end, seconds), and, unless ``--skip-compile``, torch compile is started on a
-trivial function (``compiler_startup_s`` in the JSON) before the first compiled optimizer.
+compiler front end, seconds), and, unless both ``--skip-compile`` and ``--skip-fast``, torch
+compile is started on a trivial function (``compiler_startup_s`` in the JSON) before the first
+compiled optimizer.
 
 The bandwidth floor. The run first measures the machine's memory bandwidth with the same
 threads, over buffers of ``--bandwidth-mib`` MiB each (far larger than any cache), as bytes
@@ -47,15 +48,18 @@ Adam θ, g, m, v are read and θ, m, v written: 7 × 4 bytes per parameter. ``×
 path's time over that floor.
 
 Memory. With ``--skip-memory`` off, each ravine path is run once more in a fresh process (a
-subprocess of this script, with its own empty compile cache): the peak resident set size
-(Linux's VmHWM, reset through ``/proc/self/clear_refs`` once the parameters and gradients
-exist) minus the resident size at that moment is the memory that building the optimizer and
-three steps took; less the algorithm's own state (the tensors of :data:`TRAFFIC` written besides
-θ, 4 bytes per number each) it is the extra memory (flat buffers, temporaries, allocator
-slack). The same process times its first step, with nothing compiled or cached before (only
-the torch.optim warm-up runs first; the compiler is not started, so a fast path that compiles
-pays for starting it): the ``cold first step`` that the first-step target is judged on (the
-in-process first step when memory is skipped). Needs Linux; elsewhere the memory columns say n/a.
+subprocess of this script, with its own empty compile cache). There the torch.optim warm-up
+runs and, for the fast path, torch compile is started on the trivial function (its seconds
+are ``compiler_startup_s`` of that row); then the parameters and gradients are made, the peak
+resident set size (Linux's VmHWM) is reset through ``/proc/self/clear_refs``, and the
+optimizer is built and takes three steps. The peak minus the resident size before is the
+memory those took; less the algorithm's own state (the tensors of :data:`TRAFFIC` written
+besides θ, 4 bytes per number each) it is the extra memory: flat buffers, temporaries, the
+compiled kernel's code and graphs, allocator slack (a few MiB whatever the size). The same
+process times its first step, with nothing of this optimizer compiled or cached before: the
+first step the first-step target is judged on (the in-process first step when memory is
+skipped, which for the fast path may find its kernel compiled by an earlier row). Needs
+Linux; elsewhere the memory columns say n/a.
 
 Targets (from the issue that asked for the fast path), judged on ravine's fast path when this
 ravine has it, else on the eager path: Adam, AdamW, SGD with momentum (and plain SGD/GD) and
@@ -270,7 +274,8 @@ def ravine_build(name: str, fast: bool, nonfinite: str) -> Build:
 
 
 def ravine_fast_missing(name: str) -> str | None:
-    """None when ``fused=True`` gives ravine's fast path for ``name``; else why not."""
+    """None when ``fused=True`` gives ravine's fast path for ``name``; else why not. Builds
+    one without stepping it, so nothing is compiled before the timings."""
     params = parameters(8, 2)
     try:
         optimizer = catalog.create(name, params, fused=True, nonfinite="ignore")
@@ -278,12 +283,9 @@ def ravine_fast_missing(name: str) -> str | None:
         return f"fused=True not accepted ({error})"
     flag = getattr(optimizer, "fused", None)
     on = flag if isinstance(flag, bool) else bool(getattr(optimizer, "FUSED_AVAILABLE", False))
-    if not on:
+    fused = sys.modules.get("ravine.optim.fused")  # the module that says whether it can compile
+    if not on or not getattr(fused, "FUSED_AVAILABLE", True):
         return "fused=True accepted, but this ravine reports no fast path"
-    try:
-        optimizer.step()
-    except Exception as error:
-        return f"fused step failed ({type(error).__name__}: {error})"
     return None
 
 
@@ -343,9 +345,11 @@ def probe(name: str, path: str, total: int, count: int) -> dict[str, Any]:
     """In this (fresh) process: build ``path`` of ``name``, take its first step and two more;
     the first step's seconds and the peak resident memory those took, in bytes.
 
-    :func:`warm_process` comes first; the compiler is not warmed, so a fast path that
-    compiles pays for starting it."""
+    :func:`warm_process` comes first, and for the fast path :func:`warm_compiler` (timed, as
+    ``compiler_startup_s``), as before torch compile in the main process: the first step then
+    holds what this optimizer costs, its own compilation and flattening."""
     warm_process()
+    startup = warm_compiler() if path == "ravine fast" else None
     params = parameters(total, count)
     gc.collect()
     Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current size
@@ -358,7 +362,11 @@ def probe(name: str, path: str, total: int, count: int) -> dict[str, Any]:
     step()
     step()
     peak = _status_kib("VmHWM")
-    return {"cold_first_step_s": first, "peak_growth_bytes": (peak - before) * 1024}
+    return {
+        "fresh_process_first_step_s": first,
+        "compiler_startup_s": startup,
+        "peak_growth_bytes": (peak - before) * 1024,
+    }
 
 
 def probe_in_subprocess(name: str, path: str, args: argparse.Namespace, count: int) -> dict:
@@ -399,7 +407,12 @@ def run_row(name: str, count: int, args: argparse.Namespace, shared: dict) -> di
             paths[label] = {"unavailable": fast_missing}
             continue
         nonfinite = "raise" if label.endswith("raise") else "ignore"
-        paths[label] = timed(label, ravine_build(name, "fast" in label, nonfinite))
+        try:
+            paths[label] = timed(label, ravine_build(name, "fast" in label, nonfinite))
+        except Exception as error:
+            if "fast" not in label:
+                raise
+            paths[label] = {"unavailable": f"step failed ({type(error).__name__}: {error})"}
 
     reference = TORCH_REFERENCE.get(name, name)
     key = (reference, count)
@@ -444,7 +457,7 @@ def run_row(name: str, count: int, args: argparse.Namespace, shared: dict) -> di
             if "unavailable" in paths[label]:
                 memory[label] = {"unavailable": paths[label]["unavailable"]}
                 continue
-            log(f"  {name}, {count} tensors: {label} memory and cold first step ...")
+            log(f"  {name}, {count} tensors: {label} memory and first step in a fresh process ...")
             result = probe_in_subprocess(name, label, args, count)
             if "peak_growth_bytes" in result:
                 state = traffic.state * BYTES * total
@@ -482,7 +495,7 @@ def targets(row: dict[str, Any]) -> dict[str, Any]:
     judged = "ravine fast" if "step_s" in paths["ravine fast"] else "ravine eager"
     path = paths[judged]
     memory = row["memory"].get(judged, {})
-    first = memory.get("cold_first_step_s", path["first_step_s"])
+    first = memory.get("fresh_process_first_step_s", path["first_step_s"])
 
     def check(value: float | None, bound: float) -> dict[str, Any]:
         met = None if value is None else bool(value <= bound)
@@ -496,7 +509,9 @@ def targets(row: dict[str, Any]) -> dict[str, Any]:
         ),
         "ratio_to_floor": check(path["ratio_to_floor"], FLOOR_TARGET),
         "first_step_s": check(first, FIRST_STEP_TARGET_S),
-        "first_step_kind": "cold, fresh process" if "cold_first_step_s" in memory else "in-process",
+        "first_step_kind": "fresh process"
+        if "fresh_process_first_step_s" in memory
+        else "in-process",
         "extra_bytes": check(extra, row["param_bytes"]),
     }
 
@@ -614,7 +629,7 @@ def run_all(args: argparse.Namespace) -> tuple[list, dict, float | None, dict]:
     """Every row the arguments ask for, with the bandwidth and compiler start they share."""
     warm_process()
     startup = None
-    if not args.skip_compile:
+    if not (args.skip_compile and args.skip_fast):  # something compiles
         log("starting torch compile on a trivial function ...")
         startup = warm_compiler()
         log(f"  {startup:.1f} s")
