@@ -17,8 +17,9 @@ import torch
 from . import lecture, presets
 from .rule import Optimizer
 
-# Arguments of the torch signatures that choose torch's kernels; they are not ravine options.
-_TORCH_KERNEL_ARGS = ("foreach", "fused", "capturable", "differentiable")
+# Arguments of the torch signatures that choose torch's kernels; they are not ravine options
+# (``fused`` is: it takes ravine's fast path).
+_TORCH_KERNEL_ARGS = ("foreach", "capturable", "differentiable")
 
 
 @dataclass(frozen=True)

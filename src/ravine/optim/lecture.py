@@ -33,9 +33,15 @@ class GD(Optimizer):
         weight_decay: float = 0,
         maximize: bool = False,
         nonfinite: str = "raise",
+        fused: bool = False,
     ) -> None:
         super().__init__(
-            params, lr, weight_decay=weight_decay, maximize=maximize, nonfinite=nonfinite
+            params,
+            lr,
+            weight_decay=weight_decay,
+            maximize=maximize,
+            nonfinite=nonfinite,
+            fused=fused,
         )
 
 
@@ -52,6 +58,7 @@ class Momentum(Optimizer):
         weight_decay: float = 0,
         maximize: bool = False,
         nonfinite: str = "raise",
+        fused: bool = False,
     ) -> None:
         super().__init__(
             params,
@@ -60,6 +67,7 @@ class Momentum(Optimizer):
             weight_decay=weight_decay,
             maximize=maximize,
             nonfinite=nonfinite,
+            fused=fused,
         )
 
 
@@ -76,6 +84,7 @@ class Adagrad(Optimizer):
         weight_decay: float = 0,
         maximize: bool = False,
         nonfinite: str = "raise",
+        fused: bool = False,
     ) -> None:
         super().__init__(
             params,
@@ -85,6 +94,7 @@ class Adagrad(Optimizer):
             weight_decay=weight_decay,
             maximize=maximize,
             nonfinite=nonfinite,
+            fused=fused,
         )
 
 
@@ -103,6 +113,7 @@ class RMSProp(Optimizer):
         weight_decay: float = 0,
         maximize: bool = False,
         nonfinite: str = "raise",
+        fused: bool = False,
     ) -> None:
         super().__init__(
             params,
@@ -112,4 +123,5 @@ class RMSProp(Optimizer):
             weight_decay=weight_decay,
             maximize=maximize,
             nonfinite=nonfinite,
+            fused=fused,
         )

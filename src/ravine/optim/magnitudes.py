@@ -12,6 +12,7 @@ import math
 
 import torch
 
+from .fused import traced
 from .parts import (
     Magnitude,
     beta,
@@ -96,7 +97,10 @@ class LectureRMSProp(Magnitude):
 
     def __call__(self, grad, state, group, step):
         square = state["square_avg"]
-        if step == 1:
+        if traced(step):  # in the compiled kernel: the same choice, without a branch
+            alpha = torch.where(step == 1, 0.0, group["alpha"])
+            square.copy_(alpha * square + (1 - alpha) * grad * grad)
+        elif step == 1:
             square.copy_(grad * grad)  # (σ^0)² = (g^0)²
         else:
             average_of_squares(square, grad, group["alpha"])  # α·σ² + (1−α)·g²
@@ -250,6 +254,10 @@ class Rectified(Magnitude):
         beta2 = beta(group, 1)
         v = average_of_squares(state["exp_avg_sq"], grad, beta2)
         rho_t, rho_inf = rectification_lengths(beta2, step)
+        if traced(step):  # in the compiled kernel: σ = 1 where ρ_t <= 5, without a branch
+            r2 = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+            scale = ((1 - beta2**step) * r2.clamp(min=0)) ** 0.5
+            return torch.where(rho_t > 5.0, (v.sqrt() + group["eps"]) / scale, 1.0)
         if rho_t <= 5.0:
             return None  # σ = 1
         r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))

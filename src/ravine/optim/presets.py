@@ -1,8 +1,9 @@
 """torch.optim's optimizers as choices of (m, σ): same signatures, defaults and results.
 
-Each class is one composition of the parts; none repeats the math. ``foreach`` and ``fused``
-are accepted so code written for torch.optim runs unchanged: they choose torch's kernels and
-do not change results, and ravine chooses its own. ``capturable=True`` and
+Each class is one composition of the parts; none repeats the math. ``foreach`` is accepted so
+code written for torch.optim runs unchanged (it chooses torch's kernels and does not change
+results). ``fused=True`` takes ravine's fast path (:mod:`ravine.optim.fused`), on every preset
+— RMSprop, RAdam and NAdam included, which torch has no fused kernel for. ``capturable=True`` and
 ``differentiable=True`` are torch features ravine does not offer and raise ValueError.
 ``nonfinite`` is ravine's (see :class:`~ravine.optim.rule.Optimizer`).
 """
@@ -50,7 +51,7 @@ class SGD(Optimizer):
         maximize: bool = False,
         foreach: bool | None = None,
         differentiable: bool = False,
-        fused: bool | None = None,
+        fused: bool = False,
         nonfinite: str = "raise",
     ) -> None:
         _refuse_torch_only(differentiable=differentiable)
@@ -62,6 +63,7 @@ class SGD(Optimizer):
             weight_decay=weight_decay,
             maximize=maximize,
             nonfinite=nonfinite,
+            fused=bool(fused),
         )
 
 
@@ -82,7 +84,7 @@ class Adagrad(Optimizer):
         *,
         maximize: bool = False,
         differentiable: bool = False,
-        fused: bool | None = None,
+        fused: bool = False,
         nonfinite: str = "raise",
     ) -> None:
         _refuse_torch_only(differentiable=differentiable)
@@ -94,6 +96,7 @@ class Adagrad(Optimizer):
             weight_decay=weight_decay,
             maximize=maximize,
             nonfinite=nonfinite,
+            fused=bool(fused),
         )
 
 
@@ -121,6 +124,7 @@ class RMSprop(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
         *,
+        fused: bool = False,
         nonfinite: str = "raise",
     ) -> None:
         _refuse_torch_only(capturable, differentiable)
@@ -133,6 +137,7 @@ class RMSprop(Optimizer):
             maximize=maximize,
             scale_first=True,
             nonfinite=nonfinite,
+            fused=bool(fused),
         )
 
 
@@ -159,7 +164,7 @@ class Adam(Optimizer):
         maximize: bool = False,
         capturable: bool = False,
         differentiable: bool = False,
-        fused: bool | None = None,
+        fused: bool = False,
         decoupled_weight_decay: bool = False,
         nonfinite: str = "raise",
     ) -> None:
@@ -174,6 +179,7 @@ class Adam(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
             maximize=maximize,
             nonfinite=nonfinite,
+            fused=bool(fused),
         )
 
 
@@ -196,7 +202,7 @@ class AdamW(Adam):
         foreach: bool | None = None,
         capturable: bool = False,
         differentiable: bool = False,
-        fused: bool | None = None,
+        fused: bool = False,
         nonfinite: str = "raise",
     ) -> None:
         super().__init__(
@@ -211,6 +217,7 @@ class AdamW(Adam):
             differentiable=differentiable,
             decoupled_weight_decay=True,
             nonfinite=nonfinite,
+            fused=bool(fused),
         )
 
 
@@ -233,6 +240,7 @@ class RAdam(Optimizer):
         maximize: bool = False,
         capturable: bool = False,
         differentiable: bool = False,
+        fused: bool = False,
         nonfinite: str = "raise",
     ) -> None:
         _refuse_torch_only(capturable, differentiable)
@@ -246,6 +254,7 @@ class RAdam(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
             maximize=maximize,
             nonfinite=nonfinite,
+            fused=bool(fused),
         )
 
 
@@ -269,6 +278,7 @@ class NAdam(Optimizer):
         maximize: bool = False,
         capturable: bool = False,
         differentiable: bool = False,
+        fused: bool = False,
         nonfinite: str = "raise",
     ) -> None:
         _refuse_torch_only(capturable, differentiable)
@@ -282,4 +292,5 @@ class NAdam(Optimizer):
             decoupled_weight_decay=decoupled_weight_decay,
             maximize=maximize,
             nonfinite=nonfinite,
+            fused=bool(fused),
         )

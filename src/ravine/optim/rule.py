@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from .directions import Gradient
+from .fused import fused_group_step
 from .interop import as_ravine_state_dict
 from .magnitudes import Unit
 from .parts import (
@@ -81,6 +82,9 @@ class Optimizer(torch.optim.Optimizer):
         decoupled_weight_decay: shrink θ directly instead of adding λ·θ to the gradient.
         maximize: ascend instead of descend.
         scale_first: divide g by σ before the direction sees it (see above).
+        fused: take the fast path (:mod:`ravine.optim.fused`): flat buffers and one compiled
+            kernel per step, the same numbers up to rounding; where it cannot run, the step
+            falls back to this eager path.
         nonfinite: what a nan or inf gradient does: ``"raise"`` (default) raises
             :class:`NonFiniteGradientError` with parameters and state untouched; ``"skip"``
             skips the whole step and counts it in :attr:`skipped_steps`; ``"ignore"`` applies
@@ -109,6 +113,7 @@ class Optimizer(torch.optim.Optimizer):
         maximize: bool = False,
         scale_first: bool = False,
         nonfinite: str = "raise",
+        fused: bool = False,
     ) -> None:
         self.direction = Gradient() if direction is None else direction
         self.magnitude = Unit() if magnitude is None else magnitude
@@ -121,8 +126,12 @@ class Optimizer(torch.optim.Optimizer):
             "one of " + ", ".join(map(repr, NONFINITE_POLICIES)),
         )
         require(isinstance(scale_first, bool), "scale_first", scale_first, "True or False")
+        require(isinstance(fused, bool), "fused", fused, "True or False")
         self.scale_first = scale_first
         self.nonfinite = nonfinite
+        self.fused = fused
+        self._buckets: dict = {}  # the fast path's flat buffers (see ravine.optim.fused)
+        self._eager_since: set[int] = set()  # groups updated eagerly since their last fused step
         self.skipped_steps = 0
         defaults = dict(
             lr=lr,
@@ -157,6 +166,8 @@ class Optimizer(torch.optim.Optimizer):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
+        self.__dict__.setdefault("fused", False)
+        self._buckets, self._eager_since = {}, set()
         for group in self.param_groups:
             group.setdefault("lr_schedule", None)
             group.setdefault("steps", 0)
@@ -214,9 +225,13 @@ class Optimizer(torch.optim.Optimizer):
                 raise self._nonfinite_error(work)
             self.skipped_steps += 1
             return loss
-        for group, items, lr in zip(self.param_groups, work, rates, strict=True):
-            for param, grad in items:
-                self._update(param, grad, group, lr)
+        for index, (group, items, lr) in enumerate(
+            zip(self.param_groups, work, rates, strict=True)
+        ):
+            if not (self.fused and fused_group_step(self, index, group, items, lr)):
+                for param, grad in items:
+                    self._update(param, grad, group, lr)
+                self._eager_since.add(index)
             group["steps"] += 1
             _show_next_rate(group)
         return loss

@@ -1,0 +1,254 @@
+"""The fast path: one compiled pass over flat buffers for any (m, σ, η) composition.
+
+The eager step (:func:`ravine.optim.rule.apply_rule`) runs each part's tensor operations one
+after another, parameter by parameter: every operation is a pass over memory, and every
+parameter a round of Python. The fast path keeps the same arithmetic and changes where it runs:
+
+1. **Flat buffers.** On its first step a parameter group's parameters of one device and dtype
+   (a *bucket*) are copied into one flat buffer θ and re-pointed at their slices of it
+   (``p.data`` becomes a view; the Parameter objects stay the same). The state the parts keep
+   (m, σ², …) is created flat too, and ``optimizer.state[p]`` holds views into it, so
+   ``state_dict``, the Monitor and the eager path read and write the same memory. A flat
+   gradient buffer receives the gradients; after the first copy ``p.grad`` is left pointing at
+   its slice, so a loop that zeroes gradients in place (``zero_grad(set_to_none=False)``)
+   accumulates straight into it and no copy is needed on later steps.
+2. **One kernel.** :func:`apply_rule` on the flat tensors is compiled with ``torch.compile``;
+   the compiler fuses the parts' element-wise operations into one loop over memory. η^t and t
+   enter as 0-d tensors, so a schedule never triggers a recompilation; the parts compute their
+   step-dependent scalars (bias corrections, RAdam's ρ_t) as tensor arithmetic on t when
+   traced (see :func:`traced`).
+
+The result equals the eager path up to rounding (the compiler may reassociate a product), which
+the tests bound at 1e-6 relative in float32 over 100 steps.
+
+**When the eager path runs instead** (with identical results): a group where some parameter
+has no gradient on this step, parameters whose step counts differ (an eager step or an added
+group left them apart), non-contiguous parameters, sparse gradients, DTensor parameters
+(FSDP2), a step the Monitor samples σ on, and where ``torch.compile`` is unavailable.
+
+**Cost.** The first step of a composition compiles its kernel: seconds (more on a cold
+compiler cache), reported by ``benchmarks/optimizer_step.py``. Extra memory: the flat gradient
+buffer (the size of the parameters); the parameters and state are moved, not copied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .parts import Direction, Magnitude
+
+if TYPE_CHECKING:
+    from .rule import Optimizer
+
+try:  # the compiler is part of torch, but not on every platform
+    from torch._dynamo import is_dynamo_supported
+
+    FUSED_AVAILABLE = bool(is_dynamo_supported())
+except Exception:  # pragma: no cover - platform dependent
+    FUSED_AVAILABLE = False
+
+
+def traced(step: Any) -> bool:
+    """True when the parts run inside the compiled kernel, where t is a 0-d tensor: they then
+    write step-dependent choices as tensor arithmetic instead of Python branches."""
+    return isinstance(step, torch.Tensor)
+
+
+@dataclass
+class Bucket:
+    """One group's parameters of one device and dtype, laid out in flat buffers."""
+
+    params: list[torch.Tensor]
+    offsets: list[int]
+    theta: torch.Tensor  # θ, flat; each parameter's data is a view of it
+    grad: torch.Tensor  # g, flat
+    state: dict[str, Any]  # the parts' state for the flat θ, and "step" (0-d)
+    grad_views: list[torch.Tensor] = field(default_factory=list)
+    pointers: list[int] = field(default_factory=list)  # each parameter's data_ptr, to notice moves
+    scalars: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # per-parameter copies
+    linked: dict[str, Any] | None = None  # optimizer.state of the first parameter, as linked
+
+    def slices(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        return [
+            flat[o : o + p.numel()].view_as(p)
+            for p, o in zip(self.params, self.offsets, strict=True)
+        ]
+
+    def intact(self, params: list[torch.Tensor]) -> bool:
+        """The parameters are still these, still views of θ."""
+        return len(params) == len(self.params) and all(
+            p is q and p.data_ptr() == ptr
+            for p, q, ptr in zip(params, self.params, self.pointers, strict=True)
+        )
+
+
+_KERNEL = """
+def kernel(theta, grad, state, group, lr, step, direction, magnitude, scale_first):
+    apply_rule(theta, grad, state, group, lr, step, direction, magnitude, scale_first)
+"""
+_kernels: dict[tuple, Any] = {}
+
+
+def compiled_kernel(direction: Direction, magnitude: Magnitude, scale_first: bool) -> Any:
+    """The compiled :func:`apply_rule` for this composition. Each composition gets a function of
+    its own (its own code object), so the compiler's cache of one never evicts another's."""
+    key = (type(direction), type(magnitude), scale_first)
+    if key not in _kernels:
+        from .rule import apply_rule  # (rule imports this module)
+
+        namespace: dict[str, Any] = {"apply_rule": apply_rule}
+        exec(
+            compile(_KERNEL, f"<ravine fused kernel {key[0].__name__}/{key[1].__name__}>", "exec"),
+            namespace,
+        )
+        _kernels[key] = torch.compile(namespace["kernel"], dynamic=True)
+    return _kernels[key]
+
+
+def fused_group_step(
+    optimizer: Optimizer,
+    index: int,
+    group: dict[str, Any],
+    items: list[tuple[torch.Tensor, torch.Tensor]],
+    lr: float,
+) -> bool:
+    """Update ``group`` (number ``index``) through the flat buffers; False (nothing changed)
+    when this step must take the eager path."""
+    params = group["params"]
+    if (
+        not FUSED_AVAILABLE
+        or optimizer.sigma_record is not None
+        or len(items) != len(params)
+        or not params
+    ):
+        return False
+    keys: dict[tuple, list[torch.Tensor]] = {}
+    for p in params:
+        if p.grad is None or p.grad.is_sparse or not p.is_contiguous() or _is_dtensor(p):
+            return False
+        keys.setdefault((p.device, p.dtype), []).append(p)
+    buckets = []
+    for key, members in keys.items():
+        bucket = optimizer._buckets.get((index, key))
+        if (
+            bucket is None
+            or index in optimizer._eager_since
+            or not bucket.intact(members)
+            or optimizer.state.get(members[0]) is not bucket.linked
+        ):
+            bucket = _build(optimizer, group, members)
+            if bucket is None:
+                return False
+            optimizer._buckets[(index, key)] = bucket
+        buckets.append(bucket)
+    optimizer._eager_since.discard(index)
+    for bucket in buckets:
+        _gather_gradients(bucket)
+        bucket.state["step"] += 1
+        lr_tensor = torch.tensor(lr, dtype=torch.float64, device=bucket.theta.device)
+        traced_group = {k: v for k, v in group.items() if k not in ("params", "param_names")}
+        traced_group["lr"] = lr_tensor
+        # t in double precision, as the eager path computes its bias corrections in Python floats
+        step = bucket.state["step"].to(device=bucket.theta.device, dtype=torch.float64)
+        before = set(bucket.state)
+        compiled_kernel(optimizer.direction, optimizer.magnitude, optimizer.scale_first)(
+            bucket.theta,
+            bucket.grad,
+            bucket.state,
+            traced_group,
+            lr_tensor,
+            step,
+            optimizer.direction,
+            optimizer.magnitude,
+            optimizer.scale_first,
+        )
+        if set(bucket.state) != before:  # a part created its state on this step
+            _link_state(optimizer, bucket)
+        for key, copies in bucket.scalars.items():  # t (and Π μ) into each parameter's state
+            torch._foreach_copy_(copies, [bucket.state[key]] * len(copies))
+    return True
+
+
+def _is_dtensor(p: torch.Tensor) -> bool:
+    return type(p.data).__name__ == "DTensor"
+
+
+def _build(optimizer: Optimizer, group: dict[str, Any], params: list[torch.Tensor]):
+    """Lay ``params`` and their state out flat; None when their states cannot share one step
+    count (they were updated different numbers of times)."""
+    states = [optimizer.state.get(p, {}) for p in params]
+    counts = {float(s["step"]) if "step" in s else 0.0 for s in states}
+    if len(counts) != 1 or (counts != {0.0} and not all(states)):
+        return None
+    sizes = [p.numel() for p in params]
+    offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+    total = sum(sizes)
+    like = params[0]
+    theta = torch.empty(total, dtype=like.dtype, device=like.device)
+    for p, o in zip(params, offsets, strict=True):
+        theta[o : o + p.numel()].copy_(p.detach().reshape(-1))
+    state: dict[str, Any] = {}
+    if states[0]:
+        for key, value in states[0].items():
+            if isinstance(value, torch.Tensor) and value.shape == params[0].shape and value.dim():
+                flat = torch.empty(total, dtype=value.dtype, device=value.device)
+                for s, p, o in zip(states, params, offsets, strict=True):
+                    flat[o : o + p.numel()].copy_(s[key].reshape(-1))
+                state[key] = flat
+            else:  # a scalar the parameters share: t, NAdam's Π μ
+                state[key] = value.clone() if isinstance(value, torch.Tensor) else value
+    else:
+        from .parts import scalar_dtype
+
+        state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
+        optimizer.direction.init_state(theta, state, group)
+        optimizer.magnitude.init_state(theta, state, group)
+    bucket = Bucket(params, offsets, theta, torch.zeros_like(theta), state)
+    for p, view in zip(params, bucket.slices(theta), strict=True):
+        p.data = view
+    bucket.pointers = [p.data_ptr() for p in params]
+    bucket.grad_views = bucket.slices(bucket.grad)
+    _link_state(optimizer, bucket)
+    return bucket
+
+
+def _link_state(optimizer: Optimizer, bucket: Bucket) -> None:
+    """``optimizer.state[p]``: views of the flat state, and each parameter's own copy of the
+    scalars (t, Π μ), as the eager path keeps them, refreshed after every fused step."""
+    total = bucket.theta.numel()
+    views = {
+        key: bucket.slices(value)
+        for key, value in bucket.state.items()
+        if isinstance(value, torch.Tensor) and value.dim() == 1 and value.numel() == total
+    }
+    bucket.scalars = {
+        key: [value.clone() for _ in bucket.params]
+        for key, value in bucket.state.items()
+        if key not in views and isinstance(value, torch.Tensor)
+    }
+    for i, p in enumerate(bucket.params):
+        optimizer.state[p] = {
+            key: views[key][i]
+            if key in views
+            else bucket.scalars[key][i]
+            if key in bucket.scalars
+            else value
+            for key, value in bucket.state.items()
+        }
+    bucket.linked = optimizer.state[bucket.params[0]]
+
+
+def _gather_gradients(bucket: Bucket) -> None:
+    """Bring each p.grad into the flat gradient buffer, and leave p.grad pointing at its slice."""
+    stale = [
+        (view, p.grad)
+        for p, view in zip(bucket.params, bucket.grad_views, strict=True)
+        if p.grad is not view
+    ]
+    if stale:
+        torch._foreach_copy_([v for v, _ in stale], [g for _, g in stale])
+        for p, view in zip(bucket.params, bucket.grad_views, strict=True):
+            p.grad = view
