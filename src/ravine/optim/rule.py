@@ -380,12 +380,13 @@ def _show_next_rate(group: dict[str, Any]) -> None:
 
 
 def _all_finite(work: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> bool:
-    """True when every gradient is finite, with one host sync. A sum is finite unless an entry
-    is nan or inf or the sum overflows; only in those rare cases is each entry checked."""
+    """True when every gradient is finite, with one host sync. A sum of absolute values is
+    finite unless an entry is nan or inf or the sum overflows; only in those rare cases is each
+    entry checked."""
     grads = [grad for items in work for _, grad in items]
     if not grads:
         return True
-    sums = torch.stack([grad.sum() for grad in grads])
+    sums = torch.stack(torch._foreach_norm(grads, 1))  # one call for every tensor
     if bool(torch.isfinite(sums).all()):
         return True
     return all(bool(torch.isfinite(grad).all()) for grad in grads)
