@@ -50,8 +50,8 @@ decay = st.one_of(st.just(0.0), st.floats(1e-4, 0.1))
 flag = st.booleans()
 unit = st.one_of(st.just(0.0), st.floats(0.0, 0.99))  # [0, 1)
 eps = st.one_of(st.just(1e-10), st.floats(1e-10, 1e-3))
-# ε > 0 so small that it rounds to 0 in θ's dtype gives 0/0 (see
-# test_lecture_sigma_with_an_eps_that_underflows_is_not_nan): kept out of the random runs
+# ε > 0 so small that it rounds to 0 in θ's dtype is tested on its own
+# (test_lecture_sigma_with_an_eps_that_underflows_is_not_nan)
 lecture_eps = st.one_of(st.just(0.0), st.floats(1e-10, 1e-3))
 betas = st.tuples(st.one_of(st.just(0.0), st.floats(0.0, 0.99)), st.floats(0.0, 0.9999))
 
@@ -562,11 +562,6 @@ def test_random_run_refuses_cleanly_and_matches_torch(name, data):
         run.compare()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_lecture_sigma adds ε only when ε > 0 and then skips the σ = 0 → 1 guard, but an ε "
-    "below the dtype's smallest number rounds to 0 there: 0/0 where the gradient was always 0",
-)
 @pytest.mark.parametrize("cls", ["lecture-adagrad", "lecture-rmsprop"])
 @pytest.mark.parametrize(("dtype", "eps"), [(torch.float32, 1e-46), (torch.bfloat16, 1e-45)])
 def test_lecture_sigma_with_an_eps_that_underflows_is_not_nan(cls, dtype, eps):

@@ -32,17 +32,19 @@ from .hessian import (
     trainable_parameters,
     unflatten,
 )
-from .monitor import Diagnosis, Monitor, diagnose_training
+from .monitor import Diagnosis, Guard, Monitor, TrainingStopped, diagnose_training
 
 __all__ = [
     "KINDS",
     "CriticalPoint",
     "CriticalTraining",
     "Diagnosis",
+    "Guard",
     "Guidance",
     "Monitor",
     "RunNote",
     "RunSummary",
+    "TrainingStopped",
     "classify_critical_point",
     "diagnose_training",
     "escape_direction",

@@ -39,7 +39,7 @@ def _lecture_sigma(square: torch.Tensor, eps: float) -> torch.Tensor:
     step is 0 (or tiny), not 0/0."""
     sigma = square.sqrt()
     if eps > 0:
-        return sigma.add_(eps)
+        sigma.add_(eps)  # (an ε below the dtype's smallest number rounds away: keep the guard)
     return sigma.masked_fill_(sigma == 0, 1.0)
 
 
@@ -114,7 +114,9 @@ class SumOfSquares(Magnitude):
     """torch.optim.Adagrad: σ = sqrt(s) + ε with s ← s + g², s⁰ = ``initial_accumulator_value``.
 
     torch also divides η by 1 + (t − 1)·``lr_decay`` on each parameter's own step count; ravine
-    folds that factor into σ (σ·(1 + (t−1)·lr_decay)), which gives the same step.
+    folds that factor into σ (σ·(1 + (t−1)·lr_decay)), which gives the same step. s⁰ is the
+    group's own ``initial_accumulator_value``; torch.optim.Adagrad reads only the constructor's
+    and ignores a group's (the one place where a per-group value makes the two differ).
     State: ``sum``.
     """
 
