@@ -20,7 +20,8 @@ radam, nadam, lecture-adagrad, lecture-rmsprop) one run times ``step()`` of:
   a CPU kernel, found by trying: Adam, AdamW, SGD, Adagrad in torch 2.13);
 - ``torch compile``: the torch optimizer's step under ``torch.compile`` (torch's recipe: a
   function calling ``opt.step()`` compiled with ``fullgraph=False``), after
-  ``torch._dynamo.reset()`` and with an inductor cache that is empty when the run starts.
+  ``torch._dynamo.reset()`` and with an inductor cache that is empty when the run starts
+  (``graphs_compiled`` in the JSON: more than 1 means torch recompiled while being timed).
 
 The lecture's rules have no torch counterpart; they are compared with the torch algorithm
 closest in memory traffic: lecture-adagrad with torch Adagrad (both read θ, g and one sum of
@@ -48,14 +49,20 @@ Adam θ, g, m, v are read and θ, m, v written: 7 × 4 bytes per parameter. ``×
 path's time over that floor.
 
 Memory. With ``--skip-memory`` off, each ravine path is run once more in a fresh process (a
-subprocess of this script, with its own empty compile cache). There the torch.optim warm-up
+subprocess of this script, with its own empty compile cache, where glibc is told to return
+freed blocks of 64 KiB or more to the system at once, so that the resident size counts only
+memory in use). There the torch.optim warm-up
 runs and, for the fast path, torch compile is started on the trivial function (its seconds
 are ``compiler_startup_s`` of that row); then the parameters and gradients are made, the peak
 resident set size (Linux's VmHWM) is reset through ``/proc/self/clear_refs``, and the
 optimizer is built and takes three steps. The peak minus the resident size before is the
 memory those took; less the algorithm's own state (the tensors of :data:`TRAFFIC` written
 besides θ, 4 bytes per number each) it is the extra memory: flat buffers, temporaries, the
-compiled kernel's code and graphs, allocator slack (a few MiB whatever the size). The same
+compiled kernel's code and graphs, allocator slack (a few MiB whatever the size); the target
+is judged on it. Two parts of it are reported too: ``extra_later_steps_peak_bytes``, the peak of
+the second and third steps only (what every step of a training loop needs, without building,
+compiling and flattening), and ``extra_resident_bytes``, the resident size after the steps
+(what stays). The same
 process times its first step, with nothing of this optimizer compiled or cached before: the
 first step the first-step target is judged on (the in-process first step when memory is
 skipped, which for the fast path may find its kernel compiled by an earlier row). Needs
@@ -78,6 +85,7 @@ the memory processes alike (0, the default, keeps torch's choice).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import inspect
 import json
@@ -341,6 +349,19 @@ def _status_kib(field: str) -> int:
     raise KeyError(field)
 
 
+def _return_freed_memory() -> None:
+    """Make glibc give freed blocks of 64 KiB and more back to the system at once.
+
+    By default it serves blocks below a threshold that rises as large blocks are freed from
+    memory it keeps for reuse, so the resident size would still count tensors already freed
+    (the parameters a fast path has copied into its flat buffer, say). A fixed threshold makes
+    each such block its own mapping, unmapped when freed. Without glibc nothing changes."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def probe(name: str, path: str, total: int, count: int) -> dict[str, Any]:
     """In this (fresh) process: build ``path`` of ``name``, take its first step and two more;
     the first step's seconds and the peak resident memory those took, in bytes.
@@ -348,6 +369,7 @@ def probe(name: str, path: str, total: int, count: int) -> dict[str, Any]:
     :func:`warm_process` comes first, and for the fast path :func:`warm_compiler` (timed, as
     ``compiler_startup_s``), as before torch compile in the main process: the first step then
     holds what this optimizer costs, its own compilation and flattening."""
+    _return_freed_memory()
     warm_process()
     startup = warm_compiler() if path == "ravine fast" else None
     params = parameters(total, count)
@@ -359,13 +381,17 @@ def probe(name: str, path: str, total: int, count: int) -> dict[str, Any]:
     step = build(params)
     step()
     first = time.perf_counter() - start
+    first_peak = _status_kib("VmHWM")
+    Path("/proc/self/clear_refs").write_text("5")
     step()
     step()
-    peak = _status_kib("VmHWM")
+    later_peak, after = _status_kib("VmHWM"), _status_kib("VmRSS")
     return {
         "fresh_process_first_step_s": first,
         "compiler_startup_s": startup,
-        "peak_growth_bytes": (peak - before) * 1024,
+        "peak_growth_bytes": (max(first_peak, later_peak) - before) * 1024,
+        "later_steps_peak_growth_bytes": (later_peak - before) * 1024,
+        "resident_growth_bytes": (after - before) * 1024,
     }
 
 
@@ -463,6 +489,8 @@ def run_row(name: str, count: int, args: argparse.Namespace, shared: dict) -> di
                 state = traffic.state * BYTES * total
                 result["state_bytes"] = state
                 result["extra_bytes"] = result["peak_growth_bytes"] - state
+                for kind in ("later_steps_peak", "resident"):
+                    result[f"extra_{kind}_bytes"] = result[f"{kind}_growth_bytes"] - state
             memory[label] = result
 
     row = {

@@ -116,6 +116,11 @@ def test_memory_and_first_step_in_a_fresh_process(bench, capsys):
     assert memory["compiler_startup_s"] is None  # eager: the compiler is not started
     assert memory["state_bytes"] == 4 * 2000
     assert memory["extra_bytes"] == memory["peak_growth_bytes"] - memory["state_bytes"]
+    assert memory["resident_growth_bytes"] <= memory["peak_growth_bytes"]
+    assert memory["later_steps_peak_growth_bytes"] <= memory["peak_growth_bytes"]
+    for kind in ("later_steps_peak", "resident"):
+        extra = memory[f"{kind}_growth_bytes"] - memory["state_bytes"]
+        assert memory[f"extra_{kind}_bytes"] == extra
     assert row["targets"]["extra_bytes"]["met"] in (True, False)
     assert row["targets"]["first_step_kind"] == "fresh process"
 
