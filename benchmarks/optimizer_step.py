@@ -9,7 +9,8 @@ tensors (each count is its own row), every gradient set (random, fixed seed). Fo
 (catalog names; by default adam, adamw, momentum = SGD with momentum 0.9, adagrad, rmsprop,
 radam, nadam, lecture-adagrad, lecture-rmsprop) one run times ``step()`` of:
 
-- ``ravine eager``: ``catalog.create(name, params, nonfinite="ignore")``, the reference path;
+- ``ravine eager``: ``catalog.create(name, params, nonfinite="ignore")``, the reference path
+  (``fused=False``, the default, not passed, so that the script runs on a ravine without it);
 - ``ravine fast``: the same with ``fused=True``, when this ravine has the fast path (it is
   detected: an optimizer whose ``fused`` attribute is True, or whose class sets
   ``FUSED_AVAILABLE``; otherwise the column says n/a and why);
