@@ -18,8 +18,12 @@ parameter a round of Python. The fast path keeps the same arithmetic and changes
    step-dependent scalars (bias corrections, RAdam's ρ_t) as tensor arithmetic on t when
    traced (see :func:`traced`).
 
-The result equals the eager path up to rounding (the compiler may reassociate a product), which
-the tests bound at 1e-6 relative in float32 over 100 steps.
+The result equals the eager path up to rounding: the compiler may reassociate a product, and
+the step-dependent scalars (η^t, 1 − β^t, ρ_t, …) are computed in θ's precision (float32 for
+float32 and bfloat16 θ, where the eager path uses Python's doubles) because a double among
+float32 tensors keeps the compiler from vectorizing the loop (Adam on 20M parameters: 31 ms
+against 10 ms). The tests bound the difference at 1e-6 of ‖θ‖ in float32 over 100 steps, for
+every catalog optimizer; float64 θ matches to 1e-12.
 
 **When the eager path runs instead** (with identical results): a group where some parameter
 has no gradient on this step, parameters whose step counts differ (an eager step or an added
@@ -148,11 +152,13 @@ def fused_group_step(
     for bucket in buckets:
         _gather_gradients(bucket)
         bucket.state["step"] += 1
-        lr_tensor = torch.tensor(lr, dtype=torch.float64, device=bucket.theta.device)
+        # η and t (and what the parts compute from them) in θ's precision, at least float32: a
+        # double among float32 tensors would keep the compiler from vectorizing the kernel
+        scalar = torch.float64 if bucket.theta.dtype == torch.float64 else torch.float32
+        lr_tensor = torch.tensor(lr, dtype=scalar, device=bucket.theta.device)
         traced_group = {k: v for k, v in group.items() if k not in ("params", "param_names")}
         traced_group["lr"] = lr_tensor
-        # t in double precision, as the eager path computes its bias corrections in Python floats
-        step = bucket.state["step"].to(device=bucket.theta.device, dtype=torch.float64)
+        step = bucket.state["step"].to(device=bucket.theta.device, dtype=scalar)
         before = set(bucket.state)
         compiled_kernel(optimizer.direction, optimizer.magnitude, optimizer.scale_first)(
             bucket.theta,
