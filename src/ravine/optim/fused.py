@@ -194,8 +194,10 @@ def _build(optimizer: Optimizer, group: dict[str, Any], params: list[torch.Tenso
     total = sum(sizes)
     like = params[0]
     theta = torch.empty(total, dtype=like.dtype, device=like.device)
-    for p, o in zip(params, offsets, strict=True):
-        theta[o : o + p.numel()].copy_(p.detach().reshape(-1))
+    for p, o in zip(params, offsets, strict=True):  # one tensor at a time: the old one is freed
+        view = theta[o : o + p.numel()].view_as(p)
+        view.copy_(p.detach())
+        p.data = view
     state: dict[str, Any] = {}
     if states[0]:
         for key, value in states[0].items():
@@ -212,9 +214,7 @@ def _build(optimizer: Optimizer, group: dict[str, Any], params: list[torch.Tenso
         state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
         optimizer.direction.init_state(theta, state, group)
         optimizer.magnitude.init_state(theta, state, group)
-    bucket = Bucket(params, offsets, theta, torch.zeros_like(theta), state)
-    for p, view in zip(params, bucket.slices(theta), strict=True):
-        p.data = view
+    bucket = Bucket(params, offsets, theta, torch.empty_like(theta), state)  # g: filled each step
     bucket.pointers = [p.data_ptr() for p in params]
     bucket.grad_views = bucket.slices(bucket.grad)
     _link_state(optimizer, bucket)
@@ -249,12 +249,7 @@ def _link_state(optimizer: Optimizer, bucket: Bucket) -> None:
 
 def _gather_gradients(bucket: Bucket) -> None:
     """Bring each p.grad into the flat gradient buffer, and leave p.grad pointing at its slice."""
-    stale = [
-        (view, p.grad)
-        for p, view in zip(bucket.params, bucket.grad_views, strict=True)
-        if p.grad is not view
-    ]
-    if stale:
-        torch._foreach_copy_([v for v, _ in stale], [g for _, g in stale])
-        for p, view in zip(bucket.params, bucket.grad_views, strict=True):
+    for p, view in zip(bucket.params, bucket.grad_views, strict=True):
+        if p.grad is not view:  # one at a time, so each old gradient is freed as it goes
+            view.copy_(p.grad)
             p.grad = view
