@@ -7,6 +7,7 @@ import torch
 
 from ravine.diagnose.monitor import Monitor
 from ravine.optim import Adam, catalog, fused
+from ravine.optim.rule import NonFiniteGradientError
 from ravine.schedules import Scheduler, from_spec
 
 pytestmark = pytest.mark.skipif(not fused.FUSED_AVAILABLE, reason="torch.compile unavailable")
@@ -123,3 +124,19 @@ def test_the_monitor_reads_the_fast_path():
 def test_fused_must_be_a_flag():
     with pytest.raises(ValueError, match="fused must be True or False"):
         catalog.create("lecture-adagrad", [torch.nn.Parameter(torch.zeros(1))], fused="yes")
+
+
+def test_a_non_finite_gradient_is_refused_on_the_fast_path_with_nothing_changed():
+    params, opt = _run("adam", True, steps=3, schedule=False)
+    before = [p.detach().clone() for p in params]
+    state = {k: v.clone() for k, v in opt.state[params[2]].items()}
+    for p in params:
+        p.grad = torch.ones_like(p)
+    params[2].grad[0, 0, 1] = float("nan")
+    with pytest.raises(NonFiniteGradientError, match="group 1, index 0"):
+        opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(before, params, strict=True))
+    assert all(torch.equal(v, opt.state[params[2]][k]) for k, v in state.items())
+    params[2].grad[0, 0, 1] = 0.0
+    opt.step()  # and it goes on
+    assert float(opt.state[params[2]]["step"]) == 4

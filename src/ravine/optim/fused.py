@@ -253,3 +253,26 @@ def _gather_gradients(bucket: Bucket) -> None:
         if p.grad is not view:  # one at a time, so each old gradient is freed as it goes
             view.copy_(p.grad)
             p.grad = view
+
+
+def gradients_to_check(
+    optimizer: Optimizer, work: list[list[tuple[torch.Tensor, torch.Tensor]]]
+) -> list[torch.Tensor]:
+    """The tensors whose finiteness decides the step: each ready bucket's flat gradient (its
+    parameters' gradients gathered into it first, which the step needs anyway), and every other
+    gradient as it is. One sum over a flat buffer instead of one per tensor."""
+    tensors: list[torch.Tensor] = []
+    for index, (group, items) in enumerate(zip(optimizer.param_groups, work, strict=True)):
+        covered: set[int] = set()
+        if index not in optimizer._eager_since and len(items) == len(group["params"]):
+            for (owner, _), bucket in optimizer._buckets.items():
+                if (
+                    owner == index
+                    and bucket.intact(bucket.params)
+                    and optimizer.state.get(bucket.params[0]) is bucket.linked
+                ):
+                    _gather_gradients(bucket)
+                    tensors.append(bucket.grad)
+                    covered.update(id(p) for p in bucket.params)
+        tensors += [grad for param, grad in items if id(param) not in covered]
+    return tensors

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from .directions import Gradient
-from .fused import fused_group_step
+from .fused import fused_group_step, gradients_to_check
 from .interop import as_ravine_state_dict
 from .magnitudes import Unit
 from .parts import (
@@ -220,7 +220,9 @@ class Optimizer(torch.optim.Optimizer):
             for group in self.param_groups
         ]
         self._refuse_sparse(work)
-        if self.nonfinite != "ignore" and not _all_finite(work):
+        if self.nonfinite != "ignore" and not _all_finite(
+            gradients_to_check(self, work) if self.fused else [g for i in work for _, g in i]
+        ):
             if self.nonfinite == "raise":
                 raise self._nonfinite_error(work)
             self.skipped_steps += 1
@@ -379,11 +381,10 @@ def _show_next_rate(group: dict[str, Any]) -> None:
             pass
 
 
-def _all_finite(work: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> bool:
+def _all_finite(grads: list[torch.Tensor]) -> bool:
     """True when every gradient is finite, with one host sync. A sum of absolute values is
     finite unless an entry is nan or inf or the sum overflows; only in those rare cases is each
     entry checked."""
-    grads = [grad for items in work for _, grad in items]
     if not grads:
         return True
     sums = torch.stack(torch._foreach_norm(grads, 1))  # one call for every tensor
