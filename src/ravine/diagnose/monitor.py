@@ -54,7 +54,8 @@ Records go to ``monitor.history`` (a list of dicts; :meth:`Monitor.series` and t
 sync, in ``monitor.step``. Every k-th step, four more: ⟨g^t, g^{t−1}⟩, ‖θ^t‖ and a copy of θ^t
 before the update, ‖θ^t − θ^{t+1}‖ after it. g^{t−1} is kept by reference when ``zero_grad()``
 sets gradients to None (torch's default) and copied when gradient buffers are reused in
-place. Memory: one copy of θ, and of g while it waits one step. On a 1,055,242-parameter MLP
+place; the first time it is copied, and the next step's buffers tell which case this is.
+Memory: one copy of θ, and of g while it waits one step. On a 1,055,242-parameter MLP
 (batch 256, CPU, one thread) the defaults add about 1.5–2% to a training step and ``every=1``
 about 7–10% (``benchmarks/monitor_overhead.py``). TensorBoard's ``add_scalar`` costs tens of
 µs per number: ``log_every`` (and ``layers=False``) write less often.
@@ -613,6 +614,8 @@ class Monitor:
         self._kept_norms: list[torch.Tensor] = []  # ‖g_p^{t−1}‖
         self._kept_step = -2  # the t − 1 of _kept
         self._copy_gradients = False  # gradient buffers are reused in place: keep copies
+        self._reuse_known = False  # whether the loop reuses its gradient buffers is known yet
+        self._kept_ptrs: list[int] | None = None  # where the copied g^{t−1} lived, to find out
         self._copies: list[torch.Tensor] | None = None  # the copies' buffers
         self._before: tuple | None = None  # what the pre-hook read
         self._pending: tuple | None = None  # the step's numbers, awaiting the loss
@@ -656,7 +659,10 @@ class Monitor:
         dots = weights = None
         if t % self.every == 0:
             kept = self._kept if self._kept_step == t - 1 else None
-            if kept is not None and not self._copy_gradients:
+            if kept is not None and self._kept_ptrs is not None:  # the first comparison decides
+                reused = any(g.data_ptr() == q for g, q in zip(grads, self._kept_ptrs, strict=True))
+                self._copy_gradients, self._reuse_known, self._kept_ptrs = reused, True, None
+            elif kept is not None and not self._copy_gradients:
                 if any(g.data_ptr() == q.data_ptr() for g, q in zip(grads, kept, strict=True)):
                     # zero_grad(set_to_none=False), accumulation or bucket views: g^{t−1} was
                     # overwritten in place; from now on it is copied
@@ -670,13 +676,15 @@ class Monitor:
         self._before = (t, norms, weights, dots)
         self._kept = None
         if (t + 1) % self.every == 0:  # g^t is needed at step t + 1
-            if not self._copy_gradients:
+            if self._reuse_known and not self._copy_gradients:
                 self._kept = grads  # by reference: zero_grad() replaces them by new tensors
-            else:
+            else:  # copied — and, the first time, compared with the next gradients' buffers
                 if self._copies is None:
                     self._copies = [torch.empty_like(g) for g in grads]
                 torch._foreach_copy_(self._copies, grads)
                 self._kept = self._copies
+                if not self._reuse_known:
+                    self._kept_ptrs = [g.data_ptr() for g in grads]
             self._kept_norms, self._kept_step = norms, t
         if self.effective_lr_every:  # (set on every step: a step that raised left it set)
             self._sampling = t % self.effective_lr_every == 0
@@ -944,6 +952,7 @@ class Monitor:
             "kept_norms": [] if kept is None else [n.clone() for n in self._kept_norms],
             "kept_step": self._kept_step,  # the t − 1 of kept_gradients
             "copy_gradients": self._copy_gradients,
+            "reuse_known": self._reuse_known,
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -979,6 +988,7 @@ class Monitor:
         self._kept, self._kept_norms = kept, list(norms)
         self._kept_step = int(state_dict["kept_step"])
         self._copy_gradients = bool(state_dict["copy_gradients"])
+        self._reuse_known = bool(state_dict.get("reuse_known", False))
         self._count = int(state_dict["steps"])
         self.history = [dict(record) for record in state_dict["history"]]
         if self._csv_writer is not None:
