@@ -524,7 +524,7 @@ def _duration(seconds: float) -> str:
 
 def _train(args: argparse.Namespace) -> int:
     from .report.html import jsonable
-    from .training import VALIDATION, CrossValidation, make_folds, train
+    from .training import VALIDATION, CrossValidation, cross_validate, train
 
     task = tasks.task(args.task, seed=args.seed, model=args.model, loss=args.loss)
     options = optimizer_options(args.optimizer, args)
@@ -536,39 +536,41 @@ def _train(args: argparse.Namespace) -> int:
         )
     start = time.perf_counter()
 
-    def train_one(fold: int | None, indices, tensorboard: Path | None, prefix: str):
-        return train(
-            task,
-            args.optimizer,
-            lr=lr,
-            options=options,
-            # a metric-driven schedule keeps state: each fold gets its own copy
-            schedule=copy.deepcopy(args.schedule),
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-            validation=VALIDATION if args.validation is None else args.validation,
-            seed=args.seed,
-            indices=indices,
-            fold=fold,
-            monitor=args.monitor or args.tensorboard is not None,
-            tensorboard=tensorboard,
-            progress=_epoch_line(task.metric_name, start, prefix),
-        )
+    settings = dict(
+        lr=lr,
+        options=options,
+        schedule=args.schedule,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        seed=args.seed,
+        monitor=args.monitor or args.tensorboard is not None,
+    )
+
+    def fold_settings(i: int) -> dict[str, Any]:
+        """Fold i's own progress prefix and TensorBoard folder."""
+        return {
+            "progress": _epoch_line(task.metric_name, start, f"fold {i + 1}/{args.folds}  "),
+            "tensorboard": None if args.tensorboard is None else args.tensorboard / f"fold-{i + 1}",
+        }
 
     try:
         if args.folds is None:
-            runs = [train_one(None, None, args.tensorboard, "")]
+            validation = VALIDATION if args.validation is None else args.validation
+            progress = _epoch_line(task.metric_name, start)
+            one = train(
+                task,
+                args.optimizer,
+                validation=validation,
+                tensorboard=args.tensorboard,
+                progress=progress,
+                **settings,
+            )
+            runs = [one]
         else:
-            parts = make_folds(task.size, args.folds, args.seed)
-            runs = [
-                train_one(
-                    i,
-                    part,
-                    None if args.tensorboard is None else args.tensorboard / f"fold-{i + 1}",
-                    f"fold {i + 1}/{args.folds}  ",
-                )
-                for i, part in enumerate(parts)
-            ]
+            folds = cross_validate(
+                task, args.optimizer, folds=args.folds, each_fold=fold_settings, **settings
+            )
+            runs = folds.runs
     except ImportError as error:  # --tensorboard without the tensorboard package
         raise ValueError(str(error)) from None
 

@@ -336,21 +336,30 @@ class CrossValidation:
 
 
 def cross_validate(
-    task: Task | str, optimizer: str = "adam", *, folds: int = 5, **kwargs: Any
+    task: Task | str,
+    optimizer: str = "adam",
+    *,
+    folds: int = 5,
+    each_fold: Callable[[int], dict[str, Any]] | None = None,
+    **kwargs: Any,
 ) -> CrossValidation:
     """K-fold cross-validation: :func:`train` once per fold (same seed, so the same initial θ),
-    validated on that fold. ``kwargs`` are :func:`train`'s; ``validation`` does not apply."""
+    validated on that fold. ``kwargs`` are :func:`train`'s (``validation`` does not apply);
+    ``each_fold(i)`` may add or replace some for fold i (its progress line, its log folder).
+    A schedule is copied for each fold, so one that observes the loss starts afresh."""
     seed = kwargs.get("seed", 0)
     task = build_task(task, seed=seed) if isinstance(task, str) else task
     kwargs.pop("validation", None)
-    parts = make_folds(task.size, folds, seed)
-    schedule = kwargs.pop("schedule", None)  # a fresh copy per fold: plateau keeps state
-    return CrossValidation(
-        [
-            train(task, optimizer, indices=part, fold=i, schedule=copy.deepcopy(schedule), **kwargs)
-            for i, part in enumerate(parts)
-        ]
-    )
+    schedule = kwargs.pop("schedule", None)
+    runs = []
+    for i, part in enumerate(make_folds(task.size, folds, seed)):
+        settings = {**kwargs, **(each_fold(i) if each_fold is not None else {})}
+        runs.append(
+            train(
+                task, optimizer, indices=part, fold=i, schedule=copy.deepcopy(schedule), **settings
+            )
+        )
+    return CrossValidation(runs)
 
 
 def _state(net: nn.Module) -> list[torch.Tensor]:
