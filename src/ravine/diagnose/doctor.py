@@ -20,7 +20,7 @@ import torch
 from .. import surfaces, tasks
 from ..optim import catalog
 from .hessian import hessian_eigs
-from .monitor import Diagnosis, Monitor
+from .monitor import Diagnosis, Monitor, default_window
 
 
 @dataclass
@@ -113,7 +113,7 @@ def checkup(
             before = None
             break
     diagnosis = monitor.diagnose(
-        window=window or max(2, min(200, len(monitor.history) // 2)),
+        window=window or default_window(len(monitor.history)),
         critical=(loss_fn, inputs, targets),
         hessian_max_eigenvalue=lambda: _crossed_curvature(
             model, params, before, loss_fn, inputs, targets

@@ -130,6 +130,14 @@ GRAD_TOL = 1e-3  # ‖g‖ at the window's end < GRAD_TOL (absolute): the gradie
 DIVERGE_FACTOR = 10.0  # loss above DIVERGE_FACTOR × the best loss: diverged
 OVERSHOOT = 2.0  # η·λ_max >= 2: gradient descent overshoots the curvature λ_max
 MIN_WINDOW = 2
+
+
+def default_window(records: int) -> int:
+    """The window a whole run is diagnosed over when none is given: its last half, at most 200
+    records and at least :data:`MIN_WINDOW`."""
+    return max(MIN_WINDOW, min(200, records // 2))
+
+
 LOSS_FLOOR = 1e-6  # losses are compared on a scale of at least LOSS_FLOOR·|L⁰|
 
 EVERY = 8  # ‖Δθ‖, ‖θ‖ and cos(g^t, g^{t−1}) are measured on every EVERY-th step
@@ -1065,7 +1073,7 @@ class Monitor:
         if loss is None:
             losses, norms = [*losses, math.nan], [*norms, gradient_norm]
             cosines, steps = [*cosines, math.nan], [*steps, t]
-        window = max(2, min(200, len(losses) // 2))
+        window = default_window(len(losses))
         diagnosis = diagnose_training(
             losses,
             norms,

@@ -137,12 +137,7 @@ def fused_group_step(
     buckets = []
     for key, members in keys.items():
         bucket = optimizer._buckets.get((index, key))
-        if (
-            bucket is None
-            or index in optimizer._eager_since
-            or not bucket.intact(members)
-            or optimizer.state.get(members[0]) is not bucket.linked
-        ):
+        if bucket is None or not _ready(optimizer, index, bucket, members):
             bucket = _build(optimizer, group, members)
             if bucket is None:
                 return False
@@ -176,6 +171,17 @@ def fused_group_step(
         for key, copies in bucket.scalars.items():  # t (and Π μ) into each parameter's state
             torch._foreach_copy_(copies, [bucket.state[key]] * len(copies))
     return True
+
+
+def _ready(optimizer: Optimizer, index: int, bucket: Bucket, members: list[torch.Tensor]) -> bool:
+    """The bucket still describes these parameters: no eager step since its last fused one, the
+    parameters still views of its θ, and the optimizer's state still its views (a
+    ``load_state_dict`` replaces it)."""
+    return (
+        index not in optimizer._eager_since
+        and bucket.intact(members)
+        and optimizer.state.get(members[0]) is bucket.linked
+    )
 
 
 def _is_dtensor(p: torch.Tensor) -> bool:
@@ -264,13 +270,9 @@ def gradients_to_check(
     tensors: list[torch.Tensor] = []
     for index, (group, items) in enumerate(zip(optimizer.param_groups, work, strict=True)):
         covered: set[int] = set()
-        if index not in optimizer._eager_since and len(items) == len(group["params"]):
+        if len(items) == len(group["params"]):
             for (owner, _), bucket in optimizer._buckets.items():
-                if (
-                    owner == index
-                    and bucket.intact(bucket.params)
-                    and optimizer.state.get(bucket.params[0]) is bucket.linked
-                ):
+                if owner == index and _ready(optimizer, index, bucket, bucket.params):
                     _gather_gradients(bucket)
                     tensors.append(bucket.grad)
                     covered.update(id(p) for p in bucket.params)

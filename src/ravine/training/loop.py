@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..diagnose.monitor import Diagnosis, Monitor, diagnose_training
+from ..diagnose.monitor import Diagnosis, Monitor, default_window, diagnose_training
 from ..optim import catalog
 from ..optim.rule import NonFiniteGradientError
 from ..schedules import Schedule, Scheduler
@@ -299,7 +299,7 @@ def train(
             if progress is not None:
                 progress(record, epochs)
         if watch is not None and len(watch.history) >= 2:
-            run.diagnosis = watch.diagnose(window=max(2, min(200, len(watch.history) // 2)))
+            run.diagnosis = watch.diagnose(window=default_window(len(watch.history)))
         return run
     finally:
         if watch is not None:
@@ -395,9 +395,7 @@ def _loss_diagnosis(losses: list[float]) -> Diagnosis:
     """The doctor's verdict on a run that reached a non-finite loss. Only the loss record is
     read on that path (the divergence test), so the gradient columns are left neutral."""
     n = len(losses)
-    return diagnose_training(
-        losses, np.zeros(n), np.full(n, np.nan), window=max(2, min(200, n // 2 or 2))
-    )
+    return diagnose_training(losses, np.zeros(n), np.full(n, np.nan), window=default_window(n))
 
 
 def _check_whole(name: str, value: Any) -> None:

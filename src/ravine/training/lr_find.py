@@ -66,7 +66,7 @@ from ..optim.rule import NonFiniteGradientError
 from ..tasks import Task
 from ..tasks import task as build_task
 from ..tasks.losses import LossFn
-from .loop import BATCH_SIZE, VALIDATION, split
+from .loop import BATCH_SIZE, VALIDATION, _check_whole, split
 
 LR_MIN = 1e-6  # η_0, the first update's learning rate
 LR_MAX = 10.0  # η_{N−1}, the last one's
@@ -416,11 +416,6 @@ def _check_sweep(lr_min: Any, lr_max: Any, steps: Any) -> None:
 def _check_beta(beta: Any) -> None:
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1:
         raise ValueError(f"smoothing β must be in [0, 1), got {beta!r}")
-
-
-def _check_whole(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
 
 
 def _check_batch(batch_size: Any, n: int, what: str) -> None:
