@@ -140,3 +140,32 @@ def test_a_non_finite_gradient_is_refused_on_the_fast_path_with_nothing_changed(
     params[2].grad[0, 0, 1] = 0.0
     opt.step()  # and it goes on
     assert float(opt.state[params[2]]["step"]) == 4
+
+
+@pytest.mark.parametrize("nonfinite", ["raise", "ignore"])
+def test_each_replaced_gradient_is_freed_as_it_is_copied(monkeypatch, nonfinite):
+    """The flat gradient buffer never sits beside a second full copy of the gradients: when
+    the copy into it is done, no gradient it replaced is still alive (first step, where the
+    buffers are built, and later steps with fresh gradients, as after zero_grad(None))."""
+    import gc
+    import weakref
+
+    params = [torch.nn.Parameter(torch.randn(s)) for s in SHAPES]
+    opt = Adam(params, fused=True, nonfinite=nonfinite)
+    replaced: list[weakref.ref] = []
+    copies = []
+    original = fused._gather_gradients
+
+    def gather_and_look(bucket):
+        original(bucket)
+        gc.collect()
+        copies.append([r() is None for r in replaced])
+
+    monkeypatch.setattr(fused, "_gather_gradients", gather_and_look)
+    for _ in range(3):
+        for p in params:
+            p.grad = torch.randn(p.shape)
+        replaced = [weakref.ref(p.grad) for p in params]
+        opt.step()
+    assert copies and all(all(dead) for dead in copies)
+    assert all(p.grad.data_ptr() != 0 for p in params)

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from .directions import Gradient
-from .fused import fused_group_step, gradients_to_check
+from .fused import fused_group_step, gather_gradients, gradients_to_check
 from .interop import as_ravine_state_dict
 from .magnitudes import Unit
 from .parts import (
@@ -215,6 +215,8 @@ class Optimizer(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         rates = [_learning_rate(group) for group in self.param_groups]
+        if self.fused:  # before ``work`` holds the old gradients, so each is freed once copied
+            gather_gradients(self)
         work = [
             [(p, p.grad) for p in group["params"] if p.grad is not None]
             for group in self.param_groups
@@ -382,13 +384,14 @@ def _show_next_rate(group: dict[str, Any]) -> None:
 
 
 def _all_finite(grads: list[torch.Tensor]) -> bool:
-    """True when every gradient is finite, with one host sync. A sum of absolute values is
-    finite unless an entry is nan or inf or the sum overflows; only in those rare cases is each
-    entry checked."""
+    """True when every gradient is finite, with one host sync. A Euclidean norm is finite
+    unless an entry is nan or inf or the sum of squares overflows (entries beyond about 1e19 in
+    float32); only in those rare cases is each entry checked. (The 2-norm, not the 1-norm: torch
+    computes it twice as fast, 2.3 against 5 ms on 20M float32 numbers here.)"""
     if not grads:
         return True
-    sums = torch.stack(torch._foreach_norm(grads, 1))  # one call for every tensor
-    if bool(torch.isfinite(sums).all()):
+    norms = torch.stack(torch._foreach_norm(grads))  # one call for every tensor
+    if bool(torch.isfinite(norms).all()):
         return True
     return all(bool(torch.isfinite(grad).all()) for grad in grads)
 
