@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .fused import traced
+from .fused import power, traced
 from .parts import (
     Direction,
     Term,
@@ -135,7 +135,7 @@ class ExponentialAverage(Direction):
         exp_avg = state["exp_avg"].lerp_(grad, 1 - beta1)  # m ← β1·m + (1−β1)·g
         if not self.bias_correction:
             return exp_avg
-        return (Term(exp_avg, 1.0, 1 - beta1**step),)  # m̂ = m / (1 − β1^t)
+        return (Term(exp_avg, 1.0, 1 - power(beta1, step)),)  # m̂ = m / (1 − β1^t)
 
     def formula(self) -> str:
         b1 = self.hyperparameters["betas"][0]
@@ -169,8 +169,8 @@ class NesterovAverage(Direction):
 
     def __call__(self, grad, state, group, step):
         beta1, psi = beta(group, 0), group["momentum_decay"]
-        mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))  # μ_t
-        mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))  # μ_{t+1}
+        mu = beta1 * (1.0 - 0.5 * power(0.96, step * psi))  # μ_t
+        mu_next = beta1 * (1.0 - 0.5 * power(0.96, (step + 1) * psi))  # μ_{t+1}
         state["mu_product"] *= mu  # Π_t
         product = state["mu_product"] if traced(step) else state["mu_product"].item()
         exp_avg = state["exp_avg"].lerp_(grad, 1 - beta1)  # m ← β1·m + (1−β1)·g

@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from .fused import traced
+from .fused import power, traced
 from .parts import (
     Magnitude,
     beta,
@@ -221,7 +221,7 @@ class SecondMoment(Magnitude):
             if "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
                 state["max_exp_avg_sq"] = _zeros(grad)
             v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        bias = 1 - beta2**step
+        bias = 1 - power(beta2, step)
         root = v.div(bias).sqrt() if self.root_last else v.sqrt() / bias**0.5
         return root.add_(group["eps"])  # sqrt(v̂) + ε
 
@@ -258,7 +258,7 @@ class Rectified(Magnitude):
         rho_t, rho_inf = rectification_lengths(beta2, step)
         if traced(step):  # in the compiled kernel: σ = 1 where ρ_t <= 5, without a branch
             r2 = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
-            scale = ((1 - beta2**step) * r2.clamp(min=0)) ** 0.5
+            scale = ((1 - power(beta2, step)) * r2.clamp(min=0)) ** 0.5
             return torch.where(rho_t > 5.0, (v.sqrt() + group["eps"]) / scale, 1.0)
         if rho_t <= 5.0:
             return None  # σ = 1
@@ -274,5 +274,5 @@ def rectification_lengths(beta2: float, step: float) -> tuple[float, float]:
     """(ρ_t, ρ∞): RAdam's length of the approximated simple moving average at step t, and its
     limit. ρ∞ = 2/(1−β2) − 1, ρ_t = ρ∞ − 2t·β2^t/(1 − β2^t)."""
     rho_inf = 2 / (1 - beta2) - 1
-    bias = 1 - beta2**step
-    return rho_inf - 2 * step * beta2**step / bias, rho_inf
+    decayed = power(beta2, step)
+    return rho_inf - 2 * step * decayed / (1 - decayed), rho_inf
