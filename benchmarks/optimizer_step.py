@@ -20,34 +20,55 @@ radam, nadam, lecture-adagrad, lecture-rmsprop) one run times ``step()`` of:
   algorithm with ``foreach=False``, ``foreach=True``, ``fused=True`` (fused only where torch has
   a CPU kernel, found by trying: Adam, AdamW, SGD, Adagrad in torch 2.13);
 - ``torch compile``: the torch optimizer's step under ``torch.compile`` (torch's recipe: a
-  function calling ``opt.step()`` compiled with ``fullgraph=False``), after
-  ``torch._dynamo.reset()`` and with an inductor cache that is empty when the run starts
-  (``graphs_compiled`` in the JSON: more than 1 means torch recompiled while being timed).
+  function calling ``opt.step()`` compiled with ``fullgraph=False``), with an inductor cache
+  that is empty when the run starts and dynamo reset (``torch._dynamo.reset()``) at the start
+  of each row, before any of the row's paths is built (not between paths: that would discard
+  the compiled kernel of ravine's fast path in the middle of the row). ``graphs_compiled`` in
+  the JSON counts the graphs dynamo compiled during the path's own steps (first, warm-up and
+  timed, each counted outside its timer): more than 1 means torch recompiled while being timed.
+  Ravine's fast paths report theirs too.
 
 The lecture's rules have no torch counterpart; they are compared with the torch algorithm
 closest in memory traffic: lecture-adagrad with torch Adagrad (both read θ, g and one sum of
 squares and write θ and the sum), lecture-rmsprop with torch RMSprop (θ, g and one average of
-squares), lecture-momentum with torch SGD with momentum.
+squares), lecture-momentum with torch SGD with momentum. Torch's paths are timed in every
+row's own rounds (below), so lecture-adagrad's row times torch Adagrad again next to its own
+paths, and torch compile pays its compilation in every row.
 
-Every time is the median of ``--repeats`` steps after ``--warmup`` steps, on fresh parameters
-and a fresh optimizer per path. ``first step`` is the time from building the optimizer (and
-compiling, for torch compile) to the end of its first step on fresh objects: the cost of
-flattening or compiling. Costs any process pays once are kept out of it: one torch.optim step
-on a tiny tensor runs before anything is timed (torch.optim's first step loads torch's
-compiler front end, seconds), and, unless both ``--skip-compile`` and ``--skip-fast``, torch
-compile is started on a trivial function (``compiler_startup_s`` in the JSON) before the first
-compiled optimizer.
+How a row is timed. On a shared machine step times drift by half over minutes, so two paths
+timed minutes apart cannot be compared; a row's paths are therefore timed together. Every
+path is built on its own fresh parameters with a fresh optimizer and takes its first step, one
+path after another; then each takes ``--warmup`` untimed steps; then come ``--repeats``
+rounds, in each of which every path takes one timed step, in an order rotated by one from
+round to round (round r starts with path r mod n of the n and goes on cyclically; ``rounds``
+in the JSON says which path began each round), so that a slow spell, and the position right
+after another path's pass over memory, falls on every path alike. A path's time is the median
+of its rounds. All paths' tensors are alive at once: two to four tensors of the parameters'
+size per path (80 MB each at 20M parameters). ``first step`` is the time from building the
+optimizer (and compiling, for torch compile) to the end of its first step on fresh objects:
+the cost of flattening or compiling. Costs any process pays once are kept out of it: one
+torch.optim step on a tiny tensor runs before anything is timed (torch.optim's first step
+loads torch's compiler front end, seconds), and, unless both ``--skip-compile`` and
+``--skip-fast``, torch compile is started on a trivial function (``compiler_startup_s`` in the
+JSON) before the first compiled optimizer.
 
-The bandwidth floor. The run first measures the machine's memory bandwidth with the same
-threads, over buffers of ``--bandwidth-mib`` MiB each (far larger than any cache), as bytes
-read + written per second at the best of the repeats, for ``a.add_(b)`` (3 × 4 bytes per
-number: a and b read, a written, the pattern of an optimizer, which writes only what it has
-read), ``torch.add(a, b, out=c)`` (3 × 4) and ``c.copy_(a)`` (2 × 4); the fastest of the three
-is the machine's bandwidth (a floor must not ask less than the machine has shown). A step cannot
-take less than the bytes it must move over that bandwidth; :data:`TRAFFIC` derives those bytes
-from each algorithm: the tensors one step must read and write, 4 bytes per number each. For
-Adam θ, g, m, v are read and θ, m, v written: 7 × 4 bytes per parameter. ``× floor`` is a
-path's time over that floor.
+The bandwidth floor. A step cannot take less than the bytes it must move over the machine's
+memory bandwidth; :data:`TRAFFIC` derives those bytes from each algorithm: the tensors one
+step must read and write, 4 bytes per number each. For Adam θ, g, m, v are read and θ, m, v
+written: 7 × 4 bytes per parameter. The bandwidth is measured in the row's own rounds: each
+round holds, besides the paths, a bandwidth probe, ``a.add_(b)`` over two float32 buffers of
+``--bandwidth-mib`` MiB each (far larger than any cache; made once per run), warmed up and
+timed like a path, with the same threads. It moves 3 × 4 bytes per number (a and b read, a
+written: the pattern of an optimizer, which writes only what it has read); those bytes over
+the probe's median time are the row's bandwidth (``bandwidth_bytes_per_s``; the probe's best
+and median seconds in ``bandwidth_probe``), and the floor is the rule's bytes over that
+bandwidth. ``× floor`` is a path's time over the floor. So the floor and the paths are the same
+statistic, a median, taken in the same moments: a floor from the best of a quiet minute set
+against paths' medians from a busy one would put every path further from the floor than it
+is. Once per run, before the rows, three kernels are also timed at their best over the same
+buffer size: ``a.add_(b)``, ``torch.add(a, b, out=c)`` (3 × 4 bytes per number) and
+``c.copy_(a)`` (2 × 4); they are reported as ``bandwidth`` in the JSON, as information on what
+the machine shows at its best, and no floor uses them.
 
 Memory. With ``--skip-memory`` off, each ravine path is run once more in a fresh process (a
 subprocess of this script, with its own empty compile cache, where glibc is told to return
@@ -73,14 +94,19 @@ Targets (from the issue that asked for the fast path), judged on ravine's fast p
 ravine has it, else on the eager path: Adam, AdamW, SGD with momentum (and plain SGD/GD) and
 Adagrad at most 1.0× torch's fastest path for the algorithm, every other rule at most 0.6×;
 every rule at most 1.5× the bandwidth floor; first step at most 5 s; extra memory at most the
-size of the parameters.
+size of the parameters. A × torch target can ask for the impossible: when its bound times
+torch's fastest time is less than the floor, it asks for a step faster than the memory traffic
+allows (torch's own fastest step is then within 1/bound of the floor). The check is still judged as
+computed, but it says ``"below_floor": true`` in the JSON (false when the target is within
+reach) and ``below floor`` in the table: there "NOT met" means the target cannot be met on this
+machine, not that ravine's step is slow.
 
 Prints progress to stderr, two tables to stdout (times, then targets), then one JSON document.
-A full default run takes long (torch compile alone spends 20-45 s per algorithm and tensor
-count, and ravine's fast path compiles its kernel too): run parts with ``--only`` (any name
-of :data:`TRAFFIC`: also gd, sgd, lecture-momentum), ``--tensors 100``, ``--skip-compile``,
-``--skip-fast``. ``--threads`` sets torch's intra-op threads for the timings, the bandwidth and
-the memory processes alike (0, the default, keeps torch's choice).
+A full default run takes long (torch compile alone spends 20-45 s per row, and ravine's fast
+path compiles its kernel too): run parts with ``--only`` (any name of :data:`TRAFFIC`: also
+gd, sgd, lecture-momentum), ``--tensors 100``, ``--skip-compile``, ``--skip-fast``.
+``--threads`` sets torch's intra-op threads for the timings, the bandwidth and the memory
+processes alike (0, the default, keeps torch's choice).
 """
 
 from __future__ import annotations
@@ -209,23 +235,43 @@ def parameters(total: int, count: int, seed: int = 0) -> list[torch.Tensor]:
     return params
 
 
-def measure(build: Build, total: int, count: int, warmup: int, repeats: int) -> dict[str, Any]:
-    """First-step seconds (building included) and the median step of ``repeats`` after
-    ``warmup``, on fresh parameters."""
+def first_step(build: Build, total: int, count: int) -> tuple[Step, float]:
+    """The step of a path built on fresh parameters, and the seconds from building it to the end
+    of its first step."""
     params = parameters(total, count)
     gc.collect()
     start = time.perf_counter()
     step = build(params)
     step()
-    first = time.perf_counter() - start
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return {"step_s": statistics.median(times), "first_step_s": first}
+    return step, time.perf_counter() - start
+
+
+def rotations(labels: list[str], repeats: int) -> list[list[str]]:
+    """The order of each of ``repeats`` rounds: round r starts at ``labels[r % n]`` and goes on
+    cyclically, so that over n rounds every label runs once in every position."""
+    n = len(labels)
+    return [labels[r % n :] + labels[: r % n] for r in range(repeats)]
+
+
+def timed_rounds(
+    steps: dict[str, Step], repeats: int
+) -> tuple[dict[str, list[float]], dict[str, int], list[list[str]]]:
+    """``repeats`` rounds in which every step runs once, in the orders of :func:`rotations`.
+
+    Returns each label's seconds per round, the graphs torch compiled during its steps (read
+    outside the timer) and the orders the rounds ran in."""
+    times: dict[str, list[float]] = {label: [] for label in steps}
+    graphs = dict.fromkeys(steps, 0)
+    ran = []
+    for order in rotations(list(steps), repeats):
+        for label in order:
+            before = graphs_compiled()
+            start = time.perf_counter()
+            steps[label]()
+            times[label].append(time.perf_counter() - start)
+            graphs[label] += graphs_compiled() - before
+        ran.append(order)
+    return times, graphs, ran
 
 
 def warm_process() -> None:
@@ -248,8 +294,9 @@ def warm_compiler() -> float:
 def bandwidth(mib: int, repeats: int) -> dict[str, Any]:
     """Bytes read + written per second over buffers of ``mib`` MiB each, by three kernels at
     their best time: ``a.add_(b)`` (read a and b, write a: the pattern of an optimizer, which
-    writes only tensors it has read), ``torch.add(a, b, out=c)`` and ``c.copy_(a)``. The
-    fastest sets the floor: the machine has shown it can move bytes that fast."""
+    writes only tensors it has read), ``torch.add(a, b, out=c)`` and ``c.copy_(a)``. Measured
+    once per run, for information: each row's floor comes from :func:`bandwidth_probe` timed
+    in its own rounds."""
     n = mib * 2**20 // BYTES
     a, b, c = torch.rand(n), torch.rand(n), torch.empty(n)
 
@@ -270,6 +317,14 @@ def bandwidth(mib: int, repeats: int) -> dict[str, Any]:
     }
     best = max(rates, key=rates.get)
     return {"buffer_mib": mib, "bytes_per_s": rates[best], "kernel": best, "kernels": rates}
+
+
+def bandwidth_probe(mib: int) -> tuple[Step, int]:
+    """``a.add_(b)`` over two float32 buffers of ``mib`` MiB each, to be timed in a row's rounds
+    like a path, and the bytes it reads and writes (a and b read, a written)."""
+    n = mib * 2**20 // BYTES
+    a, b = torch.rand(n), torch.rand(n)
+    return lambda: a.add_(b), 3 * BYTES * n
 
 
 # --- the paths --------------------------------------------------------------------------------
@@ -312,8 +367,10 @@ def torch_build(cls: type[torch.optim.Optimizer], options: dict[str, Any]) -> Bu
 
 
 def compiled_build(cls: type[torch.optim.Optimizer], options: dict[str, Any]) -> Build:
+    """Torch's recipe for a compiled step. Dynamo is not reset here: :func:`measure_row` resets
+    it once, before the row's first path is built."""
+
     def build(params: list[torch.Tensor]) -> Step:
-        torch._dynamo.reset()
         optimizer = cls(params, **options)
 
         @torch.compile(fullgraph=False)
@@ -411,19 +468,70 @@ def probe_in_subprocess(name: str, path: str, args: argparse.Namespace, count: i
 
 # --- one row --------------------------------------------------------------------------------
 
+PROBE = "bandwidth probe"  # timed in every round besides the paths
+COMPILING = ("ravine fast", "ravine fast raise", "torch compile")  # report graphs_compiled
+FALLIBLE = COMPILING  # a failure makes these n/a; any other path's failure stops the run
+
+
+def measure_row(
+    name: str, count: int, builds: dict[str, Build], args: argparse.Namespace, probe: Step
+) -> tuple[dict[str, dict[str, Any]], list[float], dict[str, Any]]:
+    """Every path of ``builds`` timed in the same rounds, with the bandwidth probe.
+
+    Each path is built on fresh parameters and takes its first step, one after another; then
+    each takes its warm-up steps; then come the timed rounds (:func:`timed_rounds`). A path of
+    :data:`FALLIBLE` that fails before the rounds is n/a, with the error. Returns each path's
+    result by label, the probe's seconds in each round, and which path began each round."""
+    log(f"  {name}, {count} tensors: building {len(builds)} paths ...")
+    if "torch compile" in builds:
+        torch._dynamo.reset()  # torch compile starts from nothing in every row
+    steps: dict[str, Step] = {}
+    firsts: dict[str, float] = {}
+    graphs = dict.fromkeys(builds, 0)
+    results: dict[str, dict[str, Any]] = {}
+    for label, build in builds.items():
+        before = graphs_compiled()
+        try:
+            steps[label], firsts[label] = first_step(build, args.params, count)
+            graphs[label] = graphs_compiled() - before
+        except Exception as error:
+            if label not in FALLIBLE:
+                raise
+            results[label] = {"unavailable": f"step failed ({type(error).__name__}: {error})"}
+    for label in list(steps):
+        before = graphs_compiled()
+        try:
+            for _ in range(args.warmup):
+                steps[label]()
+        except Exception as error:
+            if label not in FALLIBLE:
+                raise
+            results[label] = {"unavailable": f"step failed ({type(error).__name__}: {error})"}
+            del steps[label]
+        graphs[label] += graphs_compiled() - before
+    steps[PROBE] = probe
+    for _ in range(args.warmup):
+        probe()
+
+    log(f"  {name}, {count} tensors: {args.repeats} rounds of {len(steps)} ...")
+    times, round_graphs, ran = timed_rounds(steps, args.repeats)
+    probe_times = times.pop(PROBE)
+    for label, seconds in times.items():
+        result = {"step_s": statistics.median(seconds), "first_step_s": firsts[label]}
+        if label in COMPILING:
+            result["graphs_compiled"] = graphs[label] + round_graphs[label]
+        results[label] = result
+        log(f"    {label}: {result['step_s'] * 1e3:.3f} ms, first step {firsts[label]:.3f} s")
+    rounds = {"count": args.repeats, "order": list(steps), "started_by": [r[0] for r in ran]}
+    return results, probe_times, rounds
+
 
 def run_row(name: str, count: int, args: argparse.Namespace, shared: dict) -> dict[str, Any]:
     total = (args.params // count) * count
     traffic = TRAFFIC[name]
-    floor = traffic.words * BYTES * total / shared["bandwidth"]["bytes_per_s"]
-    paths: dict[str, dict[str, Any]] = {}
-
-    def timed(label: str, build: Build) -> dict[str, Any]:
-        log(f"  {name}, {count} tensors: {label} ...")
-        result = measure(build, args.params, count, args.warmup, args.repeats)
-        result["ratio_to_floor"] = result["step_s"] / floor
-        log(f"    {result['step_s'] * 1e3:.3f} ms, first step {result['first_step_s']:.3f} s")
-        return result
+    reference = TORCH_REFERENCE.get(name, name)
+    missing: dict[str, str] = {}  # the paths not timed in this row, and why
+    builds: dict[str, Build] = {}
 
     if args.skip_fast:
         fast_missing = shared["fast_missing"].setdefault(name, "skipped (--skip-fast)")
@@ -431,45 +539,34 @@ def run_row(name: str, count: int, args: argparse.Namespace, shared: dict) -> di
         fast_missing = shared["fast_missing"].setdefault(name, ravine_fast_missing(name))
     for label in RAVINE_PATHS:
         if "fast" in label and fast_missing:
-            paths[label] = {"unavailable": fast_missing}
-            continue
-        nonfinite = "raise" if label.endswith("raise") else "ignore"
-        try:
-            paths[label] = timed(label, ravine_build(name, "fast" in label, nonfinite))
-        except Exception as error:
-            if "fast" not in label:
-                raise
-            paths[label] = {"unavailable": f"step failed ({type(error).__name__}: {error})"}
-
-    reference = TORCH_REFERENCE.get(name, name)
-    key = (reference, count)
-    if key not in shared["torch"]:
-        cls, options = torch_options(reference)
-        measured: dict[str, dict[str, Any]] = {}
-        for label, flag in TORCH_FLAGS.items():
-            missing = torch_path_missing(cls, {**options, **flag})
-            if missing:
-                measured[label] = {"unavailable": missing}
-            else:
-                measured[label] = timed(label, torch_build(cls, {**options, **flag}))
-        if args.skip_compile:
-            measured["torch compile"] = {"unavailable": "skipped (--skip-compile)"}
+            missing[label] = fast_missing
         else:
-            try:
-                before = graphs_compiled()
-                result = timed("torch compile", compiled_build(cls, options))
-                result["graphs_compiled"] = graphs_compiled() - before
-                measured["torch compile"] = result
-            except Exception as error:
-                measured["torch compile"] = {"unavailable": f"{type(error).__name__}: {error}"}
-        shared["torch"][key] = measured
-    torch_paths = {k: dict(v) for k, v in shared["torch"][key].items()}
-    for result in torch_paths.values():
-        if "step_s" in result:
-            result["ratio_to_floor"] = result["step_s"] / floor
-    paths.update(torch_paths)
+            nonfinite = "raise" if label.endswith("raise") else "ignore"
+            builds[label] = ravine_build(name, "fast" in label, nonfinite)
+    cls, options = torch_options(reference)
+    for label, flag in TORCH_FLAGS.items():
+        refusal = torch_path_missing(cls, {**options, **flag})
+        if refusal:
+            missing[label] = refusal
+        else:
+            builds[label] = torch_build(cls, {**options, **flag})
+    if args.skip_compile:
+        missing["torch compile"] = "skipped (--skip-compile)"
+    else:
+        builds["torch compile"] = compiled_build(cls, options)
 
-    timed_torch = {k: v["step_s"] for k, v in torch_paths.items() if "step_s" in v}
+    probe, probe_bytes = shared["probe"]
+    measured, probe_times, rounds = measure_row(name, count, builds, args, probe)
+    rate = probe_bytes / statistics.median(probe_times)
+    floor = traffic.words * BYTES * total / rate
+    paths: dict[str, dict[str, Any]] = {}
+    for label in (*RAVINE_PATHS, *TORCH_PATHS):
+        paths[label] = measured[label] if label in measured else {"unavailable": missing[label]}
+        if "step_s" in paths[label]:
+            paths[label]["ratio_to_floor"] = paths[label]["step_s"] / floor
+    log(f"    bandwidth {rate / 1e9:.1f} GB/s, floor {floor * 1e3:.3f} ms")
+
+    timed_torch = {k: paths[k]["step_s"] for k in TORCH_PATHS if "step_s" in paths[k]}
     fastest = min(timed_torch, key=timed_torch.get) if timed_torch else None
     ratios = {}
     for label in RAVINE_PATHS:
@@ -506,7 +603,15 @@ def run_row(name: str, count: int, args: argparse.Namespace, shared: dict) -> di
             "written": list(traffic.written),
             "bytes_per_step": traffic.words * BYTES * total,
         },
+        "bandwidth_bytes_per_s": rate,
+        "bandwidth_probe": {
+            "kernel": "a.add_(b)",
+            "buffer_mib": args.bandwidth_mib,
+            "best_s": min(probe_times),
+            "median_s": statistics.median(probe_times),
+        },
         "floor_s": floor,
+        "rounds": rounds,
         "paths": paths,
         "torch_fastest": None
         if fastest is None
@@ -519,7 +624,11 @@ def run_row(name: str, count: int, args: argparse.Namespace, shared: dict) -> di
 
 
 def targets(row: dict[str, Any]) -> dict[str, Any]:
-    """Each of the issue's targets for this row: its bound, the value, met or not (None: n/a)."""
+    """Each of the issue's targets for this row: its bound, the value, met or not (None: n/a).
+
+    The × torch check says too whether its bound is below the floor: bound × torch's fastest
+    time less than the floor time, a step faster than the memory traffic allows (None when no
+    torch path was timed)."""
     name, paths = row["rule"], row["paths"]
     judged = "ravine fast" if "step_s" in paths["ravine fast"] else "ravine eager"
     path = paths[judged]
@@ -531,11 +640,15 @@ def targets(row: dict[str, Any]) -> dict[str, Any]:
         return {"value": value, "at_most": bound, "met": met}
 
     extra = memory.get("extra_bytes")
+    bound = TORCH_TARGET.get(name, OTHER_TORCH_TARGET)
+    versus_torch = check(row["ratio_to_torch_fastest"].get(judged), bound)
+    fastest = row["torch_fastest"]
+    versus_torch["below_floor"] = (
+        None if fastest is None else bool(bound * fastest["step_s"] < row["floor_s"])
+    )
     return {
         "path": judged,
-        "ratio_to_torch_fastest": check(
-            row["ratio_to_torch_fastest"].get(judged), TORCH_TARGET.get(name, OTHER_TORCH_TARGET)
-        ),
+        "ratio_to_torch_fastest": versus_torch,
         "ratio_to_floor": check(path["ratio_to_floor"], FLOOR_TARGET),
         "first_step_s": check(first, FIRST_STEP_TARGET_S),
         "first_step_kind": "fresh process"
@@ -557,22 +670,31 @@ def _ms(result: dict[str, Any] | None) -> str:
 def _mark(check: dict[str, Any], text: str) -> str:
     if check["met"] is None:
         return "n/a"
-    return f"{text} {'met' if check['met'] else 'NOT met'}"
+    below = ", below floor" if check.get("below_floor") else ""
+    return f"{text} {'met' if check['met'] else 'NOT met'}{below}"
 
 
 def print_tables(rows: list[dict[str, Any]], repeats: int) -> None:
     labels = (*RAVINE_PATHS, *TORCH_PATHS)
     short = [label.replace("ravine ", "").replace("torch ", "t-") for label in labels]
-    print(f"step time, ms (median of {repeats}); floor = bytes moved / measured bandwidth")
-    header = f"{'rule':<16}{'tensors':>8}{'floor':>9}" + "".join(f"{s:>14}" for s in short)
+    print(
+        f"step time, ms (median of {repeats} interleaved rounds); GB/s: a.add_(b) timed in the "
+        "same rounds; floor = bytes moved / that bandwidth"
+    )
+    header = f"{'rule':<16}{'tensors':>8}{'GB/s':>7}{'floor':>9}" + "".join(
+        f"{s:>14}" for s in short
+    )
     print(header)
     for row in rows:
         cells = "".join(f"{_ms(row['paths'].get(label)):>14}" for label in labels)
-        print(f"{row['rule']:<16}{row['tensors']:>8}{row['floor_s'] * 1e3:>9.2f}{cells}")
+        rate = row["bandwidth_bytes_per_s"] / 1e9
+        print(
+            f"{row['rule']:<16}{row['tensors']:>8}{rate:>7.1f}{row['floor_s'] * 1e3:>9.2f}{cells}"
+        )
     print()
     print("targets, judged on the path named (fast when this ravine has it, else eager)")
     print(
-        f"{'rule':<16}{'tensors':>8}  {'path':<13}{'torch fastest':<22}{'× torch (≤)':<22}"
+        f"{'rule':<16}{'tensors':>8}  {'path':<13}{'torch fastest':<22}{'× torch (≤)':<34}"
         f"{'× floor (≤1.5)':<20}{'first step s (≤5)':<24}{'extra MiB (≤ params)':<24}"
         "t-compile first s"
     )
@@ -593,7 +715,7 @@ def print_tables(rows: list[dict[str, Any]], repeats: int) -> None:
         compiled_text = f"{compiled['first_step_s']:.1f}" if "first_step_s" in compiled else "n/a"
         print(
             f"{row['rule']:<16}{row['tensors']:>8}  {t['path'][7:]:<13}{fastest_text:<22}"
-            f"{ratio_text:<22}{floor_text:<20}{first_text:<24}{extra_text:<24}{compiled_text}"
+            f"{ratio_text:<34}{floor_text:<20}{first_text:<24}{extra_text:<24}{compiled_text}"
         )
     print()
 
@@ -655,18 +777,19 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run_all(args: argparse.Namespace) -> tuple[list, dict, float | None, dict]:
-    """Every row the arguments ask for, with the bandwidth and compiler start they share."""
+    """Every row the arguments ask for, with the run's bandwidth (information), the compiler
+    start and the bandwidth probe they share."""
     warm_process()
     startup = None
     if not (args.skip_compile and args.skip_fast):  # something compiles
         log("starting torch compile on a trivial function ...")
         startup = warm_compiler()
         log(f"  {startup:.1f} s")
-    log(f"bandwidth over buffers of {args.bandwidth_mib} MiB ...")
+    log(f"bandwidth over buffers of {args.bandwidth_mib} MiB, for information ...")
     measured = bandwidth(args.bandwidth_mib, args.repeats)
     for kernel, rate in measured["kernels"].items():
         log(f"  {kernel}: {rate / 1e9:.1f} GB/s")
-    shared: dict[str, Any] = {"bandwidth": measured, "torch": {}, "fast_missing": {}}
+    shared: dict[str, Any] = {"probe": bandwidth_probe(args.bandwidth_mib), "fast_missing": {}}
     rows = []
     for name in args.only or RULES:
         for count in args.tensors:

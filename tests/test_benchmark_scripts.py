@@ -53,12 +53,24 @@ def test_every_rule_against_every_torch_path(bench, capsys):
         assert paths["torch compile"] == {"unavailable": "skipped (--skip-compile)"}
         assert row["floor_s"] > 0
         assert row["traffic"]["bytes_per_step"] == 4 * bench.TRAFFIC[row["rule"]].words * 2000
+        # the floor comes from the probe timed in the row's own rounds, at its median
+        probe = row["bandwidth_probe"]
+        assert 0 < probe["best_s"] <= probe["median_s"]
+        assert row["bandwidth_bytes_per_s"] == pytest.approx(3 * 2**20 / probe["median_s"])
+        floor = row["traffic"]["bytes_per_step"] / row["bandwidth_bytes_per_s"]
+        assert row["floor_s"] == pytest.approx(floor)
+        # every timed path, torch's included, and the probe ran in the same rounds
+        timed = [label for label, result in paths.items() if "step_s" in result]
+        assert row["rounds"]["order"] == [*timed, bench.PROBE]
+        assert row["rounds"]["started_by"] == row["rounds"]["order"][:2]  # --repeats 2
+        assert row["targets"]["ratio_to_torch_fastest"]["below_floor"] in (True, False)
         assert row["torch_fastest"]["path"] in bench.TORCH_PATHS
         assert row["ratio_to_torch_fastest"]["ravine eager"] > 0
         for check in ("ratio_to_torch_fastest", "ratio_to_floor", "first_step_s"):
             assert row["targets"][check]["met"] in (True, False)
         assert row["targets"]["extra_bytes"]["met"] is None  # memory skipped
     rows = {row["rule"]: row for row in doc["rows"]}
+    assert "torch foreach" in rows["lecture-adagrad"]["rounds"]["order"]  # timed again there
     # torch 2.13 has fused CPU kernels for Adam, AdamW, SGD and Adagrad only
     assert "step_s" in rows["adam"]["paths"]["torch fused"]
     assert "unavailable" in rows["rmsprop"]["paths"]["torch fused"]
@@ -86,12 +98,66 @@ def test_fast_path_when_ravine_has_one(bench, capsys, monkeypatch):
 
     monkeypatch.setattr(bench.catalog, "create", with_fast_path)
     monkeypatch.setattr(bench, "warm_compiler", lambda: 0.0)  # nothing compiles here
-    _, doc = run(bench, capsys, "--skip-memory", "--only", "adam")
+    _, doc = run(bench, capsys, "--skip-memory", "--only", "adam", "--repeats", "9")
     (row,) = doc["rows"]
     assert doc["ravine_fast"] == {"adam": "available"}
     assert row["paths"]["ravine fast"]["step_s"] > 0
     assert row["paths"]["ravine fast raise"]["step_s"] > 0
+    assert row["paths"]["ravine fast"]["graphs_compiled"] == 0
     assert row["targets"]["path"] == "ravine fast"
+    # 7 paths and the probe over 9 rounds: each begins a round, the first one twice
+    order = row["rounds"]["order"]
+    assert order == [*bench.RAVINE_PATHS, *bench.TORCH_FLAGS, bench.PROBE]
+    assert row["rounds"]["started_by"] == [*order, order[0]]
+
+
+def test_rounds_rotate_through_every_path(bench):
+    """Round r runs every step once, starting at the r-th (mod n) and going on cyclically."""
+    ran: list[str] = []
+    steps = {label: (lambda label=label: ran.append(label)) for label in "abcd"}
+    times, graphs, orders = bench.timed_rounds(steps, 5)
+    assert orders == [list("abcd"), list("bcda"), list("cdab"), list("dabc"), list("abcd")]
+    assert ran == [label for order in orders for label in order]
+    assert {label: len(seconds) for label, seconds in times.items()} == dict.fromkeys("abcd", 5)
+    assert graphs == dict.fromkeys("abcd", 0)
+    for position in range(4):  # over n rounds every step runs once in every position
+        assert sorted(order[position] for order in orders[:4]) == list("abcd")
+
+
+def targets_row(rule: str, torch_s: float | None, floor_s: float) -> dict:
+    """A row as run_row makes it, with only what targets() reads: ravine fast 0.81 ms."""
+    fast = {"step_s": 0.81e-3, "first_step_s": 1.0, "ratio_to_floor": 0.81e-3 / floor_s}
+    row = {
+        "rule": rule,
+        "paths": {"ravine fast": fast, "ravine eager": {"step_s": 2e-3, "first_step_s": 0.1}},
+        "memory": {},
+        "torch_fastest": None,
+        "ratio_to_torch_fastest": {},
+        "floor_s": floor_s,
+        "param_bytes": 4000,
+    }
+    if torch_s is not None:
+        row["torch_fastest"] = {"path": "torch fused", "step_s": torch_s}
+        row["ratio_to_torch_fastest"] = {"ravine fast": 0.81e-3 / torch_s}
+    return row
+
+
+def test_target_below_the_floor_is_said(bench):
+    """0.6 × torch's 1 ms is 0.6 ms, less than the floor of 0.7 ms: not reachable."""
+    check = bench.targets(targets_row("rmsprop", 1e-3, 0.7e-3))["ratio_to_torch_fastest"]
+    expected = {"value": pytest.approx(0.81), "at_most": 0.6, "met": False, "below_floor": True}
+    assert check == expected
+    text = bench._mark(check, f"{check['value']:.2f} (≤{check['at_most']})")
+    assert text == "0.81 (≤0.6) NOT met, below floor"
+    # 1.0 × torch's 1 ms is within reach of the same floor: judged as before
+    check = bench.targets(targets_row("adam", 1e-3, 0.7e-3))["ratio_to_torch_fastest"]
+    assert check["met"] is True
+    assert check["below_floor"] is False
+    assert bench._mark(check, "0.81 (≤1.0)") == "0.81 (≤1.0) met"
+    # no torch path timed: nothing to judge
+    check = bench.targets(targets_row("rmsprop", None, 0.7e-3))["ratio_to_torch_fastest"]
+    assert check["met"] is None
+    assert check["below_floor"] is None
 
 
 def test_fast_path_missing_is_reported(bench, monkeypatch):
