@@ -384,16 +384,24 @@ def _show_next_rate(group: dict[str, Any]) -> None:
 
 
 def _all_finite(grads: list[torch.Tensor]) -> bool:
-    """True when every gradient is finite, with one host sync. A Euclidean norm is finite
-    unless an entry is nan or inf or the sum of squares overflows (entries beyond about 1e19 in
-    float32); only in those rare cases is each entry checked. (The 2-norm, not the 1-norm: torch
-    computes it twice as fast, 2.3 against 5 ms on 20M float32 numbers here.)"""
+    """True when every gradient is finite, with one host sync. A sum is finite unless an entry
+    is nan or inf or the sum overflows; only in those rare cases is each entry checked. A few
+    tensors (the fast path's flat buffers) are summed one by one, 1.5 ms for 20M float32
+    numbers here; many tensors in one call, ``_foreach_norm`` (a Euclidean norm, finite on the
+    same terms but for squares overflowing beyond about 1e19: then too each entry is checked),
+    which beats a thousand calls."""
     if not grads:
         return True
-    norms = torch.stack(torch._foreach_norm(grads))  # one call for every tensor
-    if bool(torch.isfinite(norms).all()):
+    if len(grads) <= _FEW:
+        screens = torch.stack([grad.sum() for grad in grads])
+    else:
+        screens = torch.stack(torch._foreach_norm(grads))
+    if bool(torch.isfinite(screens).all()):
         return True
     return all(bool(torch.isfinite(grad).all()) for grad in grads)
+
+
+_FEW = 8  # up to this many gradients are summed one by one (see _all_finite)
 
 
 def _index_in(params: list[torch.Tensor], param: torch.Tensor) -> int:
