@@ -16,7 +16,8 @@ parameter a round of Python. The fast path keeps the same arithmetic and changes
    the compiler fuses the parts' element-wise operations into one loop over memory. η^t and t
    enter as 0-d tensors, so a schedule never triggers a recompilation; the parts compute their
    step-dependent scalars (bias corrections, RAdam's ρ_t) as tensor arithmetic on t when
-   traced (see :func:`traced`).
+   traced (see :func:`traced`), powers β^t as exponentials (see :func:`power`): the compiled
+   loop recomputes such scalars for every vector of numbers, and they must stay cheap there.
 
 The result equals the eager path up to rounding: the compiler may reassociate a product, and
 the step-dependent scalars (η^t, 1 − β^t, ρ_t, …) are computed in θ's precision (float32 for
@@ -91,7 +92,7 @@ class Bucket:
     state: dict[str, Any]  # the parts' state for the flat θ, and "step" (0-d)
     grad_views: list[torch.Tensor] = field(default_factory=list)
     pointers: list[int] = field(default_factory=list)  # each parameter's data_ptr, to notice moves
-    scalars: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # per-parameter copies
+    scalars: dict[str, torch.Tensor] = field(default_factory=dict)  # per-parameter copies, a row
     linked: dict[str, Any] | None = None  # optimizer.state of the first parameter, as linked
 
     def slices(self, flat: torch.Tensor) -> list[torch.Tensor]:
@@ -192,8 +193,8 @@ def fused_group_step(
         )
         if set(bucket.state) != before:  # a part created its state on this step
             _link_state(optimizer, bucket)
-        for key, copies in bucket.scalars.items():  # t (and Π μ) into each parameter's state
-            torch._foreach_copy_(copies, [bucket.state[key]] * len(copies))
+        for key, row in bucket.scalars.items():  # t (and Π μ) into each parameter's state
+            row.copy_(bucket.state[key])
     return True
 
 
@@ -264,7 +265,9 @@ def _build(optimizer: Optimizer, group: dict[str, Any], params: list[torch.Tenso
 
 def _link_state(optimizer: Optimizer, bucket: Bucket) -> None:
     """``optimizer.state[p]``: views of the flat state, and each parameter's own copy of the
-    scalars (t, Π μ), as the eager path keeps them, refreshed after every fused step."""
+    scalars (t, Π μ), as the eager path keeps them, refreshed after every fused step. A
+    scalar's copies are the elements of one row, so that one copy refreshes them all (a
+    thousand parameters: one operation instead of a thousand)."""
     total = bucket.theta.numel()
     views = {
         key: bucket.slices(value)
@@ -272,7 +275,7 @@ def _link_state(optimizer: Optimizer, bucket: Bucket) -> None:
         if isinstance(value, torch.Tensor) and value.dim() == 1 and value.numel() == total
     }
     bucket.scalars = {
-        key: [value.clone() for _ in bucket.params]
+        key: value.expand(len(bucket.params)).clone()
         for key, value in bucket.state.items()
         if key not in views and isinstance(value, torch.Tensor)
     }
