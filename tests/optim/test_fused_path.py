@@ -169,3 +169,37 @@ def test_each_replaced_gradient_is_freed_as_it_is_copied(monkeypatch, nonfinite)
         opt.step()
     assert copies and all(all(dead) for dead in copies)
     assert all(p.grad.data_ptr() != 0 for p in params)
+
+
+@pytest.mark.parametrize("name", ["nadam", "adam"])
+def test_resuming_eager_state_on_the_fast_path_with_a_0d_first_parameter(name):
+    """The fast path lays out a saved state by what the parts declare shared (t, Π μ), not by
+    shape: a 0-d first parameter's moments are still one number per parameter."""
+    shapes = [(), (3,), (2, 2)]
+
+    def grads(gen):
+        return [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
+
+    start = [torch.randn(s, generator=torch.Generator().manual_seed(0)) for s in shapes]
+    reference = [torch.nn.Parameter(x.double()) for x in start]
+    eager = catalog.create(name, reference)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(8):
+        for p, g in zip(reference, grads(gen), strict=True):
+            p.grad = g
+        eager.step()
+
+    params = [torch.nn.Parameter(x.double()) for x in start]
+    first = catalog.create(name, params)
+    gen = torch.Generator().manual_seed(1)
+    for t in range(8):
+        if t == 4:  # resume the eager run's state on the fast path
+            saved = first.state_dict()
+            first = catalog.create(name, params, fused=True)
+            first.load_state_dict(saved)
+        for p, g in zip(params, grads(gen), strict=True):
+            p.grad = g
+        first.step()
+    assert first._buckets, "the fast path did not run"
+    for a, b in zip(reference, params, strict=True):  # a wrong layout is off by O(1)
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-10)

@@ -241,21 +241,25 @@ def _build(optimizer: Optimizer, group: dict[str, Any], params: list[torch.Tenso
         view.copy_(p.detach())
         p.data = view
     state: dict[str, Any] = {}
+    shared = {"step", *optimizer.direction.scalar_state, *optimizer.magnitude.scalar_state}
     if states[0]:
         for key, value in states[0].items():
-            if isinstance(value, torch.Tensor) and value.shape == params[0].shape and value.dim():
-                flat = torch.empty(total, dtype=value.dtype, device=value.device)
+            if key in shared or not isinstance(value, torch.Tensor):  # t, NAdam's Π μ
+                state[key] = value.clone() if isinstance(value, torch.Tensor) else value
+            else:  # one tensor per parameter, the parameter's shape (0-d for a 0-d parameter)
+                flat = torch.empty(total, dtype=value.dtype, device=theta.device)
                 for s, p, o in zip(states, params, offsets, strict=True):
                     flat[o : o + p.numel()].copy_(s[key].reshape(-1))
                 state[key] = flat
-            else:  # a scalar the parameters share: t, NAdam's Π μ
-                state[key] = value.clone() if isinstance(value, torch.Tensor) else value
     else:
         from .parts import scalar_dtype
 
         state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
         optimizer.direction.init_state(theta, state, group)
         optimizer.magnitude.init_state(theta, state, group)
+    for key in shared & set(state):  # on θ's device, where the kernel updates them
+        if isinstance(state[key], torch.Tensor):
+            state[key] = state[key].to(theta.device)
     bucket = Bucket(params, offsets, theta, torch.empty_like(theta), state)  # g: filled each step
     bucket.pointers = [p.data_ptr() for p in params]
     bucket.grad_views = bucket.slices(bucket.grad)
