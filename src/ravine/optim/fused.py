@@ -151,24 +151,30 @@ def fused_group_step(
         or not params
     ):
         return False
-    buckets = _gathered_buckets(optimizer, index, params)
-    if buckets is None:
-        keys: dict[tuple, list[torch.Tensor]] = {}
-        for p in params:
-            if p.grad is None or p.grad.is_sparse or not p.is_contiguous() or _is_dtensor(p):
+    keys: dict[tuple, list[torch.Tensor]] = {}
+    for p in params:
+        if p.grad is None or p.grad.is_sparse or not p.is_contiguous() or _is_dtensor(p):
+            return False
+        keys.setdefault((p.device, p.dtype), []).append(p)
+    buckets = []
+    for key, members in keys.items():
+        bucket = optimizer._buckets.get((index, key))
+        if bucket is None or not _ready(optimizer, index, bucket, members):
+            bucket = _build(optimizer, group, members)
+            if bucket is None:
                 return False
-            keys.setdefault((p.device, p.dtype), []).append(p)
-        buckets = []
-        for key, members in keys.items():
-            bucket = optimizer._buckets.get((index, key))
-            if bucket is None or not _ready(optimizer, index, bucket, members):
-                bucket = _build(optimizer, group, members)
-                if bucket is None:
-                    return False
-                optimizer._buckets[(index, key)] = bucket
-            buckets.append(bucket)
-    optimizer._eager_since.discard(index)
+            optimizer._buckets[(index, key)] = bucket
+        buckets.append(bucket)
     items.clear()  # the caller's references to the old gradients: each is freed once copied
+    fused_step(optimizer, index, group, buckets, lr)
+    return True
+
+
+def fused_step(
+    optimizer: Optimizer, index: int, group: dict[str, Any], buckets: list[Bucket], lr: float
+) -> None:
+    """One step of group ``index`` through its ready ``buckets``: the compiled kernel on each."""
+    optimizer._eager_since.discard(index)
     for bucket in buckets:
         _gather_gradients(bucket)
         bucket.state["step"] += 1
@@ -195,18 +201,6 @@ def fused_group_step(
             _link_state(optimizer, bucket)
         for key, row in bucket.scalars.items():  # t (and Π μ) into each parameter's state
             row.copy_(bucket.state[key])
-    return True
-
-
-def _gathered_buckets(
-    optimizer: Optimizer, index: int, params: list[torch.Tensor]
-) -> list[Bucket] | None:
-    """The usual case, checked in one pass: one ready bucket holds exactly the group's
-    parameters, and their gradients are already its slices (so dense and contiguous)."""
-    found = [b for (owner, _), b in optimizer._buckets.items() if owner == index]
-    if len(found) == 1 and _ready(optimizer, index, found[0], params) and _gathered(found[0]):
-        return found
-    return None
 
 
 def _ready(optimizer: Optimizer, index: int, bucket: Bucket, members: list[torch.Tensor]) -> bool:
@@ -307,18 +301,37 @@ def _gathered(bucket: Bucket) -> bool:
     return all(map(operator.is_, [p.grad for p in bucket.params], bucket.grad_views))
 
 
-def gather_gradients(optimizer: Optimizer) -> None:
+def gather_gradients(optimizer: Optimizer) -> dict[int, Bucket]:
     """Copy the gradients of every ready bucket whose parameters all have a dense gradient into
-    its flat buffer. Called by the step before it lists the gradients itself, so that each
-    replaced gradient is freed as soon as it is copied: the flat buffer never sits beside a
-    full second copy of the gradients."""
+    its flat buffer, and return the groups ready for the kernel as they are: group index → its
+    bucket, where one bucket holds exactly the group's parameters with their gradients gathered
+    (so dense and contiguous: the step needs to look at nothing else).
+
+    Called by the step before it lists the gradients itself, so that each replaced gradient is
+    freed as soon as it is copied: the flat buffer never sits beside a second full copy of the
+    gradients. A step the Monitor samples σ on returns no group (it runs eagerly)."""
+    per_group: dict[int, list[Bucket]] = {}
     for (index, _), bucket in optimizer._buckets.items():
-        if (
-            _ready(optimizer, index, bucket, bucket.params)
-            and not _gathered(bucket)
-            and all(p.grad is not None and not p.grad.is_sparse for p in bucket.params)
-        ):
+        if not _ready(optimizer, index, bucket, bucket.params):
+            continue
+        if not _gathered(bucket):
+            if any(p.grad is None or p.grad.is_sparse for p in bucket.params):
+                continue
             _gather_gradients(bucket)
+        per_group.setdefault(index, []).append(bucket)
+    if not FUSED_AVAILABLE or optimizer.sigma_record is not None:
+        return {}
+    whole = {}
+    for index, found in per_group.items():
+        params = optimizer.param_groups[index]["params"]
+        bucket = found[0]
+        if (
+            len(found) == 1
+            and len(params) == len(bucket.params)
+            and all(map(operator.is_, params, bucket.params))
+        ):
+            whole[index] = bucket
+    return whole
 
 
 def gradients_to_check(
@@ -329,10 +342,6 @@ def gradients_to_check(
     other gradient as it is. One reduction over a flat buffer instead of one per tensor."""
     tensors: list[torch.Tensor] = []
     for index, (group, items) in enumerate(zip(optimizer.param_groups, work, strict=True)):
-        whole = _gathered_buckets(optimizer, index, group["params"])
-        if whole is not None:
-            tensors.append(whole[0].grad)
-            continue
         covered: set[int] = set()
         if len(items) == len(group["params"]):
             for (owner, _), bucket in optimizer._buckets.items():

@@ -10,13 +10,13 @@ parameter's step is :func:`apply_rule`, and m and σ come from the parts in ``di
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from typing import Any
 
 import torch
 
 from .directions import Gradient
-from .fused import fused_group_step, gather_gradients, gradients_to_check
+from .fused import fused_group_step, fused_step, gather_gradients, gradients_to_check
 from .interop import as_ravine_state_dict
 from .magnitudes import Unit
 from .parts import (
@@ -215,30 +215,43 @@ class Optimizer(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         rates = [_learning_rate(group) for group in self.param_groups]
-        if self.fused:  # before ``work`` holds the old gradients, so each is freed once copied
-            gather_gradients(self)
-        work = [
-            [(p, p.grad) for p in group["params"] if p.grad is not None]
-            for group in self.param_groups
-        ]
+        # the fast path's groups ready as they are; gathered first, before ``work`` holds the
+        # old gradients, so that each is freed once copied
+        whole = gather_gradients(self) if self.fused else {}
+        work = self._gradients(skip=whole)
         self._refuse_sparse(work)
-        if self.nonfinite != "ignore" and not _all_finite(
-            gradients_to_check(self, work) if self.fused else [g for i in work for _, g in i]
-        ):
+        if self.nonfinite != "ignore" and not self._finite(whole, work):
             if self.nonfinite == "raise":
-                raise self._nonfinite_error(work)
+                raise self._nonfinite_error(self._gradients())
             self.skipped_steps += 1
             return loss
         for index, (group, items, lr) in enumerate(
             zip(self.param_groups, work, rates, strict=True)
         ):
-            if not (self.fused and fused_group_step(self, index, group, items, lr)):
+            if index in whole:
+                fused_step(self, index, group, [whole[index]], lr)
+            elif not (self.fused and fused_group_step(self, index, group, items, lr)):
                 for param, grad in items:
                     self._update(param, grad, group, lr)
                 self._eager_since.add(index)
             group["steps"] += 1
             _show_next_rate(group)
         return loss
+
+    def _finite(self, whole: dict, work: list[list[tuple[torch.Tensor, Any]]]) -> bool:
+        """Every gradient of this step is finite: the flat buffers of the fast path's ``whole``
+        groups, and the gradients listed in ``work`` (through the flat buffers where gathered)."""
+        grads = [bucket.grad for bucket in whole.values()]
+        grads += gradients_to_check(self, work) if self.fused else [g for i in work for _, g in i]
+        return _all_finite(grads)
+
+    def _gradients(self, skip: Container[int] = ()) -> list[list[tuple[torch.Tensor, Any]]]:
+        """Each group's (parameter, gradient) pairs, for the parameters with a gradient; none for
+        the groups numbered in ``skip``."""
+        return [
+            [] if index in skip else [(p, p.grad) for p in group["params"] if p.grad is not None]
+            for index, group in enumerate(self.param_groups)
+        ]
 
     def _update(self, param: torch.Tensor, grad: torch.Tensor, group: dict, lr: float) -> None:
         state = self.state[param]
