@@ -36,8 +36,9 @@ compiler cache), reported by ``benchmarks/optimizer_step.py``. Extra memory: the
 buffer (the size of the parameters); the parameters and state are moved, not copied, one
 tensor at a time. The step copies the gradients into the flat buffer before it lists them
 itself (:func:`gather_gradients`), so each replaced gradient is freed as soon as it is copied
-and the buffer never sits beside a second full copy (20M float32 parameters: 45 MiB above
-the parameters and Adam's state at the first step's peak, the compiler's, instead of 122).
+and the buffer never sits beside a second full copy (20M float32 parameters: about 40 MiB
+above the parameters and Adam's state at the first step's peak, the compiler's working
+memory, instead of 122).
 """
 
 from __future__ import annotations
