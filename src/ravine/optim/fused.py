@@ -236,7 +236,7 @@ def _build(optimizer: Optimizer, group: dict[str, Any], params: list[torch.Tenso
         view.copy_(p.detach())
         p.data = view
     state: dict[str, Any] = {}
-    shared = {"step", *optimizer.direction.scalar_state, *optimizer.magnitude.scalar_state}
+    shared = {"step", *optimizer.scalar_state}
     if states[0]:
         for key, value in states[0].items():
             if key in shared or not isinstance(value, torch.Tensor):  # t, NAdam's Π μ
@@ -302,16 +302,14 @@ def _gathered(bucket: Bucket) -> bool:
     return all(map(operator.is_, [p.grad for p in bucket.params], bucket.grad_views))
 
 
-def gather_gradients(optimizer: Optimizer) -> dict[int, Bucket]:
+def gather_gradients(optimizer: Optimizer) -> dict[int, list[Bucket]]:
     """Copy the gradients of every ready bucket whose parameters all have a dense gradient into
-    its flat buffer, and return the groups ready for the kernel as they are: group index → its
-    bucket, where one bucket holds exactly the group's parameters with their gradients gathered
-    (so dense and contiguous: the step needs to look at nothing else).
+    its flat buffer; return each group's buckets so gathered, by group index.
 
     Called by the step before it lists the gradients itself, so that each replaced gradient is
     freed as soon as it is copied: the flat buffer never sits beside a second full copy of the
-    gradients. A step the Monitor samples σ on returns no group (it runs eagerly)."""
-    per_group: dict[int, list[Bucket]] = {}
+    gradients."""
+    gathered: dict[int, list[Bucket]] = {}
     for (index, _), bucket in optimizer._buckets.items():
         if not _ready(optimizer, index, bucket, bucket.params):
             continue
@@ -319,39 +317,39 @@ def gather_gradients(optimizer: Optimizer) -> dict[int, Bucket]:
             if any(p.grad is None or p.grad.is_sparse for p in bucket.params):
                 continue
             _gather_gradients(bucket)
-        per_group.setdefault(index, []).append(bucket)
+        gathered.setdefault(index, []).append(bucket)
+    return gathered
+
+
+def whole_groups(optimizer: Optimizer, gathered: dict[int, list[Bucket]]) -> dict[int, Bucket]:
+    """The groups ready for the kernel as they are: group index → its bucket, where one gathered
+    bucket holds exactly the group's parameters (so their gradients are dense and contiguous:
+    the step needs to look at nothing else). None on a step the Monitor samples σ on (it runs
+    eagerly)."""
     if not FUSED_AVAILABLE or optimizer.sigma_record is not None:
         return {}
     whole = {}
-    for index, found in per_group.items():
+    for index, found in gathered.items():
         params = optimizer.param_groups[index]["params"]
-        bucket = found[0]
         if (
             len(found) == 1
-            and len(params) == len(bucket.params)
-            and all(map(operator.is_, params, bucket.params))
+            and len(params) == len(found[0].params)
+            and all(map(operator.is_, params, found[0].params))
         ):
-            whole[index] = bucket
+            whole[index] = found[0]
     return whole
 
 
 def gradients_to_check(
-    optimizer: Optimizer, work: list[list[tuple[torch.Tensor, torch.Tensor]]]
+    gathered: dict[int, list[Bucket]], work: list[list[tuple[torch.Tensor, Any]]]
 ) -> list[torch.Tensor]:
-    """The tensors whose finiteness decides the step: each ready bucket's flat gradient where
-    its parameters' gradients are gathered in it (see :func:`gather_gradients`), and every
-    other gradient as it is. One reduction over a flat buffer instead of one per tensor."""
+    """The tensors whose finiteness decides the step: the flat gradient of each ``gathered``
+    bucket (see :func:`gather_gradients`), and every gradient ``work`` lists outside them. One
+    reduction over a flat buffer instead of one per tensor."""
     tensors: list[torch.Tensor] = []
-    for index, (group, items) in enumerate(zip(optimizer.param_groups, work, strict=True)):
-        covered: set[int] = set()
-        if len(items) == len(group["params"]):
-            for (owner, _), bucket in optimizer._buckets.items():
-                if (
-                    owner == index
-                    and _ready(optimizer, index, bucket, bucket.params)
-                    and _gathered(bucket)
-                ):
-                    tensors.append(bucket.grad)
-                    covered.update(id(p) for p in bucket.params)
+    for index, items in enumerate(work):
+        buckets = gathered.get(index, [])
+        covered = {id(p) for bucket in buckets for p in bucket.params}
+        tensors += [bucket.grad for bucket in buckets]
         tensors += [grad for param, grad in items if id(param) not in covered]
     return tensors

@@ -292,7 +292,7 @@ def _check_counts(optimizer: Any, state_dict: Mapping[str, Any]) -> None:
 
 def _check_shapes(optimizer: Any, state_dict: Mapping[str, Any]) -> None:
     """Every state tensor but the scalars (``step``, NAdam's Π μ) shaped like its parameter."""
-    scalars = set(optimizer.direction.scalar_state + optimizer.magnitude.scalar_state)
+    scalars = set(optimizer.scalar_state)
     groups = zip(state_dict["param_groups"], optimizer.param_groups, strict=True)
     for gi, (saved, group) in enumerate(groups):
         for position, (param_id, param) in enumerate(

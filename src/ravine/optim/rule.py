@@ -16,7 +16,13 @@ from typing import Any
 import torch
 
 from .directions import Gradient
-from .fused import fused_group_step, fused_step, gather_gradients, gradients_to_check
+from .fused import (
+    fused_group_step,
+    fused_step,
+    gather_gradients,
+    gradients_to_check,
+    whole_groups,
+)
 from .interop import as_ravine_state_dict
 from .magnitudes import Unit
 from .parts import (
@@ -164,6 +170,12 @@ class Optimizer(torch.optim.Optimizer):
             self.param_groups.pop()
             raise
 
+    @property
+    def scalar_state(self) -> tuple[str, ...]:
+        """The state keys the parts keep as one number shared by a parameter's entries (NAdam's
+        Π μ), besides ``step``: kept in torch's scalar dtype, not shaped like the parameter."""
+        return self.direction.scalar_state + self.magnitude.scalar_state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self.__dict__.setdefault("fused", False)
@@ -199,9 +211,8 @@ class Optimizer(torch.optim.Optimizer):
             _show_next_rate(group)
         # torch casts every state tensor but ``step`` to the parameter's dtype; scalars such as
         # NAdam's Π μ go back to the scalar dtype they were saved in (an exact round trip).
-        keys = self.direction.scalar_state + self.magnitude.scalar_state
         for state in self.state.values():
-            for key in keys:
+            for key in self.scalar_state:
                 if key in state:
                     state[key] = state[key].to(device="cpu", dtype=_scalar_dtype())
 
@@ -217,10 +228,11 @@ class Optimizer(torch.optim.Optimizer):
         rates = [_learning_rate(group) for group in self.param_groups]
         # the fast path's groups ready as they are; gathered first, before ``work`` holds the
         # old gradients, so that each is freed once copied
-        whole = gather_gradients(self) if self.fused else {}
+        gathered = gather_gradients(self) if self.fused else {}
+        whole = whole_groups(self, gathered)
         work = self._gradients(skip=whole)
         self._refuse_sparse(work)
-        if self.nonfinite != "ignore" and not self._finite(whole, work):
+        if self.nonfinite != "ignore" and not _all_finite(gradients_to_check(gathered, work)):
             if self.nonfinite == "raise":
                 raise self._nonfinite_error(self._gradients())
             self.skipped_steps += 1
@@ -237,13 +249,6 @@ class Optimizer(torch.optim.Optimizer):
             group["steps"] += 1
             _show_next_rate(group)
         return loss
-
-    def _finite(self, whole: dict, work: list[list[tuple[torch.Tensor, Any]]]) -> bool:
-        """Every gradient of this step is finite: the flat buffers of the fast path's ``whole``
-        groups, and the gradients listed in ``work`` (through the flat buffers where gathered)."""
-        grads = [bucket.grad for bucket in whole.values()]
-        grads += gradients_to_check(self, work) if self.fused else [g for i in work for _, g in i]
-        return _all_finite(grads)
 
     def _gradients(self, skip: Container[int] = ()) -> list[list[tuple[torch.Tensor, Any]]]:
         """Each group's (parameter, gradient) pairs, for the parameters with a gradient; none for

@@ -481,8 +481,7 @@ def sweep(
             state, losses = _descend_together(runs, rule, part, multipliers, every)
         batches.append((runs.parameters, state, losses))
     seconds = time.perf_counter() - begun
-    scalars = rule.direction.scalar_state + rule.magnitude.scalar_state
-    params, state, losses = _join(batches, scalars)
+    params, state, losses = _join(batches, rule.scalar_state)
 
     return SweepResult(
         problem=getattr(target, "name", str(problem)),
