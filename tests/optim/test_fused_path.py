@@ -7,7 +7,7 @@ import torch
 
 from ravine.diagnose.monitor import Monitor
 from ravine.optim import Adam, catalog, fused
-from ravine.optim.rule import NonFiniteGradientError
+from ravine.optim.optimizer import NonFiniteGradientError
 from ravine.schedules import Scheduler, from_spec
 
 pytestmark = pytest.mark.skipif(not fused.FUSED_AVAILABLE, reason="torch.compile unavailable")

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ravine.optim import CATALOG, NonFiniteGradientError, create
-from ravine.optim.rule import NONFINITE_POLICIES
+from ravine.optim.optimizer import NONFINITE_POLICIES
 
 EXAMPLES = 30
 FUZZ = settings(

@@ -38,7 +38,7 @@ model that the optimizer updates; a parameter without a gradient counts as a zer
 - per parameter (``layers=True``): the same five, as ``gradient_norm/<name>``,
   ``gradient_cosine/<name>``, ``update_norm/<name>``, ``weight_norm/<name>``,
   ``update_ratio/<name>`` (``<name>`` from ``model.named_parameters()``);
-- for a ravine :class:`~ravine.optim.rule.Optimizer`, the distribution of the effective
+- for a ravine :class:`~ravine.optim.optimizer.Optimizer`, the distribution of the effective
   learning rates η^t/σ_i^t over every parameter entry i: ``effective_lr_min``, ``_q05``,
   ``_q25``, ``_median``, ``_q75``, ``_q95``, ``_max``, on every ``effective_lr_every``-th step
   (default :data:`EFFECTIVE_LR_EVERY` = 40; nan on the others). Min and max are exact; the
@@ -118,7 +118,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..optim.rule import Optimizer as RuleOptimizer
+from ..optim.optimizer import Optimizer as RuleOptimizer
 
 VERDICTS = ("progressing", "oscillating", "near a critical point", "diverged")
 
@@ -542,7 +542,7 @@ class Monitor:
         model: the network; its trainable parameters that ``optimizer`` updates are watched,
             named by ``model.named_parameters()``.
         optimizer: any ``torch.optim.Optimizer``; with a ravine
-            :class:`~ravine.optim.rule.Optimizer` the effective learning rates are recorded too.
+            :class:`~ravine.optim.Optimizer` the effective learning rates are recorded too.
         csv: a path: write one row per record there (a header of the record's keys first).
         tensorboard: a log directory: write every number of a record as a TensorBoard scalar
             (needs the ``tensorboard`` package).

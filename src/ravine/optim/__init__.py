@@ -22,9 +22,9 @@ from .magnitudes import (
     SumOfSquares,
     Unit,
 )
+from .optimizer import NonFiniteGradientError, Optimizer
 from .parts import Direction, Magnitude
 from .presets import SGD, Adagrad, Adam, AdamW, NAdam, RAdam, RMSprop
-from .rule import NonFiniteGradientError, Optimizer
 
 __all__ = [
     "CATALOG",

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from . import lecture, presets
-from .rule import Optimizer
+from .optimizer import Optimizer
 
 # Arguments of the torch signatures that choose torch's kernels; they are not ravine options
 # (``fused`` is: it takes ravine's fast path).

@@ -1,6 +1,6 @@
 """The fast path: one compiled pass over flat buffers for any (m, σ, η) composition.
 
-The eager step (:func:`ravine.optim.rule.apply_rule`) runs each part's tensor operations one
+The eager step (:func:`ravine.optim.update.apply_rule`) runs each part's tensor operations one
 after another, parameter by parameter: every operation is a pass over memory, and every
 parameter a round of Python. The fast path keeps the same arithmetic and changes where it runs:
 
@@ -53,7 +53,7 @@ import torch
 from .parts import Direction, Magnitude
 
 if TYPE_CHECKING:
-    from .rule import Optimizer
+    from .optimizer import Optimizer
 
 try:  # the compiler is part of torch, but not on every platform
     from torch._dynamo import is_dynamo_supported
@@ -123,7 +123,7 @@ def compiled_kernel(direction: Direction, magnitude: Magnitude, scale_first: boo
     its own (its own code object), so the compiler's cache of one never evicts another's."""
     key = (type(direction), type(magnitude), scale_first)
     if key not in _kernels:
-        from .rule import apply_rule  # (rule imports this module)
+        from .update import apply_rule
 
         namespace: dict[str, Any] = {"apply_rule": apply_rule}
         exec(

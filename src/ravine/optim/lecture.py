@@ -19,7 +19,7 @@ from typing import Any
 
 from .directions import LectureMomentum
 from .magnitudes import LectureRMSProp, RootMeanSquare
-from .rule import LearningRate, Optimizer
+from .optimizer import LearningRate, Optimizer
 
 
 class GD(Optimizer):

@@ -5,7 +5,7 @@ code written for torch.optim runs unchanged (it chooses torch's kernels and does
 results). ``fused=True`` takes ravine's fast path (:mod:`ravine.optim.fused`), on every preset
 — RMSprop, RAdam and NAdam included, which torch has no fused kernel for. ``capturable=True`` and
 ``differentiable=True`` are torch features ravine does not offer and raise ValueError.
-``nonfinite`` is ravine's (see :class:`~ravine.optim.rule.Optimizer`).
+``nonfinite`` is ravine's (see :class:`~ravine.optim.optimizer.Optimizer`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 from . import interop
 from .directions import ExponentialAverage, HeavyBall, NesterovAverage
 from .magnitudes import Rectified, SecondMoment, SquareAverage, SumOfSquares, Unit
+from .optimizer import LearningRate, Optimizer
 from .parts import require
-from .rule import LearningRate, Optimizer
 
 
 def _refuse_torch_only(capturable: bool = False, differentiable: bool = False) -> None:

@@ -2,7 +2,7 @@
 
 The runs (one per learning rate, or per start) are the rows of one tensor θ of shape (R, 2),
 so a step updates every run with the same few tensor operations — the optimizer's own
-parts (:func:`ravine.optim.rule.apply_rule`), with one η per row.
+parts (:func:`ravine.optim.update.apply_rule`), with one η per row.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from ..optim import catalog
-from ..optim.rule import apply_rule
+from ..optim.update import apply_rule
 from .library import Surface
 
 

@@ -6,7 +6,7 @@ the rule with its own η:
     θ_r^{t+1} ← θ_r^t − (η_r·s(t) / σ_r^t) · m_r^t        s(t): the schedule's multiplier
 
 The R copies of each parameter are stacked along a new first axis, shape (R, ...), and the
-optimizer's own parts (:func:`ravine.optim.rule.apply_rule`) update all of them at once with
+optimizer's own parts (:func:`ravine.optim.update.apply_rule`) update all of them at once with
 η as a tensor of shape (R, 1, …, 1); their state tensors (m, Σg², v, …) get the same stacked
 shape. The gradient of all R runs comes from one call: a surface's exact gradient takes θ of
 shape (R, 2) as it is (as :func:`ravine.surfaces.descend` uses it), a network's comes from
@@ -31,7 +31,7 @@ from torch import nn
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from ..optim import catalog
-from ..optim.rule import apply_rule
+from ..optim.update import apply_rule
 from ..surfaces import SURFACES, Surface
 from ..surfaces import surface as build_surface
 from ..tasks import TASKS, Task

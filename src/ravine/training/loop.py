@@ -37,7 +37,7 @@ from torch import nn
 
 from ..diagnose.monitor import Diagnosis, Monitor, default_window, diagnose_training
 from ..optim import catalog
-from ..optim.rule import NonFiniteGradientError
+from ..optim.optimizer import NonFiniteGradientError
 from ..schedules import Schedule, Scheduler
 from ..tasks import Task
 from ..tasks import task as build_task

@@ -62,7 +62,7 @@ import torch
 from torch import nn
 
 from ..optim import catalog
-from ..optim.rule import NonFiniteGradientError
+from ..optim.optimizer import NonFiniteGradientError
 from ..tasks import Task
 from ..tasks import task as build_task
 from ..tasks.losses import LossFn

@@ -1,10 +1,11 @@
-"""The rule itself: an optimizer that applies any direction m and magnitude σ.
+"""The stateful shell of the rule: a ``torch.optim.Optimizer`` for any direction m and σ.
 
     θ_i^{t+1} ← θ_i^t − (η^t / σ_i^t) · m_i^t
 
-The stateful shell is :class:`Optimizer` (a ``torch.optim.Optimizer``); the arithmetic of one
-parameter's step is :func:`apply_rule`, and m and σ come from the parts in ``directions`` and
-``magnitudes``.
+:class:`Optimizer` keeps the parameter groups, the per-parameter state, the non-finite policy
+and the choice of path (eager, or the fast path of :mod:`ravine.optim.fused`); the arithmetic of
+one step is :func:`ravine.optim.update.apply_rule`, and m and σ come from the parts in
+``directions`` and ``magnitudes``.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ from .magnitudes import Unit
 from .parts import (
     Direction,
     Magnitude,
-    as_terms,
     check_flag,
     check_nonnegative,
     merge_defaults,
     require,
 )
 from .parts import scalar_dtype as _scalar_dtype
+from .update import apply_rule
 
 NONFINITE_POLICIES = ("raise", "skip", "ignore")
 
@@ -307,50 +308,6 @@ class Optimizer(torch.optim.Optimizer):
                     step = self.param_groups[gi]["steps"]
                     return NonFiniteGradientError(self._name(gi, index), step, bad, grad.numel())
         raise AssertionError("no non-finite gradient found")  # pragma: no cover
-
-
-def apply_rule(
-    param: torch.Tensor,
-    grad: torch.Tensor,
-    state: dict[str, Any],
-    group: dict[str, Any],
-    lr: float | torch.Tensor,
-    step: float,
-    direction: Direction,
-    magnitude: Magnitude,
-    scale_first: bool = False,
-) -> torch.Tensor | None:
-    """θ ← θ − (η^t/σ^t)·m^t for one parameter, in place; ``step`` is t counted from 1.
-
-    ``lr`` is η^t: a number, or a tensor that broadcasts against θ (one η per run when θ holds
-    many runs side by side; ``group["lr"]`` must then be the same tensor). Returns σ^t (None
-    when σ = 1), from which the effective learning rate η^t/σ^t follows.
-    """
-    if group["maximize"]:
-        grad = -grad
-    decay = group["weight_decay"]
-    if decay != 0:
-        if group["decoupled_weight_decay"]:
-            param.mul_(1 - lr * decay)  # θ ← θ·(1 − η·λ)
-        else:
-            grad = grad.add(param, alpha=decay)  # g ← g + λ·θ
-    if scale_first and not direction.passes_gradient(group):
-        sigma = magnitude(grad, state, group, step)
-        scaled = grad if sigma is None else grad / sigma
-        m, sigma = direction(scaled, state, group, step), None
-    else:
-        m = direction(grad, state, group, step)
-        sigma = magnitude(grad, state, group, step)
-    base = 1.0 if direction.carries_lr else -lr  # the lecture's movement already holds −η
-    for term in as_terms(m):
-        rate = base * term.numerator / term.denominator
-        if isinstance(rate, torch.Tensor):  # one η per run
-            param.add_(rate * (term.tensor if sigma is None else term.tensor / sigma))
-        elif sigma is None:
-            param.add_(term.tensor, alpha=rate)
-        else:
-            param.addcdiv_(term.tensor, sigma, value=rate)  # θ ← θ − η·m/σ
-    return sigma
 
 
 def _set_schedule(group: dict[str, Any]) -> None:
