@@ -16,10 +16,14 @@ import numbers
 from collections.abc import Collection
 from typing import Any
 
-# How a count is called in messages: library arguments say "an integer", the command line and
-# the training loop, read by people who type numbers, say "a whole number".
+# How a value is called in messages. A count: library arguments say "an integer", the command
+# line and the training loop, read by people who type numbers, say "a whole number". A real
+# number: "a finite number" where infinity would slip through unnoticed, "a number" where the
+# message is about the bound (a schedule's factor, a threshold).
 INTEGER = "an integer"
 WHOLE = "a whole number"
+FINITE = "a finite number"
+NUMBER = "a number"
 
 
 def require(ok: bool, name: str, value: Any, domain: str) -> None:
@@ -46,21 +50,21 @@ def check_count(name: str, value: Any, low: int = 1, *, noun: str = INTEGER) -> 
     return int(value)
 
 
-def check_positive(name: str, value: Any) -> float:
+def check_positive(name: str, value: Any, *, noun: str = FINITE) -> float:
     """A finite number > 0 (a learning rate, a tolerance, a scale)."""
-    require(is_real(value) and value > 0, name, value, "a finite number > 0")
+    require(is_real(value) and value > 0, name, value, f"{noun} > 0")
     return value
 
 
-def check_nonnegative(name: str, value: Any) -> float:
+def check_nonnegative(name: str, value: Any, *, noun: str = FINITE) -> float:
     """A finite number >= 0 (a weight decay, a momentum, an ε)."""
-    require(is_real(value) and value >= 0, name, value, "a finite number >= 0")
+    require(is_real(value) and value >= 0, name, value, f"{noun} >= 0")
     return value
 
 
-def check_above(name: str, value: Any, low: float) -> float:
+def check_above(name: str, value: Any, low: float, *, noun: str = FINITE) -> float:
     """A finite number > ``low`` (a divergence factor > 1)."""
-    require(is_real(value) and value > low, name, value, f"a finite number > {low:g}")
+    require(is_real(value) and value > low, name, value, f"{noun} > {low:g}")
     return value
 
 

@@ -154,14 +154,14 @@ def test_each_replaced_gradient_is_freed_as_it_is_copied(monkeypatch, nonfinite)
     opt = Adam(params, fused=True, nonfinite=nonfinite)
     replaced: list[weakref.ref] = []
     copies = []
-    original = fused._gather_gradients
+    original = fused._copy_gradients_in
 
     def gather_and_look(bucket):
         original(bucket)
         gc.collect()
         copies.append([r() is None for r in replaced])
 
-    monkeypatch.setattr(fused, "_gather_gradients", gather_and_look)
+    monkeypatch.setattr(fused, "_copy_gradients_in", gather_and_look)
     for _ in range(3):
         for p in params:
             p.grad = torch.randn(p.shape)

@@ -11,6 +11,7 @@
 """
 
 from . import lecture
+from .base import Direction, Magnitude
 from .catalog import CATALOG, create, describe, parse_options
 from .directions import ExponentialAverage, Gradient, HeavyBall, LectureMomentum, NesterovAverage
 from .magnitudes import (
@@ -23,7 +24,6 @@ from .magnitudes import (
     Unit,
 )
 from .optimizer import NonFiniteGradientError, Optimizer
-from .parts import Direction, Magnitude
 from .presets import SGD, Adagrad, Adam, AdamW, NAdam, RAdam, RMSprop
 
 __all__ = [

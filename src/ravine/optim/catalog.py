@@ -14,12 +14,12 @@ from typing import Any
 
 import torch
 
-from . import lecture, presets
+from . import interop, lecture, presets
 from .optimizer import Optimizer
 
 # Arguments of the torch signatures that choose torch's kernels; they are not ravine options
 # (``fused`` is: it takes ravine's fast path).
-_TORCH_KERNEL_ARGS = ("foreach", "capturable", "differentiable")
+_TORCH_KERNEL_ARGS = tuple(key for key in interop.TORCH_KERNEL_KEYS if key != "fused")
 
 
 @dataclass(frozen=True)

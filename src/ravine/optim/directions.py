@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import torch
 
-from .fused import power, traced
-from .parts import (
+from ..validation import check_flag, check_nonnegative, check_range, is_real, require
+from .base import (
     Direction,
     Term,
     beta,
     check_beta,
-    check_flag,
-    check_nonnegative,
-    check_unit_interval,
-    is_real,
-    require,
+    power,
     scalar_dtype,
+    traced,
 )
 
 
@@ -51,7 +48,7 @@ class LectureMomentum(Direction):
         super().__init__(momentum=momentum)
 
     def check(self, group):
-        check_unit_interval(group, "momentum", open_low=False)
+        check_range("momentum", group["momentum"], 0, 1, closed="[)")
 
     def init_state(self, param, state, group):
         state["movement"] = torch.zeros_like(param, memory_format=torch.preserve_format)
@@ -78,7 +75,7 @@ class HeavyBall(Direction):
         super().__init__(momentum=momentum, dampening=dampening, nesterov=nesterov)
 
     def check(self, group):
-        check_nonnegative(group, "momentum")
+        check_nonnegative("momentum", group["momentum"])
         dampening = group["dampening"]
         require(
             is_real(dampening) and 0 <= dampening <= 1,
@@ -86,7 +83,7 @@ class HeavyBall(Direction):
             dampening,
             "in [0, 1]",
         )
-        check_flag(group, "nesterov")
+        check_flag("nesterov", group["nesterov"])
         if group["nesterov"]:
             require(group["momentum"] > 0, "momentum", group["momentum"], "> 0 with nesterov=True")
             require(dampening == 0, "dampening", dampening, "0 with nesterov=True")
@@ -161,7 +158,7 @@ class NesterovAverage(Direction):
 
     def check(self, group):
         check_beta(group, 0)
-        check_nonnegative(group, "momentum_decay")
+        check_nonnegative("momentum_decay", group["momentum_decay"])
 
     def init_state(self, param, state, group):
         state["mu_product"] = torch.tensor(1.0, dtype=scalar_dtype())

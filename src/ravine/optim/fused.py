@@ -16,8 +16,9 @@ parameter a round of Python. The fast path keeps the same arithmetic and changes
    the compiler fuses the parts' element-wise operations into one loop over memory. η^t and t
    enter as 0-d tensors, so a schedule never triggers a recompilation; the parts compute their
    step-dependent scalars (bias corrections, RAdam's ρ_t) as tensor arithmetic on t when
-   traced (see :func:`traced`), powers β^t as exponentials (see :func:`power`): the compiled
-   loop recomputes such scalars for every vector of numbers, and they must stay cheap there.
+   traced (see :func:`ravine.optim.base.traced`), powers β^t as exponentials (see
+   :func:`ravine.optim.base.power`): the compiled loop recomputes such scalars for every
+   vector of numbers, and they must stay cheap there.
 
 The result equals the eager path up to rounding: the compiler may reassociate a product, and
 the step-dependent scalars (η^t, 1 − β^t, ρ_t, …) are computed in θ's precision (float32 for
@@ -35,7 +36,7 @@ group left them apart), non-contiguous parameters, sparse gradients, DTensor par
 compiler cache), reported by ``benchmarks/optimizer_step.py``. Extra memory: the flat gradient
 buffer (the size of the parameters); the parameters and state are moved, not copied, one
 tensor at a time. The step copies the gradients into the flat buffer before it lists them
-itself (:func:`gather_gradients`), so each replaced gradient is freed as soon as it is copied
+itself (:func:`gather_ready_gradients`), so each replaced gradient is freed as soon as it is copied
 and the buffer never sits beside a second full copy (20M float32 parameters: about 40 MiB
 above the parameters and Adam's state at the first step's peak, the compiler's working
 memory, instead of 122).
@@ -43,17 +44,13 @@ memory, instead of 122).
 
 from __future__ import annotations
 
-import math
 import operator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 
-from .parts import Direction, Magnitude
-
-if TYPE_CHECKING:
-    from .optimizer import Optimizer
+from .base import Direction, Magnitude, scalar_dtype
 
 try:  # the compiler is part of torch, but not on every platform
     from torch._dynamo import is_dynamo_supported
@@ -63,23 +60,22 @@ except Exception:  # pragma: no cover - platform dependent
     FUSED_AVAILABLE = False
 
 
-def traced(step: Any) -> bool:
-    """True when the parts run inside the compiled kernel, where t is a 0-d tensor: they then
-    write step-dependent choices as tensor arithmetic instead of Python branches."""
-    return isinstance(step, torch.Tensor)
+class Optimizer(Protocol):
+    """What the fast path reads and writes of the optimizer shell
+    (:class:`ravine.optim.optimizer.Optimizer`): its groups and state as torch keeps them, the
+    composition (m, σ, the order), the Monitor's σ request, and the buckets it keeps."""
 
+    param_groups: list[dict[str, Any]]
+    state: dict[torch.Tensor, dict[str, Any]]
+    direction: Direction
+    magnitude: Magnitude
+    scale_first: bool
+    sigma_record: dict | None
+    _buckets: dict[tuple, Bucket]  # (group index, (device, dtype)) → its flat buffers
+    _eager_since: set[int]  # groups updated eagerly since their last fused step
 
-def power(base: Any, exponent: Any) -> Any:
-    """``base ** exponent`` for an exponent that depends on the step (β^t). Traced (the exponent
-    a 0-d tensor) it is computed as exp(exponent · ln base): the compiled loop recomputes such
-    scalars for every vector of numbers it handles (the compiler does not hoist them out of
-    the loop), and a power there made Adam's kernel compute-bound, 12% to 80% over the
-    memory-bandwidth floor, where an exponential is lost in the memory traffic."""
-    if not traced(exponent) or not isinstance(base, (int, float)):
-        return base**exponent
-    if base == 0:
-        return exponent * 0.0  # 0^t = 0 for the t >= 1 a step has
-    return torch.exp(exponent * math.log(base))
+    @property
+    def scalar_state(self) -> tuple[str, ...]: ...
 
 
 @dataclass
@@ -177,7 +173,7 @@ def fused_step(
     """One step of group ``index`` through its ready ``buckets``: the compiled kernel on each."""
     optimizer._eager_since.discard(index)
     for bucket in buckets:
-        _gather_gradients(bucket)
+        _copy_gradients_in(bucket)
         bucket.state["step"] += 1
         # η and t (and what the parts compute from them) in θ's precision, at least float32: a
         # double among float32 tensors would keep the compiler from vectorizing the kernel
@@ -247,8 +243,6 @@ def _build(optimizer: Optimizer, group: dict[str, Any], params: list[torch.Tenso
                     flat[o : o + p.numel()].copy_(s[key].reshape(-1))
                 state[key] = flat
     else:
-        from .parts import scalar_dtype
-
         state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
         optimizer.direction.init_state(theta, state, group)
         optimizer.magnitude.init_state(theta, state, group)
@@ -290,7 +284,7 @@ def _link_state(optimizer: Optimizer, bucket: Bucket) -> None:
     bucket.linked = optimizer.state[bucket.params[0]]
 
 
-def _gather_gradients(bucket: Bucket) -> None:
+def _copy_gradients_in(bucket: Bucket) -> None:
     """Bring each p.grad into the flat gradient buffer, and leave p.grad pointing at its slice."""
     for p, view in zip(bucket.params, bucket.grad_views, strict=True):
         if p.grad is not view:  # one at a time, so each old gradient is freed as it goes
@@ -298,11 +292,12 @@ def _gather_gradients(bucket: Bucket) -> None:
             p.grad = view
 
 
-def _gathered(bucket: Bucket) -> bool:
+def _gradients_in_place(bucket: Bucket) -> bool:
+    """Every p.grad of the bucket is already its slice of the flat gradient buffer."""
     return all(map(operator.is_, [p.grad for p in bucket.params], bucket.grad_views))
 
 
-def gather_gradients(optimizer: Optimizer) -> dict[int, list[Bucket]]:
+def gather_ready_gradients(optimizer: Optimizer) -> dict[int, list[Bucket]]:
     """Copy the gradients of every ready bucket whose parameters all have a dense gradient into
     its flat buffer; return each group's buckets so gathered, by group index.
 
@@ -313,10 +308,10 @@ def gather_gradients(optimizer: Optimizer) -> dict[int, list[Bucket]]:
     for (index, _), bucket in optimizer._buckets.items():
         if not _ready(optimizer, index, bucket, bucket.params):
             continue
-        if not _gathered(bucket):
+        if not _gradients_in_place(bucket):
             if any(p.grad is None or p.grad.is_sparse for p in bucket.params):
                 continue
-            _gather_gradients(bucket)
+            _copy_gradients_in(bucket)
         gathered.setdefault(index, []).append(bucket)
     return gathered
 
@@ -344,7 +339,7 @@ def gradients_to_check(
     gathered: dict[int, list[Bucket]], work: list[list[tuple[torch.Tensor, Any]]]
 ) -> list[torch.Tensor]:
     """The tensors whose finiteness decides the step: the flat gradient of each ``gathered``
-    bucket (see :func:`gather_gradients`), and every gradient ``work`` lists outside them. One
+    bucket (see :func:`gather_ready_gradients`), and every gradient ``work`` lists outside them. One
     reduction over a flat buffer instead of one per tensor."""
     tensors: list[torch.Tensor] = []
     for index, items in enumerate(work):

@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from .parts import scalar_dtype
+from .base import scalar_dtype
 
 # Group keys that choose torch's kernels; they do not change the numbers.
 TORCH_KERNEL_KEYS = ("foreach", "fused", "capturable", "differentiable")

@@ -14,44 +14,34 @@ torch.optim.Adam: use :class:`ravine.optim.Adam`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
+from .base import Direction, Magnitude
 from .directions import LectureMomentum
 from .magnitudes import LectureRMSProp, RootMeanSquare
-from .optimizer import LearningRate, Optimizer
+from .optimizer import LearningRate
+from .presets import Preset
 
 
-class GD(Optimizer):
+class GD(Preset):
     """Vanilla gradient descent: θ^{t+1} ← θ^t − η·g^t."""
 
-    def __init__(
-        self,
-        params: Iterable[Any],
+    @staticmethod
+    def parts(
         lr: LearningRate = 1e-2,
         *,
         weight_decay: float = 0,
         maximize: bool = False,
         nonfinite: str = "raise",
         fused: bool = False,
-    ) -> None:
-        super().__init__(
-            params,
-            lr,
-            weight_decay=weight_decay,
-            maximize=maximize,
-            nonfinite=nonfinite,
-            fused=fused,
-        )
+    ) -> tuple[Direction | None, Magnitude | None]:
+        return None, None
 
 
-class Momentum(Optimizer):
+class Momentum(Preset):
     """Gradient descent + momentum (lecture 2): m^0 = 0, m^{t+1} = λ·m^t − η·g^t,
     θ^{t+1} = θ^t + m^{t+1}. ``momentum`` is λ in [0, 1)."""
 
-    def __init__(
-        self,
-        params: Iterable[Any],
+    @staticmethod
+    def parts(
         lr: LearningRate = 1e-2,
         momentum: float = 0.9,
         *,
@@ -59,25 +49,16 @@ class Momentum(Optimizer):
         maximize: bool = False,
         nonfinite: str = "raise",
         fused: bool = False,
-    ) -> None:
-        super().__init__(
-            params,
-            lr,
-            LectureMomentum(momentum),
-            weight_decay=weight_decay,
-            maximize=maximize,
-            nonfinite=nonfinite,
-            fused=fused,
-        )
+    ) -> tuple[Direction | None, Magnitude | None]:
+        return LectureMomentum(momentum), None
 
 
-class Adagrad(Optimizer):
+class Adagrad(Preset):
     """The lecture's Adagrad: θ_i^{t+1} ← θ_i^t − η/σ_i^t · g_i^t,
     σ_i^t = sqrt( 1/(t+1) · Σ_{s=0..t} (g_i^s)² ). ``eps`` (default 0) is added to σ."""
 
-    def __init__(
-        self,
-        params: Iterable[Any],
+    @staticmethod
+    def parts(
         lr: LearningRate = 1e-2,
         eps: float = 0.0,
         *,
@@ -85,27 +66,17 @@ class Adagrad(Optimizer):
         maximize: bool = False,
         nonfinite: str = "raise",
         fused: bool = False,
-    ) -> None:
-        super().__init__(
-            params,
-            lr,
-            None,
-            RootMeanSquare(eps),
-            weight_decay=weight_decay,
-            maximize=maximize,
-            nonfinite=nonfinite,
-            fused=fused,
-        )
+    ) -> tuple[Direction | None, Magnitude | None]:
+        return None, RootMeanSquare(eps)
 
 
-class RMSProp(Optimizer):
+class RMSProp(Preset):
     """The lecture's RMSProp: θ_i^{t+1} ← θ_i^t − η/σ_i^t · g_i^t, σ_i^0 = |g_i^0|,
     σ_i^t = sqrt( α·(σ_i^{t−1})² + (1−α)·(g_i^t)² ), 0 < α < 1. ``eps`` (default 0) is added
     to σ."""
 
-    def __init__(
-        self,
-        params: Iterable[Any],
+    @staticmethod
+    def parts(
         lr: LearningRate = 1e-2,
         alpha: float = 0.9,
         eps: float = 0.0,
@@ -114,14 +85,5 @@ class RMSProp(Optimizer):
         maximize: bool = False,
         nonfinite: str = "raise",
         fused: bool = False,
-    ) -> None:
-        super().__init__(
-            params,
-            lr,
-            None,
-            LectureRMSProp(alpha, eps),
-            weight_decay=weight_decay,
-            maximize=maximize,
-            nonfinite=nonfinite,
-            fused=fused,
-        )
+    ) -> tuple[Direction | None, Magnitude | None]:
+        return None, LectureRMSProp(alpha, eps)

@@ -12,14 +12,13 @@ import math
 
 import torch
 
-from .fused import power, traced
-from .parts import (
+from ..validation import check_flag, check_nonnegative, check_range
+from .base import (
     Magnitude,
     beta,
     check_beta,
-    check_flag,
-    check_nonnegative,
-    check_unit_interval,
+    power,
+    traced,
 )
 
 
@@ -64,7 +63,7 @@ class RootMeanSquare(Magnitude):
         super().__init__(eps=eps)
 
     def check(self, group):
-        check_nonnegative(group, "eps")
+        check_nonnegative("eps", group["eps"])
 
     def init_state(self, param, state, group):
         state["sum"] = _zeros(param)
@@ -89,8 +88,8 @@ class LectureRMSProp(Magnitude):
         super().__init__(alpha=alpha, eps=eps)
 
     def check(self, group):
-        check_unit_interval(group, "alpha", open_low=True)
-        check_nonnegative(group, "eps")
+        check_range("alpha", group["alpha"], 0, 1, closed="()")
+        check_nonnegative("eps", group["eps"])
 
     def init_state(self, param, state, group):
         state["square_avg"] = _zeros(param)
@@ -129,7 +128,7 @@ class SumOfSquares(Magnitude):
 
     def check(self, group):
         for key in ("eps", "initial_accumulator_value", "lr_decay"):
-            check_nonnegative(group, key)
+            check_nonnegative(key, group[key])
 
     def init_state(self, param, state, group):
         state["sum"] = torch.full_like(
@@ -158,9 +157,9 @@ class SquareAverage(Magnitude):
         super().__init__(alpha=alpha, eps=eps, centered=centered)
 
     def check(self, group):
-        check_unit_interval(group, "alpha", open_low=False)
-        check_nonnegative(group, "eps")
-        check_flag(group, "centered")
+        check_range("alpha", group["alpha"], 0, 1, closed="[)")
+        check_nonnegative("eps", group["eps"])
+        check_flag("centered", group["centered"])
 
     def init_state(self, param, state, group):
         state["square_avg"] = _zeros(param)
@@ -206,8 +205,8 @@ class SecondMoment(Magnitude):
 
     def check(self, group):
         check_beta(group, 1)
-        check_nonnegative(group, "eps")
-        check_flag(group, "amsgrad")
+        check_nonnegative("eps", group["eps"])
+        check_flag("amsgrad", group["amsgrad"])
 
     def init_state(self, param, state, group):
         state["exp_avg_sq"] = _zeros(param)
@@ -247,7 +246,7 @@ class Rectified(Magnitude):
 
     def check(self, group):
         check_beta(group, 1)
-        check_nonnegative(group, "eps")
+        check_nonnegative("eps", group["eps"])
 
     def init_state(self, param, state, group):
         state["exp_avg_sq"] = _zeros(param)

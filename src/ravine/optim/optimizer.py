@@ -10,36 +10,28 @@ one step is :func:`ravine.optim.update.apply_rule`, and m and σ come from the p
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Container, Iterable
 from typing import Any
 
 import torch
 
+from ..schedules.rate import SCHEDULE, LearningRate, attach_schedule, next_rate, show_next_rate
+from ..validation import check_choice, check_flag, check_nonnegative, require
+from .base import Direction, Magnitude, merge_defaults
+from .base import scalar_dtype as _scalar_dtype
 from .directions import Gradient
 from .fused import (
     fused_group_step,
     fused_step,
-    gather_gradients,
+    gather_ready_gradients,
     gradients_to_check,
     whole_groups,
 )
 from .interop import as_ravine_state_dict
 from .magnitudes import Unit
-from .parts import (
-    Direction,
-    Magnitude,
-    check_flag,
-    check_nonnegative,
-    merge_defaults,
-    require,
-)
-from .parts import scalar_dtype as _scalar_dtype
 from .update import apply_rule
 
 NONFINITE_POLICIES = ("raise", "skip", "ignore")
-
-LearningRate = float | Callable[[int], float]
 
 
 class NonFiniteGradientError(FloatingPointError):
@@ -83,8 +75,8 @@ class Optimizer(torch.optim.Optimizer):
             called with the number of steps this group has taken (0 on the first step).
             ``group["lr"]`` always holds the η of the next step, so torch's LR schedulers
             work unchanged (with a callable, the callable decides).
-        direction: m, a :class:`~ravine.optim.parts.Direction` (default: the gradient).
-        magnitude: σ, a :class:`~ravine.optim.parts.Magnitude` (default: σ = 1).
+        direction: m, a :class:`~ravine.optim.base.Direction` (default: the gradient).
+        magnitude: σ, a :class:`~ravine.optim.base.Magnitude` (default: σ = 1).
         weight_decay: λ >= 0.
         decoupled_weight_decay: shrink θ directly instead of adding λ·θ to the gradient.
         maximize: ascend instead of descend.
@@ -126,14 +118,9 @@ class Optimizer(torch.optim.Optimizer):
         self.magnitude = Unit() if magnitude is None else magnitude
         require(isinstance(self.direction, Direction), "direction", direction, "a ravine Direction")
         require(isinstance(self.magnitude, Magnitude), "magnitude", magnitude, "a ravine Magnitude")
-        require(
-            nonfinite in NONFINITE_POLICIES,
-            "nonfinite",
-            nonfinite,
-            "one of " + ", ".join(map(repr, NONFINITE_POLICIES)),
-        )
-        require(isinstance(scale_first, bool), "scale_first", scale_first, "True or False")
-        require(isinstance(fused, bool), "fused", fused, "True or False")
+        check_choice("nonfinite", nonfinite, NONFINITE_POLICIES)
+        check_flag("scale_first", scale_first)
+        check_flag("fused", fused)
         self.scale_first = scale_first
         self.nonfinite = nonfinite
         self.fused = fused
@@ -160,11 +147,11 @@ class Optimizer(torch.optim.Optimizer):
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         try:
-            _set_schedule(group)
+            attach_schedule(group)
             group.setdefault("steps", 0)
-            check_nonnegative(group, "weight_decay")
+            check_nonnegative("weight_decay", group["weight_decay"])
             for key in ("decoupled_weight_decay", "maximize"):
-                check_flag(group, key)
+                check_flag(key, group[key])
             self.direction.check(group)
             self.magnitude.check(group)
         except ValueError:
@@ -182,7 +169,7 @@ class Optimizer(torch.optim.Optimizer):
         self.__dict__.setdefault("fused", False)
         self._buckets, self._eager_since = {}, set()
         for group in self.param_groups:
-            group.setdefault("lr_schedule", None)
+            group.setdefault(SCHEDULE, None)
             group.setdefault("steps", 0)
 
     def state_dict(self) -> dict[str, Any]:
@@ -194,7 +181,7 @@ class Optimizer(torch.optim.Optimizer):
         """
         saved = super().state_dict()
         for group in saved["param_groups"]:
-            group.pop("lr_schedule", None)
+            group.pop(SCHEDULE, None)
         saved["skipped_steps"] = self.skipped_steps
         return saved
 
@@ -204,12 +191,12 @@ class Optimizer(torch.optim.Optimizer):
         of parameters or other shapes raises ValueError before anything is loaded."""
         state_dict = as_ravine_state_dict(self, state_dict)
         self.skipped_steps = int(state_dict.pop("skipped_steps", 0))
-        schedules = [group.get("lr_schedule") for group in self.param_groups]
+        schedules = [group.get(SCHEDULE) for group in self.param_groups]
         super().load_state_dict(state_dict)
         for group, schedule in zip(self.param_groups, schedules, strict=True):
-            group["lr_schedule"] = schedule
+            group[SCHEDULE] = schedule
             group.setdefault("steps", 0)
-            _show_next_rate(group)
+            show_next_rate(group)
         # torch casts every state tensor but ``step`` to the parameter's dtype; scalars such as
         # NAdam's Π μ go back to the scalar dtype they were saved in (an exact round trip).
         for state in self.state.values():
@@ -226,10 +213,10 @@ class Optimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        rates = [_learning_rate(group) for group in self.param_groups]
+        rates = [next_rate(group) for group in self.param_groups]
         # the fast path's groups ready as they are; gathered first, before ``work`` holds the
         # old gradients, so that each is freed once copied
-        gathered = gather_gradients(self) if self.fused else {}
+        gathered = gather_ready_gradients(self) if self.fused else {}
         whole = whole_groups(self, gathered)
         work = self._gradients(skip=whole)
         self._refuse_sparse(work)
@@ -248,7 +235,7 @@ class Optimizer(torch.optim.Optimizer):
                     self._update(param, grad, group, lr)
                 self._eager_since.add(index)
             group["steps"] += 1
-            _show_next_rate(group)
+            show_next_rate(group)
         return loss
 
     def _gradients(self, skip: Container[int] = ()) -> list[list[tuple[torch.Tensor, Any]]]:
@@ -310,54 +297,6 @@ class Optimizer(torch.optim.Optimizer):
         raise AssertionError("no non-finite gradient found")  # pragma: no cover
 
 
-def _set_schedule(group: dict[str, Any]) -> None:
-    """Keep a callable η^t in ``lr_schedule`` and its current value in ``lr``."""
-    lr = group["lr"]
-    if isinstance(lr, torch.Tensor):
-        require(lr.numel() == 1, "lr", lr, "a number or a 1-element tensor")
-        lr = group["lr"] = float(lr)
-    if callable(lr):
-        group["lr_schedule"] = lr
-        group["lr"] = _learning_rate(group)
-    else:
-        group.setdefault("lr_schedule", None)
-        require(
-            isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr),
-            "lr",
-            lr,
-            "a finite number >= 0 or a callable step -> learning rate",
-        )
-        require(lr >= 0, "lr", lr, "a finite number >= 0 or a callable step -> learning rate")
-
-
-def _learning_rate(group: dict[str, Any]) -> float:
-    """η^t for the group's next step: the schedule's value, or the current ``lr``."""
-    schedule = group.get("lr_schedule")
-    if schedule is None:
-        return group["lr"]
-    step = group.get("steps", 0)
-    value = schedule(step)
-    value = float(value) if isinstance(value, torch.Tensor) else value
-    require(
-        isinstance(value, (int, float)) and math.isfinite(value) and value >= 0,
-        f"lr schedule value at step {step}",
-        value,
-        "a finite number >= 0",
-    )
-    return float(value)
-
-
-def _show_next_rate(group: dict[str, Any]) -> None:
-    """Put η^t of the group's next step in ``lr`` (torch's convention). A schedule that fails
-    or is out of its domain there is left for that step to call again and refuse, before it
-    changes anything: the step that needs the value is the one that reports it."""
-    if group.get("lr_schedule") is not None:
-        try:
-            group["lr"] = _learning_rate(group)
-        except Exception:  # reported by the step that uses it
-            pass
-
-
 def _all_finite(grads: list[torch.Tensor]) -> bool:
     """True when every gradient is finite, with one host sync. A sum is finite unless an entry
     is nan or inf or the sum overflows; only in those rare cases is each entry checked. A few
@@ -367,7 +306,7 @@ def _all_finite(grads: list[torch.Tensor]) -> bool:
     which beats a thousand calls."""
     if not grads:
         return True
-    if len(grads) <= _FEW:
+    if len(grads) <= _SUMMED_ONE_BY_ONE:
         screens = torch.stack([grad.sum() for grad in grads])
     else:
         screens = torch.stack(torch._foreach_norm(grads))
@@ -376,7 +315,7 @@ def _all_finite(grads: list[torch.Tensor]) -> bool:
     return all(bool(torch.isfinite(grad).all()) for grad in grads)
 
 
-_FEW = 8  # up to this many gradients are summed one by one (see _all_finite)
+_SUMMED_ONE_BY_ONE = 8  # up to this many gradients are summed one by one (see _all_finite)
 
 
 def _index_in(params: list[torch.Tensor], param: torch.Tensor) -> int:

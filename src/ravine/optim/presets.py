@@ -10,19 +10,69 @@ results). ``fused=True`` takes ravine's fast path (:mod:`ravine.optim.fused`), o
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
+from ..validation import require
 from . import interop
+from .base import Direction, Magnitude
 from .directions import ExponentialAverage, HeavyBall, NesterovAverage
 from .magnitudes import Rectified, SecondMoment, SquareAverage, SumOfSquares, Unit
 from .optimizer import LearningRate, Optimizer
-from .parts import require
+
+# torch features ravine does not offer, with what is allowed instead
+_TORCH_ONLY = {"capturable": "False (CUDA-graph capture is torch's)", "differentiable": "False"}
 
 
-def _refuse_torch_only(capturable: bool = False, differentiable: bool = False) -> None:
-    require(not capturable, "capturable", capturable, "False (CUDA-graph capture is torch's)")
-    require(not differentiable, "differentiable", differentiable, "False")
+class Preset(Optimizer):
+    """A named optimizer: one choice of (m, σ) under a fixed signature.
+
+    A preset states two things of its own. Its signature is that of its :meth:`parts` (torch's,
+    for torch's algorithms: the same arguments, order and defaults), and ``parts`` returns the
+    direction m and the magnitude σ its hyperparameters choose (None: m = g, or σ = 1). What
+    every preset does with the rest — η, weight decay, ``maximize``, ``nonfinite``, ``fused``,
+    torch's kernel flags — is done here, once.
+    """
+
+    torch_format: ClassVar[interop.TorchFormat | None] = None  # how torch saves its state
+    scale_first: ClassVar[bool] = False  # σ divides g before m accumulates it (torch's RMSprop)
+    decoupled: ClassVar[bool] = False  # the default of decoupled_weight_decay where not an argument
+
+    @staticmethod
+    def parts(lr: LearningRate) -> tuple[Direction | None, Magnitude | None]:
+        """(m, σ) for these hyperparameters; the signature is the preset's, ``params`` aside."""
+        return None, None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = inspect.signature(cls.parts)
+        params = inspect.Parameter("params", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        cls.__signature__ = own.replace(
+            parameters=[params, *own.parameters.values()], return_annotation=inspect.Signature.empty
+        )
+
+    def __init__(self, params: Iterable[Any], *args: Any, **kwargs: Any) -> None:
+        bound = inspect.signature(self.parts).bind(*args, **kwargs)
+        bound.apply_defaults()
+        settings = bound.arguments
+        for flag, allowed in _TORCH_ONLY.items():
+            require(not settings.get(flag), flag, settings.get(flag), allowed)
+        direction, magnitude = self.parts(**settings)
+        fused = settings.get("fused", False)
+        super().__init__(
+            params,
+            settings["lr"],
+            direction,
+            magnitude,
+            weight_decay=settings.get("weight_decay", 0),
+            decoupled_weight_decay=settings.get("decoupled_weight_decay", self.decoupled),
+            maximize=settings.get("maximize", False),
+            scale_first=self.scale_first,
+            nonfinite=settings.get("nonfinite", "raise"),
+            # torch's signatures take fused=None; the lecture's rules take a bool, checked
+            fused=bool(fused) if self.torch_format is not None else fused,
+        )
 
 
 def _pair(betas: Any) -> tuple[Any, Any]:
@@ -30,7 +80,7 @@ def _pair(betas: Any) -> tuple[Any, Any]:
     return tuple(float(b) if hasattr(b, "item") else b for b in betas)
 
 
-class SGD(Optimizer):
+class SGD(Preset):
     """torch.optim.SGD: m = heavy-ball momentum (or g), σ = 1.
 
     b ← μ·b + (1 − τ)·g (b = g on the first step), m = b, or m = g + μ·b with nesterov;
@@ -39,9 +89,8 @@ class SGD(Optimizer):
 
     torch_format = interop.SGD  # how torch.optim.SGD saves its state
 
-    def __init__(
-        self,
-        params: Iterable[Any],
+    @staticmethod
+    def parts(
         lr: LearningRate = 1e-3,
         momentum: float = 0,
         dampening: float = 0,
@@ -53,28 +102,17 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool = False,
         nonfinite: str = "raise",
-    ) -> None:
-        _refuse_torch_only(differentiable=differentiable)
-        super().__init__(
-            params,
-            lr,
-            HeavyBall(momentum, dampening, nesterov),
-            Unit(),
-            weight_decay=weight_decay,
-            maximize=maximize,
-            nonfinite=nonfinite,
-            fused=bool(fused),
-        )
+    ) -> tuple[Direction | None, Magnitude | None]:
+        return HeavyBall(momentum, dampening, nesterov), Unit()
 
 
-class Adagrad(Optimizer):
+class Adagrad(Preset):
     """torch.optim.Adagrad: m = g, σ = sqrt(Σ g²) + ε, η^t = η / (1 + (t−1)·lr_decay)."""
 
     torch_format = interop.ADAGRAD  # how torch.optim.Adagrad saves its state
 
-    def __init__(
-        self,
-        params: Iterable[Any],
+    @staticmethod
+    def parts(
         lr: LearningRate = 1e-2,
         lr_decay: float = 0,
         weight_decay: float = 0,
@@ -86,21 +124,11 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused: bool = False,
         nonfinite: str = "raise",
-    ) -> None:
-        _refuse_torch_only(differentiable=differentiable)
-        super().__init__(
-            params,
-            lr,
-            None,
-            SumOfSquares(eps, initial_accumulator_value, lr_decay),
-            weight_decay=weight_decay,
-            maximize=maximize,
-            nonfinite=nonfinite,
-            fused=bool(fused),
-        )
+    ) -> tuple[Direction | None, Magnitude | None]:
+        return None, SumOfSquares(eps, initial_accumulator_value, lr_decay)
 
 
-class RMSprop(Optimizer):
+class RMSprop(Preset):
     """torch.optim.RMSprop: σ = sqrt(v) + ε with v ← α·v + (1−α)·g² from v = 0.
 
     Without momentum m = g. With momentum μ the buffer accumulates the scaled gradient,
@@ -109,10 +137,10 @@ class RMSprop(Optimizer):
     """
 
     torch_format = interop.RMSPROP  # how torch.optim.RMSprop saves its state
+    scale_first = True  # torch's RMSprop: b ← μ·b + g/σ
 
-    def __init__(
-        self,
-        params: Iterable[Any],
+    @staticmethod
+    def parts(
         lr: LearningRate = 1e-2,
         alpha: float = 0.99,
         eps: float = 1e-8,
@@ -126,22 +154,11 @@ class RMSprop(Optimizer):
         *,
         fused: bool = False,
         nonfinite: str = "raise",
-    ) -> None:
-        _refuse_torch_only(capturable, differentiable)
-        super().__init__(
-            params,
-            lr,
-            HeavyBall(momentum),
-            SquareAverage(alpha, eps, centered),
-            weight_decay=weight_decay,
-            maximize=maximize,
-            scale_first=True,
-            nonfinite=nonfinite,
-            fused=bool(fused),
-        )
+    ) -> tuple[Direction | None, Magnitude | None]:
+        return HeavyBall(momentum), SquareAverage(alpha, eps, centered)
 
 
-class Adam(Optimizer):
+class Adam(Preset):
     """torch.optim.Adam (Kingma & Ba 2015): Momentum + RMSProp with bias correction.
 
     m̂ = m/(1−β1^t) with m ← β1·m + (1−β1)·g; σ = sqrt(v/(1−β2^t)) + ε with
@@ -151,9 +168,8 @@ class Adam(Optimizer):
 
     torch_format = interop.ADAM  # how torch.optim.Adam saves its state
 
-    def __init__(
-        self,
-        params: Iterable[Any],
+    @staticmethod
+    def parts(
         lr: LearningRate = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
@@ -167,20 +183,9 @@ class Adam(Optimizer):
         fused: bool = False,
         decoupled_weight_decay: bool = False,
         nonfinite: str = "raise",
-    ) -> None:
-        _refuse_torch_only(capturable, differentiable)
+    ) -> tuple[Direction | None, Magnitude | None]:
         beta1, beta2 = _pair(betas)
-        super().__init__(
-            params,
-            lr,
-            ExponentialAverage(beta1),
-            SecondMoment(beta2, eps, amsgrad),
-            weight_decay=weight_decay,
-            decoupled_weight_decay=decoupled_weight_decay,
-            maximize=maximize,
-            nonfinite=nonfinite,
-            fused=bool(fused),
-        )
+        return ExponentialAverage(beta1), SecondMoment(beta2, eps, amsgrad)
 
 
 class AdamW(Adam):
@@ -188,10 +193,10 @@ class AdamW(Adam):
     adding λ·θ to the gradient; weight_decay defaults to 1e-2."""
 
     torch_format = interop.ADAMW  # how torch.optim.AdamW saves its state
+    decoupled = True
 
-    def __init__(
-        self,
-        params: Iterable[Any],
+    @staticmethod
+    def parts(
         lr: LearningRate = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
@@ -204,32 +209,19 @@ class AdamW(Adam):
         differentiable: bool = False,
         fused: bool = False,
         nonfinite: str = "raise",
-    ) -> None:
-        super().__init__(
-            params,
-            lr,
-            betas,
-            eps,
-            weight_decay,
-            amsgrad,
-            maximize=maximize,
-            capturable=capturable,
-            differentiable=differentiable,
-            decoupled_weight_decay=True,
-            nonfinite=nonfinite,
-            fused=bool(fused),
-        )
+    ) -> tuple[Direction | None, Magnitude | None]:
+        beta1, beta2 = _pair(betas)
+        return ExponentialAverage(beta1), SecondMoment(beta2, eps, amsgrad)
 
 
-class RAdam(Optimizer):
+class RAdam(Preset):
     """torch.optim.RAdam (Liu et al. 2020): Adam's m̂ with the rectified σ (σ = 1 while the
     variance estimate is untrustworthy, ρ_t <= 5) — warm-up built into σ."""
 
     torch_format = interop.RADAM  # how torch.optim.RAdam saves its state
 
-    def __init__(
-        self,
-        params: Iterable[Any],
+    @staticmethod
+    def parts(
         lr: LearningRate = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
@@ -242,31 +234,19 @@ class RAdam(Optimizer):
         differentiable: bool = False,
         fused: bool = False,
         nonfinite: str = "raise",
-    ) -> None:
-        _refuse_torch_only(capturable, differentiable)
+    ) -> tuple[Direction | None, Magnitude | None]:
         beta1, beta2 = _pair(betas)
-        super().__init__(
-            params,
-            lr,
-            ExponentialAverage(beta1),
-            Rectified(beta2, eps),
-            weight_decay=weight_decay,
-            decoupled_weight_decay=decoupled_weight_decay,
-            maximize=maximize,
-            nonfinite=nonfinite,
-            fused=bool(fused),
-        )
+        return ExponentialAverage(beta1), Rectified(beta2, eps)
 
 
-class NAdam(Optimizer):
+class NAdam(Preset):
     """torch.optim.NAdam (Dozat 2016): Adam's σ with a Nesterov-style m whose momentum μ_t
     warms up by ``momentum_decay``."""
 
     torch_format = interop.NADAM  # how torch.optim.NAdam saves its state
 
-    def __init__(
-        self,
-        params: Iterable[Any],
+    @staticmethod
+    def parts(
         lr: LearningRate = 2e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
@@ -280,17 +260,6 @@ class NAdam(Optimizer):
         differentiable: bool = False,
         fused: bool = False,
         nonfinite: str = "raise",
-    ) -> None:
-        _refuse_torch_only(capturable, differentiable)
+    ) -> tuple[Direction | None, Magnitude | None]:
         beta1, beta2 = _pair(betas)
-        super().__init__(
-            params,
-            lr,
-            NesterovAverage(beta1, momentum_decay),
-            SecondMoment(beta2, eps, root_last=True),
-            weight_decay=weight_decay,
-            decoupled_weight_decay=decoupled_weight_decay,
-            maximize=maximize,
-            nonfinite=nonfinite,
-            fused=bool(fused),
-        )
+        return NesterovAverage(beta1, momentum_decay), SecondMoment(beta2, eps, root_last=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from .parts import Direction, Magnitude, as_terms
+from .base import Direction, Magnitude, as_terms
 
 
 def apply_rule(

@@ -12,10 +12,11 @@ start; ``a * b`` multiplies two schedules; ``0.1 * a`` scales one. Metric-driven
 from __future__ import annotations
 
 import bisect
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
+
+from ..validation import NUMBER, check_count, check_positive
 
 
 class Schedule(ABC):
@@ -38,8 +39,7 @@ class Schedule(ABC):
         """The multiplier as a formula of t, with this schedule's numbers in it."""
 
     def __call__(self, t: int) -> float:
-        if isinstance(t, bool) or not isinstance(t, int) or t < 0:
-            raise ValueError(f"step must be an integer >= 0, got {t!r}")
+        check_count("step", t, 0)
         return self.at(t)
 
     @property
@@ -114,7 +114,7 @@ class Schedule(ABC):
     def __mul__(self, other: Schedule | float) -> Schedule:
         if isinstance(other, Schedule):
             return Product(self, other)
-        factor = check_positive("factor", other)
+        factor = check_positive("factor", other, noun=NUMBER)
         if isinstance(self, Join):  # scale each piece: the same values, and a spec
             return Join(tuple(factor * piece for piece in self.pieces))
         return Scale(self, factor)
@@ -287,41 +287,7 @@ def check_milestones(value: Any) -> tuple[int, ...]:
         raise ValueError(f"milestones must be a list of steps, got {value!r}")
     milestones = tuple(value)
     for m in milestones:
-        check_steps("each milestone", m)
+        check_count("each milestone", m)
     if list(milestones) != sorted(set(milestones)):
         raise ValueError(f"milestones must be increasing, got {list(milestones)}")
     return milestones
-
-
-# --- parameter checks: one message format for every schedule ---------------------------------
-
-
-def check_positive(name: str, value: Any) -> float:
-    """A finite number > 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a number > 0, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
-
-
-def check_steps(name: str, value: Any, *, allow_zero: bool = False) -> int:
-    """An integer number of steps, > 0 (or >= 0 with ``allow_zero``)."""
-    low = 0 if allow_zero else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
-
-
-def check_range(name: str, value: Any, low: float, high: float, *, closed: str = "[]") -> float:
-    """A number in the interval written by ``closed`` ('[]', '[)', '(]' or '()')."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if ok:
-        ok = (value >= low if closed[0] == "[" else value > low) and (
-            value <= high if closed[1] == "]" else value < high
-        )
-    if not ok:
-        raise ValueError(
-            f"{name} must be in {closed[0]}{low:g}, {high:g}{closed[1]}, got {value!r}"
-        )
-    return value

@@ -10,7 +10,8 @@ import bisect
 import math
 from dataclasses import dataclass
 
-from .core import Schedule, check_milestones, check_positive, check_range, check_steps
+from ..validation import NUMBER, check_count, check_positive, check_range
+from .core import Schedule, check_milestones
 
 
 def _half_cosine(fraction: float) -> float:
@@ -20,7 +21,7 @@ def _half_cosine(fraction: float) -> float:
 
 def _check_optional_steps(steps: int | None) -> None:
     if steps is not None:
-        check_steps("steps", steps)
+        check_count("steps", steps)
 
 
 @dataclass(frozen=True, repr=False)
@@ -32,7 +33,7 @@ class Constant(Schedule):
     name = "constant"
 
     def __post_init__(self) -> None:
-        check_positive("value", self.value)
+        check_positive("value", self.value, noun=NUMBER)
         _check_optional_steps(self.steps)
 
     def at(self, t: int) -> float:
@@ -52,7 +53,7 @@ class StepDecay(Schedule):
     name = "step"
 
     def __post_init__(self) -> None:
-        check_steps("step_size", self.step_size)
+        check_count("step_size", self.step_size)
         check_range("gamma", self.gamma, 0, 1, closed="(]")
         _check_optional_steps(self.steps)
 
@@ -112,7 +113,7 @@ class InverseTime(Schedule):
     name = "inverse-time"
 
     def __post_init__(self) -> None:
-        check_positive("k", self.k)
+        check_positive("k", self.k, noun=NUMBER)
         _check_optional_steps(self.steps)
 
     def at(self, t: int) -> float:
@@ -151,8 +152,8 @@ class Polynomial(Schedule):
     name = "polynomial"
 
     def __post_init__(self) -> None:
-        check_steps("steps", self.steps)
-        check_positive("power", self.power)
+        check_count("steps", self.steps)
+        check_positive("power", self.power, noun=NUMBER)
         check_range("end", self.end, 0, 1, closed="[)")
 
     def at(self, t: int) -> float:
@@ -174,7 +175,7 @@ class Cosine(Schedule):
     name = "cosine"
 
     def __post_init__(self) -> None:
-        check_steps("steps", self.steps)
+        check_count("steps", self.steps)
         check_range("end", self.end, 0, 1, closed="[)")
 
     def at(self, t: int) -> float:
@@ -198,8 +199,8 @@ class CosineRestarts(Schedule):
     name = "cosine-restarts"
 
     def __post_init__(self) -> None:
-        check_steps("period", self.period)
-        check_steps("mult", self.mult)
+        check_count("period", self.period)
+        check_count("mult", self.mult)
         check_range("end", self.end, 0, 1, closed="[)")
         _check_optional_steps(self.steps)
 
@@ -237,9 +238,9 @@ class LinearWarmup(Schedule):
     name = "linear-warmup"
 
     def __post_init__(self) -> None:
-        check_steps("steps", self.steps)
+        check_count("steps", self.steps)
         check_range("start", self.start, 0, math.inf, closed="[)")
-        check_positive("end", self.end)
+        check_positive("end", self.end, noun=NUMBER)
 
     @property
     def warmup_end(self) -> int:
@@ -264,8 +265,8 @@ class Transformer(Schedule):
     name = "transformer"
 
     def __post_init__(self) -> None:
-        check_steps("d_model", self.d_model)
-        check_steps("warmup", self.warmup)
+        check_count("d_model", self.d_model)
+        check_count("warmup", self.warmup)
         _check_optional_steps(self.steps)
 
     @property
@@ -291,8 +292,8 @@ class WarmupCosine(Schedule):
     name = "warmup-cosine"
 
     def __post_init__(self) -> None:
-        check_steps("warmup", self.warmup, allow_zero=True)
-        check_steps("steps", self.steps)
+        check_count("warmup", self.warmup, 0)
+        check_count("steps", self.steps)
         if self.warmup >= self.steps:
             raise ValueError(
                 f"warmup ({self.warmup}) must be shorter than the total steps ({self.steps})"
@@ -331,10 +332,10 @@ class OneCycle(Schedule):
     name = "one-cycle"
 
     def __post_init__(self) -> None:
-        check_steps("steps", self.steps)
+        check_count("steps", self.steps)
         check_range("pct_start", self.pct_start, 0, 1, closed="()")
-        check_positive("div_factor", self.div_factor)
-        check_positive("final_div_factor", self.final_div_factor)
+        check_positive("div_factor", self.div_factor, noun=NUMBER)
+        check_positive("final_div_factor", self.final_div_factor, noun=NUMBER)
         if self.anneal not in ("cos", "linear"):
             raise ValueError(f"anneal must be 'cos' or 'linear', got {self.anneal!r}")
         if not isinstance(self.three_phase, bool):

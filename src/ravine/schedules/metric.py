@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .core import Schedule, check_milestones, check_positive, check_range, check_steps
+from ..validation import NUMBER, check_count, check_positive, check_range
+from .core import Schedule, check_milestones
 
 
 def _finite(metric: Any) -> float:
@@ -42,8 +43,8 @@ class ResNetWarmup(Schedule):
     metric_driven = True
 
     def __post_init__(self) -> None:
-        check_positive("low", self.low)
-        check_positive("high", self.high)
+        check_positive("low", self.low, noun=NUMBER)
+        check_positive("high", self.high, noun=NUMBER)
         check_range("threshold", self.threshold, -math.inf, math.inf, closed="()")
         self.milestones = check_milestones(self.milestones)
         check_range("gamma", self.gamma, 0, 1, closed="(]")
@@ -101,13 +102,13 @@ class Plateau(Schedule):
 
     def __post_init__(self) -> None:
         check_range("factor", self.factor, 0, 1, closed="()")
-        check_steps("patience", self.patience, allow_zero=True)
+        check_count("patience", self.patience, 0)
         check_range("threshold", self.threshold, 0, math.inf, closed="[)")
         if self.threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {self.threshold_mode!r}")
         if self.mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {self.mode!r}")
-        check_steps("cooldown", self.cooldown, allow_zero=True)
+        check_count("cooldown", self.cooldown, 0)
         check_range("min_scale", self.min_scale, 0, 1, closed="[]")
         self.best = math.inf if self.mode == "min" else -math.inf
 
