@@ -377,3 +377,95 @@ def test_a_tensor_learning_rate_and_betas_load_as_numbers():
     _train(torch_params, torch_opt, AFTER, seed=2)
     _train(params, optimizer, AFTER, seed=2)
     _assert_same(torch_params, params)
+
+
+# --- loading twice, another algorithm's fixed keys, a state entry missing -------------------
+
+CATALOG_NAMES = (
+    "sgd",
+    "momentum",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "radam",
+    "nadam",
+    "gd",
+    "lecture-momentum",
+    "lecture-adagrad",
+    "lecture-rmsprop",
+)
+
+
+def _stepped(name: str, steps: int = 2):
+    from ravine.optim import create
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2).double()
+    optimizer = create(name, model.parameters())
+    for _ in range(steps):
+        optimizer.zero_grad()
+        model(torch.randn(4, 3, dtype=F64)).square().sum().backward()
+        optimizer.step()
+    return model, optimizer
+
+
+@pytest.mark.parametrize("name", CATALOG_NAMES)
+def test_the_same_dict_loads_twice(name):
+    """torch's own load adds its kernel keys (``differentiable``, …) to ``defaults``; a second
+    load (as Hugging Face's resume does) must not read them as another algorithm's."""
+    from ravine.optim import create
+
+    model, optimizer = _stepped(name)
+    saved = optimizer.state_dict()
+    again = create(name, model.parameters())
+    again.load_state_dict(saved)
+    again.load_state_dict(saved)
+    assert again.state_dict()["param_groups"] == saved["param_groups"]
+
+
+def test_a_torch_dict_loads_twice():
+    model, _ = _stepped("adam")
+    theirs = torch.optim.Adam(model.parameters())
+    model(torch.randn(4, 3, dtype=F64)).sum().backward()
+    theirs.step()
+    ours = presets.Adam(model.parameters())
+    ours.load_state_dict(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict())
+    assert ours.param_groups[0]["steps"] == 1
+
+
+def test_adamw_refuses_a_coupled_adam_dict():
+    model, adam = _stepped("adam")
+    adamw = presets.AdamW(model.parameters())
+    before = copy.deepcopy(adamw.state_dict())
+    fixes = r"decoupled_weight_decay=False, which torch\.optim\.AdamW fixes"
+    with pytest.raises(ValueError, match=fixes):
+        adamw.load_state_dict(adam.state_dict())
+    assert adamw.param_groups[0]["decoupled_weight_decay"] is True
+    assert adamw.state_dict() == before
+
+
+def test_adamw_takes_a_decoupled_adam_dict():
+    model, _ = _stepped("adam")
+    decoupled = presets.Adam(model.parameters(), decoupled_weight_decay=True, weight_decay=0.1)
+    model(torch.randn(4, 3, dtype=F64)).sum().backward()
+    decoupled.step()
+    adamw = presets.AdamW(model.parameters())
+    adamw.load_state_dict(decoupled.state_dict())
+    assert adamw.param_groups[0]["weight_decay"] == 0.1
+
+
+# (SGD and GD without momentum keep only the step count: an entry without it is empty, which is
+# a parameter not updated yet, and loads as such)
+@pytest.mark.parametrize("name", [n for n in CATALOG_NAMES if n not in ("sgd", "gd")])
+def test_a_missing_state_entry_is_refused_at_load(name):
+    _, optimizer = _stepped(name)
+    saved = copy.deepcopy(optimizer.state_dict())
+    key = min(k for k in saved["state"][0] if k != "step")
+    del saved["state"][0][key]
+    fresh = _stepped(name, steps=0)[1]
+    before = copy.deepcopy(fresh.state_dict())
+    with pytest.raises(ValueError, match=rf"parameter group 0, index 0 lacks '{key}'"):
+        fresh.load_state_dict(saved)
+    assert fresh.state_dict() == before

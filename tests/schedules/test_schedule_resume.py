@@ -365,3 +365,54 @@ def test_compiled_torch_step_with_a_tensor_lr_does_not_recompile():
     expected = -sum(0.1 * Cosine(20)(t) for t in range(20))
     torch.testing.assert_close(p.detach(), torch.full((3,), expected), rtol=1e-5, atol=1e-6)
     assert expected == pytest.approx(-1.05, rel=1e-12)
+
+
+# --- the order of loading does not matter ----------------------------------------------------
+
+ORDER_SCHEDULES = {
+    "warm-up then cosine": lambda: LinearWarmup(10) >> Cosine(50),
+    "cosine": lambda: Cosine(60),
+    "resnet warm-up": lambda: ResNetWarmup(0.1, 1.0, threshold=0.5),
+}
+
+
+@pytest.mark.parametrize("make", ORDER_SCHEDULES.values(), ids=ORDER_SCHEDULES.keys())
+@pytest.mark.parametrize("order", ["optimizer first", "scheduler first"])
+def test_resume_in_either_order_is_exact(make, order):
+    """Building a Scheduler sets η^0 on the groups; after ``optimizer.load_state_dict`` that
+    would make the first resumed step use η^0. ``Scheduler.load_state_dict`` puts back η."""
+    stop = 7
+
+    def run(steps, model, optimizer, scheduler):
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(X), Y)
+            loss.backward()
+            optimizer.step()
+            scheduler.step(float(loss) if scheduler.schedule.metric_driven else None)
+
+    model = _model(0)
+    optimizer = ravine.optim.Adam(model.parameters(), lr=0.05)
+    scheduler = Scheduler(optimizer, make())
+    run(stop, model, optimizer, scheduler)
+    saved = (
+        _round_trip(model.state_dict()),
+        _round_trip(optimizer.state_dict()),
+        _round_trip(scheduler.state_dict()),
+    )
+    run(STEPS - stop, model, optimizer, scheduler)
+
+    resumed = _model(1)
+    resumed.load_state_dict(saved[0])
+    again = ravine.optim.Adam(resumed.parameters(), lr=0.05)
+    if order == "optimizer first":
+        again.load_state_dict(saved[1])
+        again_scheduler = Scheduler(again, make())
+        again_scheduler.load_state_dict(saved[2])
+    else:
+        again_scheduler = Scheduler(again, make())
+        again_scheduler.load_state_dict(saved[2])
+        again.load_state_dict(saved[1])
+    run(STEPS - stop, resumed, again, again_scheduler)
+    assert torch.equal(model.weight, resumed.weight)
+    assert again.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]

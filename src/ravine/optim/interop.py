@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from .base import scalar_dtype
+from .update import apply_rule
 
 # Group keys that choose torch's kernels; they do not change the numbers.
 TORCH_KERNEL_KEYS = ("foreach", "fused", "capturable", "differentiable")
@@ -146,10 +147,16 @@ def as_ravine_state_dict(optimizer: Any, state_dict: Mapping[str, Any]) -> dict[
     for index, (saved, group) in enumerate(
         zip(state_dict["param_groups"], optimizer.param_groups, strict=True)
     ):
-        missing = [key for key in optimizer.defaults if key not in saved]
+        # torch's own load adds its kernel choices to ``defaults``: they are no hyperparameter
+        missing = [
+            key for key in optimizer.defaults if key not in saved and key not in TORCH_KERNEL_KEYS
+        ]
         hint = _NOT_A_PRESET if fmt is None and is_torch_state_dict(state_dict) else ""
         _check_algorithm(optimizer, index, saved, group, missing, hint)
+        if fmt is not None:
+            _check_fixed(optimizer, fmt, index, saved)
     _check_shapes(optimizer, state_dict)
+    _check_kept_state(optimizer, state_dict)
     return dict(state_dict)
 
 
@@ -332,6 +339,62 @@ def _check_algorithm(
         f"the state_dict is of another algorithm than {type(optimizer).__name__}'s: its "
         f"parameter group {index} {' and '.join(parts)}{looks}{hint}"
     )
+
+
+def _check_fixed(optimizer: Any, fmt: TorchFormat, index: int, saved: Mapping[str, Any]) -> None:
+    """Refuse a group whose value of a key the algorithm fixes is another (an Adam dict, with
+    coupled weight decay, loaded into AdamW)."""
+    for key, value in fmt.fixed.items():
+        if key in saved and saved[key] != value:
+            raise ValueError(
+                f"the state_dict is of another algorithm than {type(optimizer).__name__}'s: its "
+                f"parameter group {index} has {key}={saved[key]!r}, which {fmt.name} fixes at "
+                f"{value!r}"
+            )
+
+
+def kept_state(optimizer: Any, group: Mapping[str, Any]) -> set[str]:
+    """The state keys the optimizer keeps for a parameter it has updated, under ``group``'s
+    hyperparameters: those its parts hold after one step of a one-number parameter (AMSGrad's
+    running maximum only with ``amsgrad``, a momentum buffer only with momentum, …)."""
+    param = torch.zeros(1, dtype=torch.float64)
+    trial = dict(group)
+    state: dict[str, Any] = {"step": torch.tensor(1.0, dtype=torch.float64)}
+    optimizer.direction.init_state(param, state, trial)
+    optimizer.magnitude.init_state(param, state, trial)
+    lr = float(_number(trial["lr"]))
+    apply_rule(
+        param,
+        torch.ones(1, dtype=torch.float64),
+        state,
+        trial,
+        lr,
+        1.0,
+        optimizer.direction,
+        optimizer.magnitude,
+        optimizer.scale_first,
+    )
+    return set(state)
+
+
+def _check_kept_state(optimizer: Any, state_dict: Mapping[str, Any]) -> None:
+    """Refuse a dict in which a parameter's state lacks an entry the optimizer reads at its next
+    step (a bare ``KeyError`` there, or a silently fresh buffer, otherwise)."""
+    groups = zip(state_dict["param_groups"], optimizer.param_groups, strict=True)
+    for gi, (saved, group) in enumerate(groups):
+        hyperparameters = {k: v for k, v in saved.items() if k not in ("params", "param_names")}
+        kept = kept_state(optimizer, {**group, **hyperparameters})
+        for position, param_id in enumerate(saved["params"]):
+            entry = state_dict["state"].get(param_id)
+            if not entry:
+                continue  # a parameter not updated yet: its state is created at its first step
+            missing = sorted(kept - set(entry))
+            if missing:
+                raise ValueError(
+                    f"the state of parameter {_where(optimizer, gi, position)} lacks "
+                    f"{', '.join(map(repr, missing))}, which {type(optimizer).__name__} keeps "
+                    "for every parameter it has updated; nothing was loaded"
+                )
 
 
 def _check_state_keys(

@@ -18,7 +18,10 @@ class Scheduler(torch.optim.lr_scheduler.LRScheduler):
 
     ``state_dict()`` holds the step count and what the schedule observed (not the schedule,
     which is code), so ``load_state_dict`` into a Scheduler built with the same schedule
-    continues the same sequence; a different schedule is refused.
+    continues the same sequence; a different schedule is refused. The order of loading does
+    not matter: ``load_state_dict`` also puts back each group's η as the saved run had it, so
+    building this Scheduler after ``optimizer.load_state_dict`` (which sets η^0 on the groups,
+    as every torch scheduler does when built) loses nothing.
 
     torch.compile: η changes every step, so keep it out of compiled code's constants. Either
     compile the model and leave the optimizer step eager (ravine's step reads η as a Python
@@ -64,3 +67,9 @@ class Scheduler(torch.optim.lr_scheduler.LRScheduler):
             )
         self.schedule.load_state_dict(state_dict.pop("schedule_state", {}))
         super().load_state_dict(state_dict)
+        # η of the next step, as the saved run had it: building a scheduler sets η^0
+        for group, lr in zip(self.optimizer.param_groups, self.get_last_lr(), strict=True):
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
