@@ -416,3 +416,22 @@ def test_resume_in_either_order_is_exact(make, order):
     run(STEPS - stop, resumed, again, again_scheduler)
     assert torch.equal(model.weight, resumed.weight)
     assert again.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]
+
+
+def test_a_schedule_inside_torchs_lambdalr_loads_with_weights_only():
+    """LambdaLR's state_dict holds the callable itself; a ravine schedule is rebuilt from it by
+    ``torch.load(weights_only=True)``, as Lightning and Hugging Face load checkpoints."""
+    model = _model(0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    made = LinearWarmup(3) >> Cosine(10)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, made)
+    for _ in range(4):
+        optimizer.step()
+        scheduler.step()
+    loaded = _round_trip(scheduler.state_dict())
+    assert loaded["lr_lambdas"][0]["pieces"] == made.pieces
+    again = torch.optim.lr_scheduler.LambdaLR(
+        torch.optim.SGD(_model(1).parameters(), lr=0.1), LinearWarmup(3) >> Cosine(10)
+    )
+    again.load_state_dict(loaded)
+    assert again.last_epoch == 4 and again.get_last_lr() == scheduler.get_last_lr()

@@ -5,6 +5,8 @@ from a spec (``from_spec("linear-warmup:steps=500 >> cosine:steps=9500")``); dri
 optimizer with :class:`Scheduler`, or give a ravine optimizer ``lr=base * schedule``.
 """
 
+import torch
+
 from .core import Join, Product, Scale, Schedule
 from .library import (
     Constant,
@@ -41,6 +43,19 @@ warmup_cosine = WarmupCosine
 one_cycle = OneCycle
 resnet_warmup = ResNetWarmup
 plateau = Plateau
+
+
+def _schedule_classes(base: type = Schedule) -> list[type]:
+    found = []
+    for sub in base.__subclasses__():
+        found += [sub, *_schedule_classes(sub)]
+    return found
+
+
+# A schedule is plain data (frozen dataclasses of numbers and other schedules), so
+# torch.load(weights_only=True) — what Lightning and Hugging Face resume with — may rebuild
+# one where torch's own LambdaLR saved it in its state_dict.
+torch.serialization.add_safe_globals(_schedule_classes())
 
 __all__ = [
     "SCHEDULES",
