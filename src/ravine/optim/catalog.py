@@ -100,7 +100,8 @@ def parse_options(name: str, pairs: Iterable[str]) -> dict[str, Any]:
     """``["betas=0.9,0.98", "amsgrad=true"]`` → ``{"betas": (0.9, 0.98), "amsgrad": True}``.
 
     Each value is read as the type of the option's default: numbers, booleans
-    (true/false/yes/no/1/0), pairs as two comma-separated numbers, text as given.
+    (true/false/yes/no/1/0), pairs as two comma-separated numbers, text as given. A key given
+    twice is refused.
     """
     defaults = entry(name).defaults()
     options: dict[str, Any] = {}
@@ -111,6 +112,8 @@ def parse_options(name: str, pairs: Iterable[str]) -> dict[str, Any]:
             raise ValueError(f"--opt {pair!r}: expected key=value, like momentum=0.9")
         if key not in defaults:
             raise ValueError(f"{name} has no option {key!r}; valid options: {', '.join(defaults)}")
+        if key in options:  # the last one silently winning hides a typo
+            raise ValueError(f"--opt {key} is given twice; give each option once")
         options[key] = _parse_value(key, text, defaults[key])
     return options
 
