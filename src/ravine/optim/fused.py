@@ -150,7 +150,13 @@ def fused_group_step(
         return False
     keys: dict[tuple, list[torch.Tensor]] = {}
     for p in params:
-        if p.grad is None or p.grad.is_sparse or not p.is_contiguous() or _is_dtensor(p):
+        if (
+            p.grad is None
+            or p.grad.is_sparse
+            or not p.is_contiguous()
+            or p.is_complex()  # the eager path views it as pairs of reals
+            or _is_dtensor(p)
+        ):
             return False
         keys.setdefault((p.device, p.dtype), []).append(p)
     buckets = []

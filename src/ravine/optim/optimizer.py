@@ -253,8 +253,12 @@ class Optimizer(torch.optim.Optimizer):
             self.direction.init_state(param, state, group)
             self.magnitude.init_state(param, state, group)
         state["step"] += 1
+        theta = param
+        if param.is_complex():  # torch's convention: a complex number is a pair of reals
+            theta, grad = torch.view_as_real(param), torch.view_as_real(grad)
+            state = RealView(state)
         sigma = apply_rule(
-            param,
+            theta,
             grad,
             state,
             group,
@@ -295,6 +299,31 @@ class Optimizer(torch.optim.Optimizer):
                     step = self.param_groups[gi]["steps"]
                     return NonFiniteGradientError(self._name(gi, index), step, bad, grad.numel())
         raise AssertionError("no non-finite gradient found")  # pragma: no cover
+
+
+class RealView(dict):
+    """A complex parameter's state seen as pairs of reals (``torch.view_as_real``), as torch.optim
+    updates complex parameters. Tensors stay complex in ``optimizer.state`` (so state_dicts
+    match torch's): the parts update real views of them in place, and a tensor a part stores
+    anew is stored back complex."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        super().__init__({key: _as_real(value) for key, value in state.items()})
+        self.complex_state = state
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        old = self.complex_state.get(key)
+        pair = isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[-1] == 2
+        if pair and (old is None or (isinstance(old, torch.Tensor) and old.is_complex())):
+            value = torch.view_as_complex(value.contiguous())
+        self.complex_state[key] = value
+
+
+def _as_real(value: Any) -> Any:
+    if isinstance(value, torch.Tensor) and value.is_complex():
+        return torch.view_as_real(value)
+    return value
 
 
 def _all_finite(grads: list[torch.Tensor]) -> bool:
