@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .base import Experiment, Result
+from ..report import Result
+from .base import Experiment
 
 # name → module, in the order the lecture makes the claims
 ORDER: dict[str, str] = {

@@ -3,40 +3,10 @@ computed from the measured numbers — never written in advance."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-
-@dataclass
-class Result:
-    """One experiment's outcome.
-
-    ``reproduced`` is computed from ``numbers`` by the experiment's own test of the claim;
-    ``verdict`` says it in one sentence that quotes the numbers; ``figures`` are PNG files
-    written under the output folder (paths relative to it); ``numbers`` must be JSON-able.
-    """
-
-    name: str
-    title: str
-    claim: str
-    reproduced: bool
-    verdict: str
-    numbers: dict[str, Any]
-    figures: list[Path] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "claim": self.claim,
-            "reproduced": self.reproduced,
-            "verdict": self.verdict,
-            "numbers": self.numbers,
-            "figures": [str(f) for f in self.figures],
-            "seconds": round(self.seconds, 3),
-        }
+from ..report.result import Result
 
 
 class Experiment(Protocol):

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-if TYPE_CHECKING:
-    from ..experiments.base import Result
+from .result import Result, jsonable
 
 TITLE = "Tips for training: Adaptive Learning Rate — the lecture's claims, measured"
 # θ_i^{t+1} ← θ_i^t − (η^t / σ_i^t) · m_i^t
@@ -79,22 +77,6 @@ def write_report(results: Sequence[Result], out: Path) -> Path:
     index = out / "index.html"
     index.write_text(_page(results, out), encoding="utf-8")
     return index
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON: tuples → lists, numpy/torch values → numbers or lists, paths →
-    text, non-finite floats → None; anything else unknown → its ``str``."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
-        return jsonable(value.tolist())
-    return str(value)
 
 
 def _page(results: Sequence[Result], out: Path) -> str:
