@@ -1,21 +1,69 @@
 """What an experiment is: a claim of the lecture, a run that measures it, and a verdict
-computed from the measured numbers — never written in advance."""
+computed from the measured numbers — never written in advance.
+
+An experiment module states only what is its own — NAME, TITLE, CLAIM, ``holds(numbers)``
+(its test of the claim), ``verdict(numbers, reproduced)`` (the sentence that quotes the
+numbers) and ``run(out, quick)``, which measures and draws — and ends ``run`` with
+``return conclude(__name__, numbers, figures)``, which assembles the :class:`Result`.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..report.result import Result
 
 
 class Experiment(Protocol):
-    """A module in ravine.experiments: NAME, TITLE, CLAIM and run()."""
+    """A module in ravine.experiments: NAME, TITLE, CLAIM, holds(), verdict() and run()."""
 
     NAME: str
     TITLE: str
     CLAIM: str
 
+    def holds(self, numbers: dict[str, Any]) -> bool:
+        """Whether the measured ``numbers`` reproduce the claim."""
+        ...
+
+    def verdict(self, numbers: dict[str, Any], reproduced: bool) -> str:
+        """One sentence that says whether the claim was reproduced, quoting ``numbers``."""
+        ...
+
     def run(self, out: Path, quick: bool = False) -> Result:
         """Run at full size (or reduced with ``quick``), write figures under ``out``."""
         ...
+
+
+def conclude(module: str, numbers: dict[str, Any], figures: Sequence[Path]) -> Result:
+    """The :class:`Result` of the experiment module called ``module`` (its ``__name__``):
+    its NAME, TITLE and CLAIM, reproduced = holds(numbers), the verdict(numbers, reproduced)
+    sentence, the measured ``numbers`` and the ``figures`` (paths relative to the output
+    folder)."""
+    experiment: Experiment = sys.modules[module]  # type: ignore[assignment]
+    reproduced = experiment.holds(numbers)
+    return Result(
+        name=experiment.NAME,
+        title=experiment.TITLE,
+        claim=experiment.CLAIM,
+        reproduced=reproduced,
+        verdict=experiment.verdict(numbers, reproduced),
+        numbers=numbers,
+        figures=list(figures),
+    )
+
+
+def failure(experiment: Experiment, error: Exception) -> Result:
+    """The :class:`Result` of an experiment whose run raised ``error``: not reproduced, the
+    error named in the verdict and in the numbers."""
+    described = f"{type(error).__name__}: {error}"
+    return Result(
+        name=experiment.NAME,
+        title=experiment.TITLE,
+        claim=experiment.CLAIM,
+        reproduced=False,
+        verdict=f"the experiment failed: {described}",
+        numbers={"error": described},
+    )

@@ -75,7 +75,7 @@ from ..diagnose import hessian_density, hessian_eigs
 from ..report.plots import plot_curves
 from ..tasks import Task, task
 from ..training import VALIDATION, Epoch, Run, split, train
-from .base import Result
+from .base import Result, conclude
 
 NAME = "batch-norm"
 TITLE = "Batch normalization: the same deep sigmoid network with and without it"
@@ -365,7 +365,6 @@ def run(out: Path, quick: bool = False) -> Result:
         numbers = measure(QUICK_SGD_RATES, QUICK_EPOCHS, QUICK_DENSITY, adam=False)
     else:
         numbers = measure()
-    reproduced = holds(numbers)
     main = numbers["sgd"][f"{LR:g}"]
     label = {"none": "no BatchNorm", "batch": "BatchNorm"}
     loss = Path(NAME) / "loss.png"
@@ -410,12 +409,4 @@ def run(out: Path, quick: bool = False) -> Result:
             logy=True,
         )
         figures.append(adam)
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=figures,
-    )
+    return conclude(__name__, numbers, figures)

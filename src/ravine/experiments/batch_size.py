@@ -73,7 +73,7 @@ from torch.func import functional_call, grad, vmap
 from ..report import plots  # (selects matplotlib's file backend)
 from ..tasks import Task, task
 from ..training import VALIDATION, split, train
-from .base import Result
+from .base import Result, conclude
 
 NAME = "batch-size"
 TITLE = "Small batch v.s. large batch: speed, gradient noise, optimization, generalization"
@@ -540,7 +540,6 @@ def run(out: Path, quick: bool = False) -> Result:
     {0.3, 1, 3} × seeds {0, 1} × 30 epochs; quick: B ∈ {32, 128, N} timed once, 30 batches,
     η ∈ {0.3, 1, 3} × seed 0 × 10 epochs."""
     numbers, curves = measure(quick)
-    reproduced = holds(numbers)
     timing = Path(NAME) / "time.png"
     _plot_time(numbers, out / timing)
     noise = Path(NAME) / "gradient-noise.png"
@@ -554,12 +553,4 @@ def run(out: Path, quick: bool = False) -> Result:
         ylabel="cross-entropy",
         logy=True,
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[timing, noise, losses],
-    )
+    return conclude(__name__, numbers, [timing, noise, losses])

@@ -54,7 +54,7 @@ from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
 from ..tasks import Task, task
 from ..training import VALIDATION, Epoch, Run, split, train
-from .base import Result
+from .base import Result, conclude
 from .batch_norm import before_training
 
 NAME = "classification-loss"
@@ -342,7 +342,6 @@ def run(out: Path, quick: bool = False) -> Result:
         numbers["digits"] = measure_digits((DIGITS_LR,), QUICK_DIGITS_EPOCHS, adam=False)
     else:
         numbers["digits"] = measure_digits()
-    reproduced = holds(numbers)
     curves = Path(NAME) / "gap-left.png"
     plot_curves(
         {
@@ -380,12 +379,4 @@ def run(out: Path, quick: bool = False) -> Result:
         right={f"L/L⁰, SGD, {names[k]}": judged[k]["relative_loss"] for k in names},
         right_label="loss / initial loss",
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[curves, paths, figure],
-    )
+    return conclude(__name__, numbers, [curves, paths, figure])

@@ -61,7 +61,7 @@ from ..diagnose.guide import (
 from ..report.plots import plot_curves
 from ..tasks import task as build_task
 from ..training import split, train
-from .base import Result
+from .base import Result, conclude
 
 NAME = "general-guide"
 TITLE = "The general guide: model bias, optimization issue, overfitting — told from real runs"
@@ -264,7 +264,6 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
 def run(out: Path, quick: bool = False) -> Result:
     """Full: the epochs of the module doc; quick: a quarter of them."""
     numbers, curves = measure(quick)
-    reproduced = holds(numbers)
     figures = []
     for case, n in numbers["cases"].items():
         series: dict[str, list[float]] = {}
@@ -286,12 +285,4 @@ def run(out: Path, quick: bool = False) -> Result:
             logy=True,
         )
         figures.append(figure)
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=figures,
-    )
+    return conclude(__name__, numbers, figures)

@@ -51,7 +51,7 @@ from ..report.plots import plot_range_test
 from ..tasks import task as build_task
 from ..training import train
 from ..training.lr_find import RangeTest, lr_find
-from .base import Result
+from .base import Result, conclude
 
 NAME = "lr-find"
 TITLE = "Choosing η: the range test's suggestion against a sweep of full runs"
@@ -248,7 +248,6 @@ def run(out: Path, quick: bool = False) -> Result:
         else grid(GRID_PER_DECADE, GRID_LOW, GRID_HIGH)
     )
     numbers, test = measure(lrs)
-    reproduced = holds(numbers)
     curve = Path(NAME) / "range-test.png"
     plot_range_test(
         test,
@@ -264,12 +263,4 @@ def run(out: Path, quick: bool = False) -> Result:
         out / sweep,
         title=f"{len(numbers['sweep'])} full runs: {TASK}, {OPTIMIZER}, {numbers['epochs']} epochs",
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[curve, sweep],
-    )
+    return conclude(__name__, numbers, [curve, sweep])

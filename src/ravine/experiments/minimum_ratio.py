@@ -56,7 +56,7 @@ from ..diagnose.critical import (
 )
 from ..report import plots  # noqa: F401  (selects matplotlib's file backend)
 from ..tasks import sinc_task
-from .base import Result
+from .base import Result, conclude
 
 NAME = "minimum-ratio"
 TITLE = "Minimum ratio: critical points are rarely local minima"
@@ -353,16 +353,7 @@ def run(out: Path, quick: bool = False) -> Result:
     with one_thread():
         networks = [measure_network(seed) for seed in range(QUICK_NETWORKS if quick else NETWORKS)]
     numbers = summarize(networks)
-    reproduced = holds(numbers)
     scatter = plot_ratio_against_loss(networks, out / NAME / "minimum-ratio-vs-loss.png")
     lowest = min(networks, key=lambda n: (not n["reached"], n["training_loss"]))
     spectrum = plot_spectrum(lowest, out / NAME / "spectrum.png")
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[scatter.relative_to(out), spectrum.relative_to(out)],
-    )
+    return conclude(__name__, numbers, [scatter.relative_to(out), spectrum.relative_to(out)])

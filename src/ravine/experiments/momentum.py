@@ -40,7 +40,7 @@ import torch
 
 from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
-from .base import Result
+from .base import Result, conclude
 
 NAME = "momentum"
 TITLE = "Momentum rolls over the bump where gradient descent stops"
@@ -229,7 +229,6 @@ def run(out: Path, quick: bool = False) -> Result:
     ‖∇L‖ < 10⁻⁶) and a 6 × 6 grid."""
     steps, grid = (QUICK_STEPS, QUICK_GRID) if quick else (STEPS, GRID)
     numbers, gd, heavy = measure(steps, grid)
-    reproduced = holds(numbers)
     s = gd.surface
     paths = {
         f"gradient descent, η = {LR:g}": gd.theta[:, 0].numpy(),
@@ -270,12 +269,4 @@ def run(out: Path, quick: bool = False) -> Result:
         ),
         ylabel="L(θ)",
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[contour, curves],
-    )
+    return conclude(__name__, numbers, [contour, curves])

@@ -49,7 +49,7 @@ from ..optim import Adam, RAdam
 from ..report.plots import plot_curves
 from ..schedules import Scheduler, linear_warmup
 from ..tasks.sequence import D_MODEL, HEADS, LENGTH, VOCAB, ReverseModel, reverse_data
-from .base import Result
+from .base import Result, conclude
 
 NAME = "warmup-attention"
 TITLE = "Warm-up on an attention model: Adam with a large η, with and without warm-up, RAdam"
@@ -206,7 +206,6 @@ def run(out: Path, quick: bool = False) -> Result:
     """Full: 400 steps per run; quick: 150 (the warmed-up runs reach the level by about
     step 70, so the verdict is measured the same way)."""
     numbers, curves = measure(QUICK_STEPS if quick else STEPS)
-    reproduced = holds(numbers)
     labels = {
         "adam": f"Adam η = {LR:g}, no warm-up",
         "adam + warm-up": f"Adam η = {LR:g}, {WARMUP}-step linear warm-up",
@@ -231,12 +230,4 @@ def run(out: Path, quick: bool = False) -> Result:
         title=f"The first {shown} steps (warm-up ends at step {WARMUP})",
         ylabel="cross-entropy (nats per token)",
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[figure, early],
-    )
+    return conclude(__name__, numbers, [figure, early])
