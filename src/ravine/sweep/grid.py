@@ -2,12 +2,14 @@
 
     η_k = low·(high/low)^(k/(count−1)),   k = 0 … count−1        (units of η)
 
-:func:`log_spaced` computes this grid; a sweep's ``A:B:N`` spec (:func:`parse_lrs`) takes it
-from there.
+:func:`log_spaced` is the one place this grid is computed: a sweep's ``A:B:N`` spec
+(:func:`parse_lrs`) and the range test's rising η (:func:`ravine.training.sweep_lrs`) both
+take it from here.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,13 +20,14 @@ from ..validation import is_count, is_real, require
 
 def log_spaced(low: float, high: float, count: int) -> list[float]:
     """``count`` learning rates from ``low`` to ``high`` equally spaced in log η:
-    η_k = low·(high/low)^(k/(count−1)), k = 0 … count−1; both ends exact (units of η)."""
+    η_k = low·(high/low)^(k/(count−1)), k = 0 … count−1, computed as
+    low·exp(ln(high/low)·k/(count−1)); both ends exact (units of η)."""
     if not (_positive(low) and _positive(high) and low < high):
         raise ValueError(f"a log-spaced grid needs 0 < low < high, got low={low!r}, high={high!r}")
     if not (is_count(count) and count >= 2):
         raise ValueError(f"a log-spaced grid needs at least 2 points, got {count!r}")
-    ratio = high / low
-    inner = [low * ratio ** (k / (count - 1)) for k in range(1, count - 1)]
+    log_ratio = math.log(high / low)  # ln(high/low)
+    inner = [low * math.exp(log_ratio * k / (count - 1)) for k in range(1, count - 1)]
     return [float(low), *inner, float(high)]
 
 

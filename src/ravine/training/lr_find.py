@@ -63,6 +63,7 @@ from torch import nn
 
 from ..optim import catalog
 from ..optim.optimizer import NonFiniteGradientError
+from ..sweep.grid import log_spaced
 from ..tasks import Task
 from ..tasks import task as build_task
 from ..tasks.losses import LossFn
@@ -157,10 +158,10 @@ class RangeTest:
 
 def sweep_lrs(lr_min: float, lr_max: float, steps: int) -> list[float]:
     """η_k = η_min·(η_max/η_min)^(k/(N−1)) for k = 0 … N−1: the first update's η is
-    ``lr_min``, the last one's ``lr_max`` (units of η)."""
+    ``lr_min``, the last one's ``lr_max`` (units of η); the grid of
+    :func:`ravine.sweep.log_spaced`."""
     _check_sweep(lr_min, lr_max, steps)
-    ratio = math.log(lr_max / lr_min)
-    return [lr_min * math.exp(ratio * k / (steps - 1)) for k in range(steps)]
+    return log_spaced(lr_min, lr_max, steps)
 
 
 def smooth_losses(losses: list[float], beta: float = SMOOTHING) -> list[float]:
