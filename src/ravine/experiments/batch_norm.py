@@ -75,6 +75,7 @@ from ..diagnose import hessian_density, hessian_eigs
 from ..report.plots import plot_curves
 from ..tasks import Task, task
 from ..training import VALIDATION, Epoch, Run, split, train
+from ..validation import check_range, require
 from .base import Result, conclude
 
 NAME = "batch-norm"
@@ -106,8 +107,7 @@ QUANTILES = (0.5, 0.9)
 
 def digits_net(norm: str, seed: int = SEED) -> Task:
     """The digits task with the deep sigmoid net, ``norm`` "none" or "batch"."""
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    require(norm in NORMS, "norm", norm, f"one of {', '.join(NORMS)}")
     return task("digits", seed=seed, model=MODEL.format(norm=norm))
 
 
@@ -137,8 +137,7 @@ def magnitude_quantiles(
     """|λ|_q for each q in ``levels``: the smallest |t| on ``grid`` with ∫_{|s| ≤ |t|} φ(s) ds
     >= q·∫ φ, for a density φ sampled on an evenly spaced grid (eigenvalue units)."""
     for q in levels:
-        if not 0 < q <= 1:
-            raise ValueError(f"quantile levels must be in (0, 1], got {q!r}")
+        check_range("quantile levels", q, 0, 1, closed="(]")
     mass = _mass(grid, density)
     size, order = grid.abs().sort()
     cumulative = mass[order].cumsum(0) / mass.sum()

@@ -73,6 +73,7 @@ from torch.func import functional_call, grad, vmap
 from ..report import plots  # (selects matplotlib's file backend)
 from ..tasks import Task, task
 from ..training import VALIDATION, split, train
+from ..validation import WHOLE, check_count, require
 from .base import Result, conclude
 
 NAME = "batch-size"
@@ -166,16 +167,14 @@ def batch_gradient(model: torch.nn.Module, digits: Task, idx: torch.Tensor) -> t
 def noise_theory(sigma2: float, b: int, n: int) -> float:
     """E‖g_B − g‖² = (σ²/B)·(N − B)/(N − 1) for B of N examples drawn without replacement;
     σ² = (1/N)·Σ_n ‖g_n − g‖² (squared gradient units)."""
-    if not 1 <= b <= n:
-        raise ValueError(f"batch size must be in [1, {n}] (the N examples), got {b!r}")
+    require(1 <= b <= n, "batch size", b, f"in [1, {n}] (the N examples)")
     return sigma2 / b * (n - b) / (n - 1)
 
 
 def measure_noise(digits: Task, sizes: list[int], batches: int, seed: int = 0) -> dict[str, Any]:
     """Gradient noise at the initial θ of seed ``seed``: measured mean ‖g_B − g‖² over
     ``batches`` random batches per B, and the theory (see the module doc)."""
-    if isinstance(batches, bool) or not isinstance(batches, int) or batches < 2:
-        raise ValueError(f"batches must be a whole number >= 2, got {batches!r}")
+    check_count("batches", batches, 2, noun=WHOLE)
     train_idx, _ = split(digits.size, VALIDATION, seed)
     n = len(train_idx)
     model = digits.model(seed).to(torch.float64)  # float64: the differences are small

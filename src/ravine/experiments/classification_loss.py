@@ -54,6 +54,7 @@ from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
 from ..tasks import Task, task
 from ..training import VALIDATION, Epoch, Run, split, train
+from ..validation import require
 from .base import Result, conclude
 from .batch_norm import before_training
 
@@ -98,8 +99,7 @@ def measure(
     lr: float = LR, steps: int = STEPS, budget: int = BUDGET
 ) -> tuple[dict[str, Any], dict[str, Trajectory]]:
     """GD with η = ``lr`` for ``steps`` updates on both losses from their common start."""
-    if not 1 <= budget <= steps:
-        raise ValueError(f"budget must be in [1, steps = {steps}], got {budget}")
+    require(1 <= budget <= steps, "budget", budget, f"in [1, steps = {steps}]")
     numbers: dict[str, Any] = {"lr": lr, "steps": steps, "budget": budget}
     trajectories = {}
     for key, name in LOSSES.items():
@@ -136,8 +136,7 @@ def measure(
 
 def digits_task(key: str) -> Task:
     """The digits task with ``DIGITS_MODEL`` and the loss ``key`` ("cross_entropy" or "mse")."""
-    if key not in DIGITS_LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(DIGITS_LOSSES)}, got {key!r}")
+    require(key in DIGITS_LOSSES, "loss", key, f"one of {', '.join(DIGITS_LOSSES)}")
     return task("digits", seed=DIGITS_SEED, model=DIGITS_MODEL, loss=DIGITS_LOSSES[key])
 
 

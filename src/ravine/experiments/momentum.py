@@ -40,6 +40,7 @@ import torch
 
 from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
+from ..validation import WHOLE, check_range, is_count, require
 from .base import Result, conclude
 
 NAME = "momentum"
@@ -144,10 +145,8 @@ def measure(
     steps: int = STEPS, grid: int = GRID, lr: float = LR, momentum: float = MOMENTUM
 ) -> tuple[dict[str, Any], Trajectory, Trajectory]:
     """Both runs from the surface's start, and the grid; the numbers the verdict uses."""
-    if isinstance(grid, bool) or not isinstance(grid, int) or grid < 2:
-        raise ValueError(f"grid must be a whole number >= 2 (starts per side), got {grid!r}")
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum λ must be in [0, 1), got {momentum!r}")
+    require(is_count(grid) and grid >= 2, "grid", grid, f"{WHOLE} >= 2 (starts per side)")
+    check_range("momentum λ", momentum, 0, 1, closed="[)")
     s = surface(SURFACE)
     gd = descend(s, "gd", lr=lr, steps=steps)
     heavy = descend(s, "lecture-momentum", lr=lr, options={"momentum": momentum}, steps=steps)

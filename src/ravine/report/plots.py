@@ -11,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen first
 
+from ..validation import require
+
 if TYPE_CHECKING:
     from ..training.lr_find import RangeTest
 
@@ -185,8 +187,7 @@ def plot_training(
     logarithmic when every value is > 0 and they span more than a factor of 10. Returns the path
     written.
     """
-    if quantity not in ("loss", "metric"):
-        raise ValueError(f"quantity must be 'loss' or 'metric', got {quantity!r}")
+    require(quantity in ("loss", "metric"), "quantity", quantity, "'loss' or 'metric'")
     import numpy as np
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
