@@ -325,7 +325,7 @@ def _reach(updates: int | None, budget: int) -> str:
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     n = numbers
     budget = n["sgd"][f"{n['lr']:g}"]["none"]["updates"]
-    rows = "; ".join(
+    per_rate = "; ".join(
         f"η = {lr}: without {_reach(row['none']['updates_to_level'], budget)} "
         f"(final {row['none']['final_train_loss']:.3g}), with "
         f"{_reach(row['batch']['updates_to_level'], budget)}"
@@ -351,7 +351,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     return (
         f"{'Reproduced' if reproduced else 'Not reproduced'}: the same 5-layer sigmoid net on "
         f"the digits (same initial Linear weights: {n['same_linear_weights']}), SGD with a fixed "
-        f"η, training loss to {n['level']:g} nats — {rows}. On the fixed batch, at the start "
+        f"η, training loss to {n['level']:g} nats — {per_rate}. On the fixed batch, at the start "
         f"{spectrum('initial')}; after training at η = {n['lr']:g} {spectrum('trained')}."
         f"{adam}"
     )

@@ -193,14 +193,14 @@ def measure(quick: bool = False) -> tuple[dict[str, Any], dict[str, dict[str, An
     for case, (key, runs) in CASES.items():
         setting = SETTINGS[key]
         by_depth = setting["size_unit"] == "hidden layers"
-        rows = []
+        measured = []
         for name, spec, layers in runs:
             numbers = dict(trained[key, spec])
             curves.setdefault(case, {})[name] = numbers.pop("curves")
             size = layers if by_depth else numbers["parameters"]
-            rows.append({"name": name, "size": size, "hidden_layers": layers, **numbers})
-        baseline = rows[0]["baseline"]  # the same training split for every run of a setting
-        guidance = read(rows, baseline)
+            measured.append({"name": name, "size": size, "hidden_layers": layers, **numbers})
+        baseline = measured[0]["baseline"]  # the same training split for every run of a setting
+        guidance = read(measured, baseline)
         cases[case] = {
             "task": setting["task"],
             "optimizer": setting["optimizer"],
@@ -211,7 +211,7 @@ def measure(quick: bool = False) -> tuple[dict[str, Any], dict[str, dict[str, An
             "size_unit": setting["size_unit"],
             "baseline": baseline,
             "target": guidance.target,
-            "runs": rows,
+            "runs": measured,
             "verdict": guidance.verdict,
             "deciding_run": guidance.run,
             "reason": guidance.reason,
@@ -227,9 +227,9 @@ def measure(quick: bool = False) -> tuple[dict[str, Any], dict[str, dict[str, An
     return numbers, curves
 
 
-def read(rows: list[dict[str, Any]], baseline: float) -> Guidance:
-    """The guide's reading of measured runs (rows with name, size, train_loss, val_loss)."""
-    summaries = [RunSummary(r["name"], r["size"], r["train_loss"], r["val_loss"]) for r in rows]
+def read(runs: list[dict[str, Any]], baseline: float) -> Guidance:
+    """The guide's reading of measured runs (each with name, size, train_loss, val_loss)."""
+    summaries = [RunSummary(r["name"], r["size"], r["train_loss"], r["val_loss"]) for r in runs]
     return general_guide(summaries, baseline=baseline)
 
 

@@ -191,11 +191,11 @@ def plot_sweep(numbers: dict[str, Any], path: str | Path, *, title: str) -> Path
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [r for r in numbers["sweep"] if r["val_loss"] is not None]
+    finished = [run for run in numbers["sweep"] if run["val_loss"] is not None]
     fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=100)
     ax.plot(
-        [r["lr"] for r in rows],
-        [r["val_loss"] for r in rows],
+        [run["lr"] for run in finished],
+        [run["val_loss"] for run in finished],
         "o-",
         color="#1f5fa8",
         markersize=4,

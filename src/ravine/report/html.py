@@ -26,7 +26,8 @@ RULE = (
 
 # How much of a list the numbers table shows: the first SHOWN items, then "…" and the last.
 SHOWN = 8
-# Lists of objects (e.g. one dict per learning rate) are flattened row by row up to this many.
+# Lists of objects (e.g. one dict per learning rate) are flattened one object after another,
+# up to this many.
 ROWS_PER_LIST = 12
 
 CSS = """
@@ -106,22 +107,23 @@ def _page(results: Sequence[Result], out: Path) -> str:
 
 
 def _summary(results: Sequence[Result]) -> str:
-    rows = [
+    """The table of verdicts: one line per claim, linked to its section."""
+    table = [
         '<table id="verdicts">',
         "<thead><tr><th>Claim</th><th>Measured verdict</th><th>Reproduced</th>"
         "<th>Seconds</th></tr></thead>",
         "<tbody>",
     ]
     for r in results:
-        rows.append(
+        table.append(
             f'<tr class="{_status(r)}">'
             f'<td><a href="#{_attribute(_anchor(r.name))}">{_text(r.title)}</a></td>'
             f"<td>{_text(r.verdict)}</td>"
             f'<td class="mark {_status(r)}">{_mark(r)}</td>'
             f'<td class="seconds">{r.seconds:.1f}</td></tr>'
         )
-    rows += ["</tbody>", "</table>"]
-    return "\n".join(rows)
+    table += ["</tbody>", "</table>"]
+    return "\n".join(table)
 
 
 def _section(result: Result, out: Path) -> str:
@@ -131,13 +133,13 @@ def _section(result: Result, out: Path) -> str:
         f"<blockquote><strong>Claim.</strong> {_text(result.claim)}</blockquote>",
     ]
     parts.extend(_figure(result, figure, out) for figure in result.figures)
-    rows = list(_flatten(result.numbers))
-    if rows:
+    measured = list(_flatten(result.numbers))
+    if measured:
         parts.append('<table class="numbers"><thead><tr><th>Measured</th><th>Value</th></tr>')
         parts.append("</thead><tbody>")
         parts.extend(
             f'<tr><td>{_text(key)}</td><td class="number">{_text(value)}</td></tr>'
-            for key, value in rows
+            for key, value in measured
         )
         parts.append("</tbody></table>")
     parts.append(

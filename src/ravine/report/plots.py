@@ -14,6 +14,9 @@ import matplotlib.pyplot as plt  # the backend is chosen first
 from ..validation import require
 
 if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.lines import Line2D
+
     from ..training.lr_find import RangeTest
 
 
@@ -192,11 +195,7 @@ def plot_training(
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
-    def finite(values: Sequence[float | None]) -> np.ndarray:
-        array = np.array([np.nan if v is None else v for v in values], dtype=float)
-        array[~np.isfinite(array)] = np.nan
-        return array
-
+    finite = _finite_array
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
@@ -226,18 +225,7 @@ def plot_training(
         if not single:
             label = f"fold {run.fold + 1}" if run.fold is not None else f"run {index + 1}"
             handles.append(Line2D([], [], color=train_color, linewidth=2, label=label))
-    train_color, val_color = ("#333333", "#333333") if not single else (colors[0], colors[1])
-    if quantity == "loss":
-        handles.append(
-            Line2D([], [], color=train_color, alpha=0.35, linewidth=1, label="batch loss")
-        )
-    name = "loss" if quantity == "loss" else ylabel or quantity
-    handles.append(Line2D([], [], color=train_color, linestyle="-", label=f"training {name}"))
-    handles.append(Line2D([], [], color=val_color, linestyle="--", label=f"validation {name}"))
-    if any(run.stopped is not None for run in runs):
-        handles.append(
-            Line2D([], [], color="#333333", linestyle=":", label="stopped: non-finite loss")
-        )
+    handles += _line_styles(quantity, ylabel, colors if single else None, runs)
     values = np.concatenate(drawn) if drawn else np.array([])
     values = values[np.isfinite(values)]
     if len(values) and values.min() > 0 and values.max() > 10 * values.min():
@@ -252,6 +240,37 @@ def plot_training(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _finite_array(values: Sequence[float | None]) -> np.ndarray:
+    """``values`` as a float array, None and non-finite numbers as nan (gaps in a line)."""
+    import numpy as np
+
+    array = np.array([np.nan if v is None else v for v in values], dtype=float)
+    array[~np.isfinite(array)] = np.nan
+    return array
+
+
+def _line_styles(
+    quantity: str, ylabel: str, colors: Sequence[str] | None, runs: Sequence
+) -> list[Line2D]:
+    """The legend's keys to the line styles of :func:`plot_training`: batch loss (faint),
+    training (solid), validation (dashed), stopped (dotted, when a run stopped); in the
+    single run's ``colors``, or grey for several runs."""
+    from matplotlib.lines import Line2D
+
+    train_color, val_color = ("#333333", "#333333") if colors is None else (colors[0], colors[1])
+    keys = []
+    if quantity == "loss":
+        keys.append(Line2D([], [], color=train_color, alpha=0.35, linewidth=1, label="batch loss"))
+    name = "loss" if quantity == "loss" else ylabel or quantity
+    keys.append(Line2D([], [], color=train_color, linestyle="-", label=f"training {name}"))
+    keys.append(Line2D([], [], color=val_color, linestyle="--", label=f"validation {name}"))
+    if any(run.stopped is not None for run in runs):
+        keys.append(
+            Line2D([], [], color="#333333", linestyle=":", label="stopped: non-finite loss")
+        )
+    return keys
 
 
 def plot_range_test(test: RangeTest, path: str | Path, *, title: str) -> Path:

@@ -137,27 +137,31 @@ class SweepResult:
             "schedule": self.schedule,
             "steps": self.steps,
             "lrs": self.lrs,
-            "initial_loss": _number(self.initial_loss),
-            "final_loss": [_number(v) for v in self.final_loss.tolist()],
+            "initial_loss": _finite_or_none(self.initial_loss),
+            "final_loss": [_finite_or_none(v) for v in self.final_loss.tolist()],
             "divergence": self.divergence,
             "diverged": self.diverged.tolist(),
             "diverged_at": self.diverged_at,
             "best": {
                 "index": self.best_index,
                 "lr": self.best_lr,
-                "loss": _number(self.best_loss),
+                "loss": _finite_or_none(self.best_loss),
             },
             "curve_steps": self.curve_steps,
-            "losses": [[_number(v) for v in row] for row in self.losses.T.tolist()],
-            "final": None if final is None else [[_number(v) for v in p] for p in final.tolist()],
+            "losses": [[_finite_or_none(v) for v in row] for row in self.losses.T.tolist()],
+            "final": None
+            if final is None
+            else [[_finite_or_none(v) for v in p] for p in final.tolist()],
             "minimum": None if self.minimum is None else list(self.minimum),
-            "distance": None if distance is None else [_number(v) for v in distance.tolist()],
+            "distance": None
+            if distance is None
+            else [_finite_or_none(v) for v in distance.tolist()],
             "seconds": self.seconds,
             "settings_steps_per_second": self.settings_steps_per_second,
         }
 
 
-def _number(value: float | None) -> float | None:
+def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
