@@ -76,7 +76,7 @@ from ..report.plots import plot_curves
 from ..tasks import Task, task
 from ..training import VALIDATION, Epoch, Run, split, train
 from ..validation import check_range, require
-from .base import Result, conclude
+from .base import Result, conclude, torch_threads
 
 NAME = "batch-norm"
 TITLE = "Batch normalization: the same deep sigmoid network with and without it"
@@ -232,9 +232,7 @@ def measure(
     CPU thread."""
     if LR not in rates:
         raise ValueError(f"rates must include the main η = {LR:g}, got {rates}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # these nets are too small to gain from more; and reproducible
-    try:
+    with torch_threads(1):  # these nets are too small to gain from more; and reproducible
         nets = {norm: digits_net(norm) for norm in NORMS}
         starts = {norm: nets[norm].model(SEED) for norm in NORMS}
         same = all(
@@ -273,8 +271,6 @@ def measure(
                 hessian[when][norm], curves[when][norm] = hessian_spectrum(
                     nets[norm], models[norm], *density
                 )
-    finally:
-        torch.set_num_threads(threads)
     return {
         "task": "digits",
         "model": MODEL,

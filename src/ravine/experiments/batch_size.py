@@ -61,7 +61,6 @@ from __future__ import annotations
 import math
 import os
 import statistics
-from contextlib import contextmanager
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -74,7 +73,7 @@ from ..report import plots  # (selects matplotlib's file backend)
 from ..tasks import Task, task
 from ..training import VALIDATION, split, train
 from ..validation import WHOLE, check_count, require
-from .base import Result, conclude
+from .base import Result, conclude, torch_threads
 
 NAME = "batch-size"
 TITLE = "Small batch v.s. large batch: speed, gradient noise, optimization, generalization"
@@ -108,17 +107,6 @@ LECTURE = {  # row → (small, large), the lecture's words
 MECHANICS = ("Time for one epoch", "Gradient")
 
 
-@contextmanager
-def _threads(count: int):
-    """torch on ``count`` intra-op threads inside the block; the old count restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def measure_time(
     digits: Task, sizes: list[int], threads: list[int], repeats: int
 ) -> dict[str, dict[str, dict[str, float]]]:
@@ -133,7 +121,7 @@ def measure_time(
     }
     for _ in range(repeats):
         for count in threads:
-            with _threads(count):
+            with torch_threads(count):
                 for b in sizes:
                     run = train(
                         digits, "gd", lr=0.1, batch_size=b, epochs=FULL_EPOCHS if b == n else 1
@@ -464,7 +452,7 @@ def measure(quick: bool = False) -> tuple[dict[str, Any], dict[str, list[float]]
     timing = measure_time(digits, timed, threads, QUICK_REPEATS if quick else REPEATS)
     if parallel == 1:
         timing[str(parallel)] = timing["1"]
-    with _threads(1):  # the same numbers on any machine
+    with torch_threads(1):  # the same numbers on any machine
         noise = measure_noise(digits, sizes, QUICK_BATCHES if quick else BATCHES)
         training, curves = measure_training(
             digits,

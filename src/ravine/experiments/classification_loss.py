@@ -55,7 +55,7 @@ from ..surfaces import Trajectory, descend, surface
 from ..tasks import Task, task
 from ..training import VALIDATION, Epoch, Run, split, train
 from ..validation import require
-from .base import Result, conclude
+from .base import Result, conclude, torch_threads
 from .batch_norm import before_training
 
 NAME = "classification-loss"
@@ -180,9 +180,7 @@ def measure_digits(
     (which must include ``DIGITS_LR``), and Adam; deterministic, on one CPU thread."""
     if DIGITS_LR not in rates:
         raise ValueError(f"rates must include the judged η = {DIGITS_LR:g}, got {rates}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a small net: more threads only contend; and reproducible
-    try:
+    with torch_threads(1):  # a small net: more threads only contend; and reproducible
         nets = {key: digits_task(key) for key in DIGITS_LOSSES}
         starts = {key: nets[key].model(DIGITS_SEED) for key in DIGITS_LOSSES}
         same = all(
@@ -223,8 +221,6 @@ def measure_digits(
             if adam
             else None
         )
-    finally:
-        torch.set_num_threads(threads)
     return {
         "task": "digits",
         "model": DIGITS_MODEL,

@@ -61,7 +61,7 @@ from ..diagnose.guide import (
 from ..report.plots import plot_curves
 from ..tasks import task as build_task
 from ..training import split, train
-from .base import Result, conclude
+from .base import Result, conclude, torch_threads
 
 NAME = "general-guide"
 TITLE = "The general guide: model bias, optimization issue, overfitting — told from real runs"
@@ -177,18 +177,14 @@ def measure(quick: bool = False) -> tuple[dict[str, Any], dict[str, dict[str, An
     """Train every case's runs (each (setting, model) once; "fine" reuses the model-bias runs)
     on one CPU thread, and read each case with the guide. Returns the numbers and the loss
     curves per case and run."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # these models are too small to gain from more
     trained: dict[tuple[str, str], dict[str, Any]] = {}
-    try:
+    with torch_threads(1):  # these models are too small to gain from more
         for key, runs in CASES.values():
             setting = SETTINGS[key]
             epochs = setting["epochs"] // QUICK_FRACTION if quick else setting["epochs"]
             for _, spec, _ in runs:
                 if (key, spec) not in trained:
                     trained[key, spec] = train_one(setting, spec, epochs)
-    finally:
-        torch.set_num_threads(threads)
     cases, curves = {}, {}
     for case, (key, runs) in CASES.items():
         setting = SETTINGS[key]

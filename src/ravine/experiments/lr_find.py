@@ -44,14 +44,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..report import plots  # noqa: F401  (selects matplotlib's file backend)
 from ..report.plots import plot_range_test
 from ..tasks import task as build_task
 from ..training import train
 from ..training.lr_find import RangeTest, lr_find
-from .base import Result, conclude
+from .base import Result, conclude, torch_threads
 
 NAME = "lr-find"
 TITLE = "Choosing η: the range test's suggestion against a sweep of full runs"
@@ -88,9 +86,7 @@ def measure(
     """The range test, the sweep over the grid and the run at the suggestion; numbers for the
     verdict, and the range test for its figure. One CPU thread: the model is small, and the
     runs are then reproducible."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         task = build_task(TASK, seed=seed)
         test = lr_find(task, OPTIMIZER, batch_size=BATCH, seed=seed)
         sweep = []
@@ -103,8 +99,6 @@ def measure(
                 task, OPTIMIZER, lr=test.suggestion, batch_size=BATCH, epochs=epochs, seed=seed
             )
             at = {"val_loss": _final_val_loss(run), "val_accuracy": _acc(run)}
-    finally:
-        torch.set_num_threads(threads)
     finite = [i for i, row in enumerate(sweep) if row["val_loss"] is not None]
     best = min(finite, key=lambda i: sweep[i]["val_loss"]) if finite else None
     best_lr = None if best is None else sweep[best]["lr"]

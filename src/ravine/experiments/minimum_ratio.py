@@ -41,8 +41,6 @@ The claim is reproduced when, of the R networks,
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +54,7 @@ from ..diagnose.critical import (
 )
 from ..report import plots  # noqa: F401  (selects matplotlib's file backend)
 from ..tasks import sinc_task
-from .base import Result, conclude
+from .base import Result, conclude, torch_threads
 
 NAME = "minimum-ratio"
 TITLE = "Minimum ratio: critical points are rarely local minima"
@@ -336,21 +334,8 @@ def plot_spectrum(network: dict[str, Any], path: Path) -> Path:
     return path
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run with one intra-op thread, then restore the count. The networks are tiny, so a second
-    thread gains nothing, while on a busy machine OpenMP's waits for a descheduled thread made
-    the run three times slower (measured: 24 s against 9 s with two busy processes beside it)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run(out: Path, quick: bool = False) -> Result:
-    with one_thread():
+    with torch_threads(1):
         networks = [measure_network(seed) for seed in range(QUICK_NETWORKS if quick else NETWORKS)]
     numbers = summarize(networks)
     scatter = plot_ratio_against_loss(networks, out / NAME / "minimum-ratio-vs-loss.png")
