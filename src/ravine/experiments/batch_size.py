@@ -523,9 +523,7 @@ def _plot_time(numbers: dict[str, Any], path: Path) -> None:
         ax.set_title(f"Time for {label} (fastest of the rounds)", fontsize=9)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    plots.save_figure(fig, path)
 
 
 def _plot_noise(numbers: dict[str, Any], path: Path) -> None:
@@ -549,9 +547,7 @@ def _plot_noise(numbers: dict[str, Any], path: Path) -> None:
     )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    plots.save_figure(fig, path)
 
 
 def run(out: Path, quick: bool = False) -> Result:

@@ -44,8 +44,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..report import plots  # noqa: F401  (selects matplotlib's file backend)
-from ..report.plots import plot_range_test
+from ..report.plots import plot_range_test, save_figure  # (selects matplotlib's file backend)
 from ..tasks import task as build_task
 from ..training import train
 from ..training.lr_find import RangeTest, lr_find
@@ -229,9 +228,7 @@ def plot_sweep(numbers: dict[str, Any], path: str | Path, *, title: str) -> Path
     ax.grid(alpha=0.3)
     ax.grid(alpha=0.1, which="minor")
     ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 

@@ -52,7 +52,7 @@ from ..diagnose.critical import (
     loss_and_gradient,
     train_to_critical_point,
 )
-from ..report import plots  # noqa: F401  (selects matplotlib's file backend)
+from ..report.plots import save_figure  # (selects matplotlib's file backend)
 from ..tasks import sinc_task
 from .base import Result, conclude, torch_threads
 
@@ -291,9 +291,7 @@ def plot_ratio_against_loss(networks: list[dict[str, Any]], path: Path) -> Path:
     )
     ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.0, 0.93))
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -328,9 +326,7 @@ def plot_spectrum(network: dict[str, Any], path: Path) -> Path:
     )
     ax.legend(fontsize=7, loc="upper right")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 

@@ -2,7 +2,8 @@
 
 ``write_report(results, out)`` writes ``out/index.html`` — self-contained (inline CSS, no
 script, nothing fetched); figures are linked by paths relative to ``out``, so the folder can be
-moved or zipped whole — and ``out/results.json``, the same results for programs.
+moved or zipped whole — and ``out/results.json``, the same results for programs. Both are
+written atomically (:mod:`.files`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .files import write_text
 from .result import Result, jsonable
 
 TITLE = "Tips for training: Adaptive Learning Rate — the lecture's claims, measured"
@@ -71,13 +73,11 @@ def write_report(results: Sequence[Result], out: Path) -> Path:
         "reproduced": reproduced,
         "experiments": [jsonable(r.to_json()) for r in results],
     }
-    (out / "results.json").write_text(
+    write_text(
+        out / "results.json",
         json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-        encoding="utf-8",
     )
-    index = out / "index.html"
-    index.write_text(_page(results, out), encoding="utf-8")
-    return index
+    return write_text(out / "index.html", _page(results, out))
 
 
 def _page(results: Sequence[Result], out: Path) -> str:

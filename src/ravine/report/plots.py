@@ -12,12 +12,27 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen first
 
 from ..validation import require
+from .files import replace_atomically
 
 if TYPE_CHECKING:
     import numpy as np
+    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
     from ..training.lr_find import RangeTest
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Lay out ``fig``, write it to ``path`` atomically (the format from the suffix: .png,
+    .svg, .pdf) and close it. A name without a suffix gets matplotlib's default format's, as
+    ``savefig`` gives it. Returns the path written."""
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_name(f"{path.name}.{plt.rcParams['savefig.format']}")
+    fig.tight_layout()
+    replace_atomically(path, fig.savefig)
+    plt.close(fig)
+    return path
 
 
 def plot_schedule(
@@ -61,9 +76,7 @@ def plot_schedule(
     ax.set_title(title, fontsize=9)
     ax.set_ylim(bottom=0, top=max(values) * 1.15 if max(values) > 0 else 1)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -117,9 +130,7 @@ def plot_contour(
     ax.set_ylabel(surface.labels[1])
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -164,9 +175,7 @@ def plot_curves(
     ax.legend(handles=handles, fontsize=7, loc="best")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -236,9 +245,7 @@ def plot_training(
     ax.set_title(title, fontsize=9)
     ax.legend(handles=handles, fontsize=7, loc="best")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -307,7 +314,5 @@ def plot_range_test(test: RangeTest, path: str | Path, *, title: str) -> Path:
     ax.grid(alpha=0.3)
     ax.grid(alpha=0.1, which="minor")
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
