@@ -67,7 +67,9 @@ MARGIN = 0.25  # the run at η* may end at most this fraction above the best val
 
 
 def grid(per_decade: int, low: int, high: int) -> list[float]:
-    """η = 10^(low + j/per_decade), j = 0 … (high − low)·per_decade: a log grid of η."""
+    """η = 10^(low + j/per_decade), j = 0 … (high − low)·per_decade: a log grid of η whose
+    points are computed as powers of ten, so every decade's η is exactly 10^k (which
+    :func:`ravine.sweep.log_spaced`, computed from the ends, only approaches)."""
     return [10 ** (low + j / per_decade) for j in range((high - low) * per_decade + 1)]
 
 
