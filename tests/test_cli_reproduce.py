@@ -10,7 +10,7 @@ import matplotlib
 import pytest
 
 from ravine import cli, experiments
-from ravine.experiments.base import Result
+from ravine.report import Result
 
 matplotlib.use("Agg")
 

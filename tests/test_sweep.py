@@ -15,7 +15,7 @@ from ravine.optim import catalog
 from ravine.schedules import from_spec
 from ravine.surfaces import descend, surface
 from ravine.sweep import log_spaced, parse_lrs, single_run_parameters, sweep
-from ravine.sweep.batch import stacked_forward
+from ravine.sweep.stacked import stacked_forward
 
 STEPS = 12
 LRS = [3e-3, 2e-2, 1e-1]

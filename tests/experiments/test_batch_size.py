@@ -118,7 +118,7 @@ def _rebuilt(numbers, change):
     """A copy of the numbers with ``change`` applied and the rows recomputed from them."""
     n = copy.deepcopy(numbers)
     change(n)
-    n["rows"] = batch_size.rows(n)
+    n["rows"] = batch_size.lecture_table(n)
     return n
 
 

@@ -8,7 +8,7 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen first
 
-from ravine.experiments.base import Result
+from ravine.report import Result
 
 # Text that must come out escaped: tags, ampersands, quotes.
 HOSTILE = "<script>alert(\"x\")</script> & <b>bold</b> 'quoted'"

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from ravine.report.html import jsonable, write_report
+from ravine.report import jsonable, write_report
 
 
 class Page(HTMLParser):

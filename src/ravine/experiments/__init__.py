@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .base import Experiment, Result
+from ..report import Result
+from .base import Experiment, failure
 
 # name → module, in the order the lecture makes the claims
 ORDER: dict[str, str] = {
@@ -59,14 +60,7 @@ def run_all(
         try:
             result = module.run(out, quick=quick)
         except Exception as error:  # one broken experiment must not lose the others' results
-            result = Result(
-                name=module.NAME,
-                title=module.TITLE,
-                claim=module.CLAIM,
-                reproduced=False,
-                verdict=f"the experiment failed: {type(error).__name__}: {error}",
-                numbers={"error": f"{type(error).__name__}: {error}"},
-            )
+            result = failure(module, error)
         result.seconds = time.perf_counter() - start
         results.append(result)
     if progress is not None:

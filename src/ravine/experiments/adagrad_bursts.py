@@ -33,7 +33,7 @@ import torch
 
 from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
-from .base import Result
+from .base import Result, conclude
 
 NAME = "adagrad-bursts"
 TITLE = "Adagrad with a fixed η: close to the minimum, then bursts"
@@ -202,7 +202,6 @@ def run(out: Path, quick: bool = False) -> Result:
     trajectory = adagrad_run(steps, LR)
     numbers = {"optimizer": "lecture-adagrad", "lr": LR, "steps": steps, "min_bursts": MIN_BURSTS}
     numbers.update(burst_numbers(trajectory))
-    reproduced = holds(numbers)
     path = Path(NAME) / "pokemon-path.png"
     plot_contour(
         trajectory.surface,
@@ -219,12 +218,4 @@ def run(out: Path, quick: bool = False) -> Result:
         ylabel="loss above the minimum",
         logy=True,
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[path, curve],
-    )
+    return conclude(__name__, numbers, [path, curve])

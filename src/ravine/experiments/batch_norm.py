@@ -75,7 +75,8 @@ from ..diagnose import hessian_density, hessian_eigs
 from ..report.plots import plot_curves
 from ..tasks import Task, task
 from ..training import VALIDATION, Epoch, Run, split, train
-from .base import Result
+from ..validation import check_range, require
+from .base import Result, conclude, torch_threads
 
 NAME = "batch-norm"
 TITLE = "Batch normalization: the same deep sigmoid network with and without it"
@@ -106,8 +107,7 @@ QUANTILES = (0.5, 0.9)
 
 def digits_net(norm: str, seed: int = SEED) -> Task:
     """The digits task with the deep sigmoid net, ``norm`` "none" or "batch"."""
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    require(norm in NORMS, "norm", norm, f"one of {', '.join(NORMS)}")
     return task("digits", seed=seed, model=MODEL.format(norm=norm))
 
 
@@ -137,8 +137,7 @@ def magnitude_quantiles(
     """|λ|_q for each q in ``levels``: the smallest |t| on ``grid`` with ∫_{|s| ≤ |t|} φ(s) ds
     >= q·∫ φ, for a density φ sampled on an evenly spaced grid (eigenvalue units)."""
     for q in levels:
-        if not 0 < q <= 1:
-            raise ValueError(f"quantile levels must be in (0, 1], got {q!r}")
+        check_range("quantile levels", q, 0, 1, closed="(]")
     mass = _mass(grid, density)
     size, order = grid.abs().sort()
     cumulative = mass[order].cumsum(0) / mass.sum()
@@ -233,9 +232,7 @@ def measure(
     CPU thread."""
     if LR not in rates:
         raise ValueError(f"rates must include the main η = {LR:g}, got {rates}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # these nets are too small to gain from more; and reproducible
-    try:
+    with torch_threads(1):  # these nets are too small to gain from more; and reproducible
         nets = {norm: digits_net(norm) for norm in NORMS}
         starts = {norm: nets[norm].model(SEED) for norm in NORMS}
         same = all(
@@ -274,8 +271,6 @@ def measure(
                 hessian[when][norm], curves[when][norm] = hessian_spectrum(
                     nets[norm], models[norm], *density
                 )
-    finally:
-        torch.set_num_threads(threads)
     return {
         "task": "digits",
         "model": MODEL,
@@ -326,7 +321,7 @@ def _reach(updates: int | None, budget: int) -> str:
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     n = numbers
     budget = n["sgd"][f"{n['lr']:g}"]["none"]["updates"]
-    rows = "; ".join(
+    per_rate = "; ".join(
         f"η = {lr}: without {_reach(row['none']['updates_to_level'], budget)} "
         f"(final {row['none']['final_train_loss']:.3g}), with "
         f"{_reach(row['batch']['updates_to_level'], budget)}"
@@ -352,7 +347,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     return (
         f"{'Reproduced' if reproduced else 'Not reproduced'}: the same 5-layer sigmoid net on "
         f"the digits (same initial Linear weights: {n['same_linear_weights']}), SGD with a fixed "
-        f"η, training loss to {n['level']:g} nats — {rows}. On the fixed batch, at the start "
+        f"η, training loss to {n['level']:g} nats — {per_rate}. On the fixed batch, at the start "
         f"{spectrum('initial')}; after training at η = {n['lr']:g} {spectrum('trained')}."
         f"{adam}"
     )
@@ -365,7 +360,6 @@ def run(out: Path, quick: bool = False) -> Result:
         numbers = measure(QUICK_SGD_RATES, QUICK_EPOCHS, QUICK_DENSITY, adam=False)
     else:
         numbers = measure()
-    reproduced = holds(numbers)
     main = numbers["sgd"][f"{LR:g}"]
     label = {"none": "no BatchNorm", "batch": "BatchNorm"}
     loss = Path(NAME) / "loss.png"
@@ -410,12 +404,4 @@ def run(out: Path, quick: bool = False) -> Result:
             logy=True,
         )
         figures.append(adam)
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=figures,
-    )
+    return conclude(__name__, numbers, figures)

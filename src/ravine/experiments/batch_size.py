@@ -61,7 +61,6 @@ from __future__ import annotations
 import math
 import os
 import statistics
-from contextlib import contextmanager
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -73,7 +72,8 @@ from torch.func import functional_call, grad, vmap
 from ..report import plots  # (selects matplotlib's file backend)
 from ..tasks import Task, task
 from ..training import VALIDATION, split, train
-from .base import Result
+from ..validation import WHOLE, check_count, require
+from .base import Result, conclude, torch_threads
 
 NAME = "batch-size"
 TITLE = "Small batch v.s. large batch: speed, gradient noise, optimization, generalization"
@@ -107,17 +107,6 @@ LECTURE = {  # row → (small, large), the lecture's words
 MECHANICS = ("Time for one epoch", "Gradient")
 
 
-@contextmanager
-def _threads(count: int):
-    """torch on ``count`` intra-op threads inside the block; the old count restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def measure_time(
     digits: Task, sizes: list[int], threads: list[int], repeats: int
 ) -> dict[str, dict[str, dict[str, float]]]:
@@ -132,7 +121,7 @@ def measure_time(
     }
     for _ in range(repeats):
         for count in threads:
-            with _threads(count):
+            with torch_threads(count):
                 for b in sizes:
                     run = train(
                         digits, "gd", lr=0.1, batch_size=b, epochs=FULL_EPOCHS if b == n else 1
@@ -152,8 +141,9 @@ def per_example_gradients(model: torch.nn.Module, digits: Task, idx: torch.Tenso
     def one(p, x, y):
         return digits.loss_fn(functional_call(model, p, (x.unsqueeze(0),)), y.unsqueeze(0))
 
-    rows = vmap(grad(one), in_dims=(None, 0, 0))(params, digits.inputs[idx], digits.targets[idx])
-    return torch.cat([rows[k].reshape(len(idx), -1) for k in params], dim=1)
+    inputs, targets = digits.inputs[idx], digits.targets[idx]
+    per_example = vmap(grad(one), in_dims=(None, 0, 0))(params, inputs, targets)
+    return torch.cat([per_example[k].reshape(len(idx), -1) for k in params], dim=1)
 
 
 def batch_gradient(model: torch.nn.Module, digits: Task, idx: torch.Tensor) -> torch.Tensor:
@@ -166,16 +156,14 @@ def batch_gradient(model: torch.nn.Module, digits: Task, idx: torch.Tensor) -> t
 def noise_theory(sigma2: float, b: int, n: int) -> float:
     """E‖g_B − g‖² = (σ²/B)·(N − B)/(N − 1) for B of N examples drawn without replacement;
     σ² = (1/N)·Σ_n ‖g_n − g‖² (squared gradient units)."""
-    if not 1 <= b <= n:
-        raise ValueError(f"batch size must be in [1, {n}] (the N examples), got {b!r}")
+    require(1 <= b <= n, "batch size", b, f"in [1, {n}] (the N examples)")
     return sigma2 / b * (n - b) / (n - 1)
 
 
 def measure_noise(digits: Task, sizes: list[int], batches: int, seed: int = 0) -> dict[str, Any]:
     """Gradient noise at the initial θ of seed ``seed``: measured mean ‖g_B − g‖² over
     ``batches`` random batches per B, and the theory (see the module doc)."""
-    if isinstance(batches, bool) or not isinstance(batches, int) or batches < 2:
-        raise ValueError(f"batches must be a whole number >= 2, got {batches!r}")
+    check_count("batches", batches, 2, noun=WHOLE)
     train_idx, _ = split(digits.size, VALIDATION, seed)
     n = len(train_idx)
     model = digits.model(seed).to(torch.float64)  # float64: the differences are small
@@ -288,32 +276,41 @@ def same_cost(by_size: dict[str, dict[str, float]], factor: float) -> int:
     return largest
 
 
-def rows(numbers: dict[str, Any]) -> list[dict[str, Any]]:
-    """The lecture's table with the measured small/large and whether each row holds here."""
-    n, small, large = numbers, str(numbers["small"]), str(numbers["large"])
+def lecture_table(numbers: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lecture's table with the measured small/large and whether each row holds here, in
+    the lecture's order (see the module doc for how each row is measured)."""
+    return [
+        *_update_speed_rows(numbers),
+        _epoch_time_row(numbers),
+        _gradient_row(numbers),
+        *_training_rows(numbers),
+    ]
+
+
+def _row(row: str, a: float, b: float, unit: str, holds: bool, note: str) -> dict[str, Any]:
+    """One row of the table: the lecture's words, the measured small ``a`` and large ``b`` in
+    ``unit``, whether it holds here and why (``note``)."""
+    lecture_small, lecture_large = LECTURE[row]
+    return {
+        "row": row,
+        "lecture_small": lecture_small,
+        "lecture_large": lecture_large,
+        "measured_small": a,
+        "measured_large": b,
+        "unit": unit,
+        "holds": bool(holds),
+        "note": note,
+    }
+
+
+def _update_speed_rows(n: dict[str, Any]) -> list[dict[str, Any]]:
+    """Speed for one update, on 1 thread (no parallel) and on all of them (with parallel)."""
+    small, large = str(n["small"]), str(n["large"])
     one, many = "1", str(n["threads_parallel"])
-    time_, noise, fit = n["time"], n["noise"], n["training"]
-    same = n["same_factor"]
+    time_, same = n["time"], n["same_factor"]
     times = int(large) // int(small)  # how much larger the large batch is
     smallest = min(time_[one], key=int)
     load = "" if n["load_average"] is None else f" (load average {n['load_average']:.2g})"
-    out = []
-
-    def add(row: str, a: float, b: float, unit: str, holds: bool, note: str) -> None:
-        lecture_small, lecture_large = LECTURE[row]
-        out.append(
-            {
-                "row": row,
-                "lecture_small": lecture_small,
-                "lecture_large": lecture_large,
-                "measured_small": a,
-                "measured_large": b,
-                "unit": unit,
-                "holds": bool(holds),
-                "note": note,
-            }
-        )
-
     flat = {t: same_cost(time_[t], same) for t in (one, many)}
     fixed = (
         f"every timed B from {smallest} up to {flat[one]} cost within {same:g}× of B = "
@@ -321,7 +318,7 @@ def rows(numbers: dict[str, Any]) -> list[dict[str, Any]]:
         f"optimizer step, reading the loss), not parallelism, makes moderate batches cost the same"
     )
     a, b = time_[one][small]["update"], time_[one][large]["update"]
-    add(
+    alone = _row(
         "Speed for one update (no parallel)",
         a,
         b,
@@ -333,7 +330,7 @@ def rows(numbers: dict[str, Any]) -> list[dict[str, Any]]:
     a, b = time_[many][small]["update"], time_[many][large]["update"]
     ratio = b / a
     alike = 1 / same <= ratio <= same
-    add(
+    parallel = _row(
         "Speed for one update (with parallel)",
         a,
         b,
@@ -353,9 +350,17 @@ def rows(numbers: dict[str, Any]) -> list[dict[str, Any]]:
             else f"with {many} threads on {n['cpu_count']} cores"
         ),
     )
+    return [alone, parallel]
+
+
+def _epoch_time_row(n: dict[str, Any]) -> dict[str, Any]:
+    """Time for one epoch, with all threads."""
+    small, large = str(n["small"]), str(n["large"])
+    one, many = "1", str(n["threads_parallel"])
+    time_ = n["time"]
     a, b = time_[many][small]["epoch"], time_[many][large]["epoch"]
     updates = -(-n["train_size"] // int(small))
-    add(
+    return _row(
         "Time for one epoch",
         a,
         b,
@@ -364,13 +369,19 @@ def rows(numbers: dict[str, Any]) -> list[dict[str, Any]]:
         f"{updates} updates of B = {small} took {a / b:.2g}× the one full-batch update "
         f"(1 thread: {time_[one][small]['epoch'] / time_[one][large]['epoch']:.2g}×)",
     )
+
+
+def _gradient_row(n: dict[str, Any]) -> dict[str, Any]:
+    """Gradient: the noise falls as B grows and follows the sampling theory."""
+    small, large = str(n["small"]), str(n["large"])
+    noise = n["noise"]
     measured, theory = noise["measured"], noise["theory"]
     keys = sorted(measured, key=int)
     falling = all(measured[i] > measured[j] for i, j in pairwise(keys))
     off = {k: abs(measured[k] - theory[k]) / theory[k] for k in keys if theory[k] > 0}  # B < N
     worst = max(off.values()) if off else 0.0
     matches = worst <= n["theory_tolerance"] and measured[large] <= 1e-12 * noise["sigma2"]
-    add(
+    return _row(
         "Gradient",
         measured[small],
         measured[large],
@@ -380,12 +391,20 @@ def rows(numbers: dict[str, Any]) -> list[dict[str, Any]]:
         f"(σ²/B)(N−B)/(N−1) for B < N (allowed {n['theory_tolerance']:.0%}); "
         f"{measured[large]:.2g} at B = N",
     )
+
+
+def _training_rows(n: dict[str, Any]) -> list[dict[str, Any]]:
+    """Optimization (training loss) and generalization (validation loss), each batch size at
+    its own best η, with the large batch also given the small batch's number of updates."""
+    small, large = str(n["small"]), str(n["large"])
+    fit = n["training"]
+    times = int(large) // int(small)  # how much larger the large batch is
     best, matched = fit["best_lr"], fit["large_matched_updates"]
     lr_s, lr_l = best[small]["by_train_loss"], best[large]["by_train_loss"]
     a = _inf(fit["grid"][small][lr_s]["train_loss"])
     b = _inf(fit["grid"][large][lr_l]["train_loss"])
     matched_loss = _inf(matched["train_loss"])
-    add(
+    optimization = _row(
         "Optimization",
         a,
         b,
@@ -402,7 +421,7 @@ def rows(numbers: dict[str, Any]) -> list[dict[str, Any]]:
     small_fit, large_fit = fit["grid"][small][lr_s], fit["grid"][large][lr_l]
     a, b = _inf(small_fit["val_loss"]), _inf(large_fit["val_loss"])
     matched_val = _inf(matched["val_loss"])
-    add(
+    generalization = _row(
         "Generalization",
         a,
         b,
@@ -418,7 +437,7 @@ def rows(numbers: dict[str, Any]) -> list[dict[str, Any]]:
             else "not the number of updates"
         ),
     )
-    return out
+    return [optimization, generalization]
 
 
 def measure(quick: bool = False) -> tuple[dict[str, Any], dict[str, list[float]]]:
@@ -433,7 +452,7 @@ def measure(quick: bool = False) -> tuple[dict[str, Any], dict[str, list[float]]
     timing = measure_time(digits, timed, threads, QUICK_REPEATS if quick else REPEATS)
     if parallel == 1:
         timing[str(parallel)] = timing["1"]
-    with _threads(1):  # the same numbers on any machine
+    with torch_threads(1):  # the same numbers on any machine
         noise = measure_noise(digits, sizes, QUICK_BATCHES if quick else BATCHES)
         training, curves = measure_training(
             digits,
@@ -459,7 +478,7 @@ def measure(quick: bool = False) -> tuple[dict[str, Any], dict[str, list[float]]
         "noise": noise,
         "training": training,
     }
-    numbers["rows"] = rows(numbers)
+    numbers["rows"] = lecture_table(numbers)
     return numbers, curves
 
 
@@ -504,9 +523,7 @@ def _plot_time(numbers: dict[str, Any], path: Path) -> None:
         ax.set_title(f"Time for {label} (fastest of the rounds)", fontsize=9)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    plots.save_figure(fig, path)
 
 
 def _plot_noise(numbers: dict[str, Any], path: Path) -> None:
@@ -530,9 +547,7 @@ def _plot_noise(numbers: dict[str, Any], path: Path) -> None:
     )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    plots.save_figure(fig, path)
 
 
 def run(out: Path, quick: bool = False) -> Result:
@@ -540,7 +555,6 @@ def run(out: Path, quick: bool = False) -> Result:
     {0.3, 1, 3} × seeds {0, 1} × 30 epochs; quick: B ∈ {32, 128, N} timed once, 30 batches,
     η ∈ {0.3, 1, 3} × seed 0 × 10 epochs."""
     numbers, curves = measure(quick)
-    reproduced = holds(numbers)
     timing = Path(NAME) / "time.png"
     _plot_time(numbers, out / timing)
     noise = Path(NAME) / "gradient-noise.png"
@@ -554,12 +568,4 @@ def run(out: Path, quick: bool = False) -> Result:
         ylabel="cross-entropy",
         logy=True,
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[timing, noise, losses],
-    )
+    return conclude(__name__, numbers, [timing, noise, losses])

@@ -54,7 +54,8 @@ from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
 from ..tasks import Task, task
 from ..training import VALIDATION, Epoch, Run, split, train
-from .base import Result
+from ..validation import require
+from .base import Result, conclude, torch_threads
 from .batch_norm import before_training
 
 NAME = "classification-loss"
@@ -98,8 +99,7 @@ def measure(
     lr: float = LR, steps: int = STEPS, budget: int = BUDGET
 ) -> tuple[dict[str, Any], dict[str, Trajectory]]:
     """GD with η = ``lr`` for ``steps`` updates on both losses from their common start."""
-    if not 1 <= budget <= steps:
-        raise ValueError(f"budget must be in [1, steps = {steps}], got {budget}")
+    require(1 <= budget <= steps, "budget", budget, f"in [1, steps = {steps}]")
     numbers: dict[str, Any] = {"lr": lr, "steps": steps, "budget": budget}
     trajectories = {}
     for key, name in LOSSES.items():
@@ -136,8 +136,7 @@ def measure(
 
 def digits_task(key: str) -> Task:
     """The digits task with ``DIGITS_MODEL`` and the loss ``key`` ("cross_entropy" or "mse")."""
-    if key not in DIGITS_LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(DIGITS_LOSSES)}, got {key!r}")
+    require(key in DIGITS_LOSSES, "loss", key, f"one of {', '.join(DIGITS_LOSSES)}")
     return task("digits", seed=DIGITS_SEED, model=DIGITS_MODEL, loss=DIGITS_LOSSES[key])
 
 
@@ -181,9 +180,7 @@ def measure_digits(
     (which must include ``DIGITS_LR``), and Adam; deterministic, on one CPU thread."""
     if DIGITS_LR not in rates:
         raise ValueError(f"rates must include the judged η = {DIGITS_LR:g}, got {rates}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a small net: more threads only contend; and reproducible
-    try:
+    with torch_threads(1):  # a small net: more threads only contend; and reproducible
         nets = {key: digits_task(key) for key in DIGITS_LOSSES}
         starts = {key: nets[key].model(DIGITS_SEED) for key in DIGITS_LOSSES}
         same = all(
@@ -224,8 +221,6 @@ def measure_digits(
             if adam
             else None
         )
-    finally:
-        torch.set_num_threads(threads)
     return {
         "task": "digits",
         "model": DIGITS_MODEL,
@@ -342,7 +337,6 @@ def run(out: Path, quick: bool = False) -> Result:
         numbers["digits"] = measure_digits((DIGITS_LR,), QUICK_DIGITS_EPOCHS, adam=False)
     else:
         numbers["digits"] = measure_digits()
-    reproduced = holds(numbers)
     curves = Path(NAME) / "gap-left.png"
     plot_curves(
         {
@@ -380,12 +374,4 @@ def run(out: Path, quick: bool = False) -> Result:
         right={f"L/L⁰, SGD, {names[k]}": judged[k]["relative_loss"] for k in names},
         right_label="loss / initial loss",
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[curves, paths, figure],
-    )
+    return conclude(__name__, numbers, [curves, paths, figure])

@@ -23,7 +23,7 @@ from .. import schedules
 from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
 from .adagrad_bursts import LR, adagrad_run, burst_numbers, loss_gap
-from .base import Result
+from .base import Result, conclude
 
 NAME = "decay"
 TITLE = "Learning-rate decay: no more bursts"
@@ -98,7 +98,6 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
 
 def run(out: Path, quick: bool = False) -> Result:
     numbers, decayed, fixed = measure(QUICK_STEPS if quick else STEPS)
-    reproduced = holds(numbers)
     paths = Path(NAME) / "pokemon-paths.png"
     plot_contour(
         decayed.surface,
@@ -121,12 +120,4 @@ def run(out: Path, quick: bool = False) -> Result:
         ylabel="L(θ) − L(θ*)",
         logy=True,
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[paths, curves],
-    )
+    return conclude(__name__, numbers, [paths, curves])

@@ -40,7 +40,7 @@ import torch
 
 from ..report.plots import plot_contour
 from ..surfaces import Surface, Trajectory, descend, surface
-from .base import Result
+from .base import Result, conclude
 
 NAME = "full-rule"
 TITLE = "The full rule: momentum, σ and η^t together (Adam, RAdam) against their pieces"
@@ -223,7 +223,6 @@ LABELS = {
 def run(out: Path, quick: bool = False) -> Result:
     """Full and quick are the same size (every run is 1,000 updates of two parameters)."""
     numbers, paths = measure(STEPS)
-    reproduced = holds(numbers)
     figures = []
     for name in SURFACES:
         s = surface(name)
@@ -247,12 +246,4 @@ def run(out: Path, quick: bool = False) -> Result:
             ),
         )
         figures.append(figure)
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=figures,
-    )
+    return conclude(__name__, numbers, figures)

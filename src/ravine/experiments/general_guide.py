@@ -61,7 +61,7 @@ from ..diagnose.guide import (
 from ..report.plots import plot_curves
 from ..tasks import task as build_task
 from ..training import split, train
-from .base import Result
+from .base import Result, conclude, torch_threads
 
 NAME = "general-guide"
 TITLE = "The general guide: model bias, optimization issue, overfitting — told from real runs"
@@ -177,30 +177,26 @@ def measure(quick: bool = False) -> tuple[dict[str, Any], dict[str, dict[str, An
     """Train every case's runs (each (setting, model) once; "fine" reuses the model-bias runs)
     on one CPU thread, and read each case with the guide. Returns the numbers and the loss
     curves per case and run."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # these models are too small to gain from more
     trained: dict[tuple[str, str], dict[str, Any]] = {}
-    try:
+    with torch_threads(1):  # these models are too small to gain from more
         for key, runs in CASES.values():
             setting = SETTINGS[key]
             epochs = setting["epochs"] // QUICK_FRACTION if quick else setting["epochs"]
             for _, spec, _ in runs:
                 if (key, spec) not in trained:
                     trained[key, spec] = train_one(setting, spec, epochs)
-    finally:
-        torch.set_num_threads(threads)
     cases, curves = {}, {}
     for case, (key, runs) in CASES.items():
         setting = SETTINGS[key]
         by_depth = setting["size_unit"] == "hidden layers"
-        rows = []
+        measured = []
         for name, spec, layers in runs:
             numbers = dict(trained[key, spec])
             curves.setdefault(case, {})[name] = numbers.pop("curves")
             size = layers if by_depth else numbers["parameters"]
-            rows.append({"name": name, "size": size, "hidden_layers": layers, **numbers})
-        baseline = rows[0]["baseline"]  # the same training split for every run of a setting
-        guidance = read(rows, baseline)
+            measured.append({"name": name, "size": size, "hidden_layers": layers, **numbers})
+        baseline = measured[0]["baseline"]  # the same training split for every run of a setting
+        guidance = read(measured, baseline)
         cases[case] = {
             "task": setting["task"],
             "optimizer": setting["optimizer"],
@@ -211,7 +207,7 @@ def measure(quick: bool = False) -> tuple[dict[str, Any], dict[str, dict[str, An
             "size_unit": setting["size_unit"],
             "baseline": baseline,
             "target": guidance.target,
-            "runs": rows,
+            "runs": measured,
             "verdict": guidance.verdict,
             "deciding_run": guidance.run,
             "reason": guidance.reason,
@@ -227,9 +223,9 @@ def measure(quick: bool = False) -> tuple[dict[str, Any], dict[str, dict[str, An
     return numbers, curves
 
 
-def read(rows: list[dict[str, Any]], baseline: float) -> Guidance:
-    """The guide's reading of measured runs (rows with name, size, train_loss, val_loss)."""
-    summaries = [RunSummary(r["name"], r["size"], r["train_loss"], r["val_loss"]) for r in rows]
+def read(runs: list[dict[str, Any]], baseline: float) -> Guidance:
+    """The guide's reading of measured runs (each with name, size, train_loss, val_loss)."""
+    summaries = [RunSummary(r["name"], r["size"], r["train_loss"], r["val_loss"]) for r in runs]
     return general_guide(summaries, baseline=baseline)
 
 
@@ -264,7 +260,6 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
 def run(out: Path, quick: bool = False) -> Result:
     """Full: the epochs of the module doc; quick: a quarter of them."""
     numbers, curves = measure(quick)
-    reproduced = holds(numbers)
     figures = []
     for case, n in numbers["cases"].items():
         series: dict[str, list[float]] = {}
@@ -286,12 +281,4 @@ def run(out: Path, quick: bool = False) -> Result:
             logy=True,
         )
         figures.append(figure)
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=figures,
-    )
+    return conclude(__name__, numbers, figures)

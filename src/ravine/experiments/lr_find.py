@@ -44,14 +44,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from ..report import plots  # noqa: F401  (selects matplotlib's file backend)
-from ..report.plots import plot_range_test
+from ..report.plots import plot_range_test, save_figure  # (selects matplotlib's file backend)
 from ..tasks import task as build_task
 from ..training import train
 from ..training.lr_find import RangeTest, lr_find
-from .base import Result
+from .base import Result, conclude, torch_threads
 
 NAME = "lr-find"
 TITLE = "Choosing η: the range test's suggestion against a sweep of full runs"
@@ -70,7 +67,9 @@ MARGIN = 0.25  # the run at η* may end at most this fraction above the best val
 
 
 def grid(per_decade: int, low: int, high: int) -> list[float]:
-    """η = 10^(low + j/per_decade), j = 0 … (high − low)·per_decade: a log grid of η."""
+    """η = 10^(low + j/per_decade), j = 0 … (high − low)·per_decade: a log grid of η whose
+    points are computed as powers of ten, so every decade's η is exactly 10^k (which
+    :func:`ravine.sweep.log_spaced`, computed from the ends, only approaches)."""
     return [10 ** (low + j / per_decade) for j in range((high - low) * per_decade + 1)]
 
 
@@ -88,9 +87,7 @@ def measure(
     """The range test, the sweep over the grid and the run at the suggestion; numbers for the
     verdict, and the range test for its figure. One CPU thread: the model is small, and the
     runs are then reproducible."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         task = build_task(TASK, seed=seed)
         test = lr_find(task, OPTIMIZER, batch_size=BATCH, seed=seed)
         sweep = []
@@ -103,8 +100,6 @@ def measure(
                 task, OPTIMIZER, lr=test.suggestion, batch_size=BATCH, epochs=epochs, seed=seed
             )
             at = {"val_loss": _final_val_loss(run), "val_accuracy": _acc(run)}
-    finally:
-        torch.set_num_threads(threads)
     finite = [i for i, row in enumerate(sweep) if row["val_loss"] is not None]
     best = min(finite, key=lambda i: sweep[i]["val_loss"]) if finite else None
     best_lr = None if best is None else sweep[best]["lr"]
@@ -191,11 +186,11 @@ def plot_sweep(numbers: dict[str, Any], path: str | Path, *, title: str) -> Path
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [r for r in numbers["sweep"] if r["val_loss"] is not None]
+    finished = [run for run in numbers["sweep"] if run["val_loss"] is not None]
     fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=100)
     ax.plot(
-        [r["lr"] for r in rows],
-        [r["val_loss"] for r in rows],
+        [run["lr"] for run in finished],
+        [run["val_loss"] for run in finished],
         "o-",
         color="#1f5fa8",
         markersize=4,
@@ -235,9 +230,7 @@ def plot_sweep(numbers: dict[str, Any], path: str | Path, *, title: str) -> Path
     ax.grid(alpha=0.3)
     ax.grid(alpha=0.1, which="minor")
     ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -248,7 +241,6 @@ def run(out: Path, quick: bool = False) -> Result:
         else grid(GRID_PER_DECADE, GRID_LOW, GRID_HIGH)
     )
     numbers, test = measure(lrs)
-    reproduced = holds(numbers)
     curve = Path(NAME) / "range-test.png"
     plot_range_test(
         test,
@@ -264,12 +256,4 @@ def run(out: Path, quick: bool = False) -> Result:
         out / sweep,
         title=f"{len(numbers['sweep'])} full runs: {TASK}, {OPTIMIZER}, {numbers['epochs']} epochs",
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[curve, sweep],
-    )
+    return conclude(__name__, numbers, [curve, sweep])

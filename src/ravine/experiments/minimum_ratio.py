@@ -41,8 +41,6 @@ The claim is reproduced when, of the R networks,
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +52,9 @@ from ..diagnose.critical import (
     loss_and_gradient,
     train_to_critical_point,
 )
-from ..report import plots  # noqa: F401  (selects matplotlib's file backend)
+from ..report.plots import save_figure  # (selects matplotlib's file backend)
 from ..tasks import sinc_task
-from .base import Result
+from .base import Result, conclude, torch_threads
 
 NAME = "minimum-ratio"
 TITLE = "Minimum ratio: critical points are rarely local minima"
@@ -293,9 +291,7 @@ def plot_ratio_against_loss(networks: list[dict[str, Any]], path: Path) -> Path:
     )
     ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.0, 0.93))
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -330,39 +326,15 @@ def plot_spectrum(network: dict[str, Any], path: Path) -> Path:
     )
     ax.legend(fontsize=7, loc="upper right")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run with one intra-op thread, then restore the count. The networks are tiny, so a second
-    thread gains nothing, while on a busy machine OpenMP's waits for a descheduled thread made
-    the run three times slower (measured: 24 s against 9 s with two busy processes beside it)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run(out: Path, quick: bool = False) -> Result:
-    with one_thread():
+    with torch_threads(1):
         networks = [measure_network(seed) for seed in range(QUICK_NETWORKS if quick else NETWORKS)]
     numbers = summarize(networks)
-    reproduced = holds(numbers)
     scatter = plot_ratio_against_loss(networks, out / NAME / "minimum-ratio-vs-loss.png")
     lowest = min(networks, key=lambda n: (not n["reached"], n["training_loss"]))
     spectrum = plot_spectrum(lowest, out / NAME / "spectrum.png")
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[scatter.relative_to(out), spectrum.relative_to(out)],
-    )
+    return conclude(__name__, numbers, [scatter.relative_to(out), spectrum.relative_to(out)])

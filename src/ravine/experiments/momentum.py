@@ -40,7 +40,8 @@ import torch
 
 from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
-from .base import Result
+from ..validation import WHOLE, check_range, is_count, require
+from .base import Result, conclude
 
 NAME = "momentum"
 TITLE = "Momentum rolls over the bump where gradient descent stops"
@@ -144,10 +145,8 @@ def measure(
     steps: int = STEPS, grid: int = GRID, lr: float = LR, momentum: float = MOMENTUM
 ) -> tuple[dict[str, Any], Trajectory, Trajectory]:
     """Both runs from the surface's start, and the grid; the numbers the verdict uses."""
-    if isinstance(grid, bool) or not isinstance(grid, int) or grid < 2:
-        raise ValueError(f"grid must be a whole number >= 2 (starts per side), got {grid!r}")
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum λ must be in [0, 1), got {momentum!r}")
+    require(is_count(grid) and grid >= 2, "grid", grid, f"{WHOLE} >= 2 (starts per side)")
+    check_range("momentum λ", momentum, 0, 1, closed="[)")
     s = surface(SURFACE)
     gd = descend(s, "gd", lr=lr, steps=steps)
     heavy = descend(s, "lecture-momentum", lr=lr, options={"momentum": momentum}, steps=steps)
@@ -229,7 +228,6 @@ def run(out: Path, quick: bool = False) -> Result:
     ‖∇L‖ < 10⁻⁶) and a 6 × 6 grid."""
     steps, grid = (QUICK_STEPS, QUICK_GRID) if quick else (STEPS, GRID)
     numbers, gd, heavy = measure(steps, grid)
-    reproduced = holds(numbers)
     s = gd.surface
     paths = {
         f"gradient descent, η = {LR:g}": gd.theta[:, 0].numpy(),
@@ -270,12 +268,4 @@ def run(out: Path, quick: bool = False) -> Result:
         ),
         ylabel="L(θ)",
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[contour, curves],
-    )
+    return conclude(__name__, numbers, [contour, curves])

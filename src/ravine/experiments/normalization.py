@@ -28,7 +28,7 @@ import torch
 
 from ..report.plots import plot_contour
 from ..surfaces import Surface, Trajectory, descend, surface
-from .base import Result
+from .base import Result, conclude
 
 NAME = "normalization"
 TITLE = "Normalized features: a round bowl, a few steps"
@@ -148,7 +148,6 @@ def _minimum(s: Surface) -> torch.Tensor:
 
 def run(out: Path, quick: bool = False) -> Result:
     numbers, round_bowl, valley = measure(QUICK_STEPS if quick else STEPS)
-    reproduced = holds(numbers)
     (one, fixed), steps = numbers["pokemon_normalized"]["lr"], numbers["pokemon"]["steps"]
     bowl = Path(NAME) / "normalized-paths.png"
     plot_contour(
@@ -170,12 +169,4 @@ def run(out: Path, quick: bool = False) -> Result:
         out / raw,
         title="Raw x: GD at its best fixed η, still far from the minimum",
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[bowl, raw],
-    )
+    return conclude(__name__, numbers, [bowl, raw])

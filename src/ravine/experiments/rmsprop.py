@@ -40,7 +40,7 @@ import torch
 
 from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
-from .base import Result
+from .base import Result, conclude
 
 NAME = "rmsprop"
 TITLE = "RMSProp: σ follows the newest gradient and brakes when the slope steepens"
@@ -199,7 +199,6 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
 def run(out: Path, quick: bool = False) -> Result:
     """Full and quick are the same size (two runs of 600 updates of two parameters)."""
     numbers, trajectories = measure(STEPS)
-    reproduced = holds(numbers)
     # show the steps up to a while after the later steepening (all of them if there is none)
     events = [numbers[label.lower()]["steep_again"] for label in OPTIMIZERS]
     shown = STEPS if None in events else min(STEPS, max(events) + 4 * WINDOW)
@@ -226,12 +225,4 @@ def run(out: Path, quick: bool = False) -> Result:
         title=f"{SURFACE}: Adagrad and RMSProp (α = {ALPHA:g}), η = {LR:g}, {STEPS} updates",
     )
     figures.append(figure)
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=figures,
-    )
+    return conclude(__name__, numbers, figures)

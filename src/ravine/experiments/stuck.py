@@ -25,7 +25,7 @@ import torch
 
 from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
-from .base import Result
+from .base import Result, conclude
 
 NAME = "stuck"
 TITLE = "Training stuck ≠ small gradient"
@@ -117,7 +117,6 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
 
 def run(out: Path, quick: bool = False) -> Result:
     numbers, trajectory = measure(LR, QUICK_STEPS if quick else STEPS)
-    reproduced = holds(numbers)
     curves = Path(NAME) / "loss-and-gradient.png"
     plot_curves(
         {"loss L(θ)": trajectory.loss[:, 0].numpy()},
@@ -134,12 +133,4 @@ def run(out: Path, quick: bool = False) -> Result:
         out / path,
         title="Bouncing between the valley's walls",
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[curves, path],
-    )
+    return conclude(__name__, numbers, [curves, path])

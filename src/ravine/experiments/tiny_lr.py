@@ -28,7 +28,7 @@ import torch
 
 from ..report.plots import plot_contour
 from ..surfaces import Trajectory, descend, surface
-from .base import Result
+from .base import Result, conclude
 
 NAME = "tiny-lr"
 TITLE = "η = 10⁻⁷: no bouncing, and no progress"
@@ -128,7 +128,6 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
 def run(out: Path, quick: bool = False) -> Result:
     steps = QUICK_STEPS if quick else STEPS
     numbers, trajectory, creep = measure(LR, steps)
-    reproduced = holds(numbers)
     pokemon_path = Path(NAME) / "pokemon-path.png"
     plot_contour(
         trajectory.surface,
@@ -143,12 +142,4 @@ def run(out: Path, quick: bool = False) -> Result:
         out / valley_path,
         title="Valley: no more bouncing, and hardly any way along the floor",
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[pokemon_path, valley_path],
-    )
+    return conclude(__name__, numbers, [pokemon_path, valley_path])

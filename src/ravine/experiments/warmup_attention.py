@@ -49,7 +49,7 @@ from ..optim import Adam, RAdam
 from ..report.plots import plot_curves
 from ..schedules import Scheduler, linear_warmup
 from ..tasks.sequence import D_MODEL, HEADS, LENGTH, VOCAB, ReverseModel, reverse_data
-from .base import Result
+from .base import Result, conclude, torch_threads
 
 NAME = "warmup-attention"
 TITLE = "Warm-up on an attention model: Adam with a large η, with and without warm-up, RAdam"
@@ -135,19 +135,17 @@ def summarize(losses: list[float], accuracy: float, moved: float) -> dict[str, A
 
 def measure(steps: int) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """Train the three runs deterministically on one CPU thread; numbers and loss curves."""
-    threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)  # this model is too small to gain from more; and reproducible
-    torch.use_deterministic_algorithms(True)
     curves, runs = {}, {}
-    try:
-        for kind in RUNS:
-            trained = train(kind, steps)
-            curves[kind] = trained["losses"]
-            runs[kind] = summarize(trained["losses"], trained["accuracy"], trained["moved"])
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(deterministic)
+    with torch_threads(1):  # this model is too small to gain from more; and reproducible
+        torch.use_deterministic_algorithms(True)
+        try:
+            for kind in RUNS:
+                trained = train(kind, steps)
+                curves[kind] = trained["losses"]
+                runs[kind] = summarize(trained["losses"], trained["accuracy"], trained["moved"])
+        finally:
+            torch.use_deterministic_algorithms(deterministic)
     numbers = {
         "task": f"reverse {LENGTH} tokens of {VOCAB}",
         "model": f"post-LN attention block, d_model {D_MODEL}, {HEADS} heads",
@@ -206,7 +204,6 @@ def run(out: Path, quick: bool = False) -> Result:
     """Full: 400 steps per run; quick: 150 (the warmed-up runs reach the level by about
     step 70, so the verdict is measured the same way)."""
     numbers, curves = measure(QUICK_STEPS if quick else STEPS)
-    reproduced = holds(numbers)
     labels = {
         "adam": f"Adam η = {LR:g}, no warm-up",
         "adam + warm-up": f"Adam η = {LR:g}, {WARMUP}-step linear warm-up",
@@ -231,12 +228,4 @@ def run(out: Path, quick: bool = False) -> Result:
         title=f"The first {shown} steps (warm-up ends at step {WARMUP})",
         ylabel="cross-entropy (nats per token)",
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[figure, early],
-    )
+    return conclude(__name__, numbers, [figure, early])

@@ -39,7 +39,7 @@ import torch
 
 from ..optim.magnitudes import Rectified, SecondMoment, rectification_lengths
 from ..report.plots import plot_curves
-from .base import Result
+from .base import Result, conclude
 
 NAME = "warmup-variance"
 TITLE = "Warm-up: σ from few gradients is unreliable; RAdam's rectification"
@@ -176,7 +176,6 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
 
 def run(out: Path, quick: bool = False) -> Result:
     numbers, (adam_variance, radam_variance) = measure(RUNS)
-    reproduced = holds(numbers)
     # index = step t (nothing at t = 0); RAdam's 0 while σ = 1 is left off the log axis
     series: dict[str, list[float]] = {}
     for index, mu in enumerate(MEANS):
@@ -195,12 +194,4 @@ def run(out: Path, quick: bool = False) -> Result:
         ylabel="variance across runs",
         logy=True,
     )
-    return Result(
-        name=NAME,
-        title=TITLE,
-        claim=CLAIM,
-        reproduced=reproduced,
-        verdict=verdict(numbers, reproduced),
-        numbers=numbers,
-        figures=[figure],
-    )
+    return conclude(__name__, numbers, [figure])

@@ -1,1 +1,11 @@
-"""Figures and reports: what people would rather look at than read."""
+"""Figures and reports: what people would rather look at than read.
+
+:class:`Result` is one experiment's outcome, :func:`jsonable` turns its numbers into plain
+JSON, and :func:`write_report` writes the HTML page and ``results.json`` for a list of them.
+The plots (:mod:`.plots`) are imported on their own, since they load matplotlib.
+"""
+
+from .html import write_report
+from .result import Result, jsonable
+
+__all__ = ["Result", "jsonable", "write_report"]

@@ -2,22 +2,22 @@
 
 ``write_report(results, out)`` writes ``out/index.html`` — self-contained (inline CSS, no
 script, nothing fetched); figures are linked by paths relative to ``out``, so the folder can be
-moved or zipped whole — and ``out/results.json``, the same results for programs.
+moved or zipped whole — and ``out/results.json``, the same results for programs. Both are
+written atomically (:mod:`.files`).
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-if TYPE_CHECKING:
-    from ..experiments.base import Result
+from .files import write_text
+from .result import Result, jsonable
 
 TITLE = "Tips for training: Adaptive Learning Rate — the lecture's claims, measured"
 # θ_i^{t+1} ← θ_i^t − (η^t / σ_i^t) · m_i^t
@@ -28,7 +28,8 @@ RULE = (
 
 # How much of a list the numbers table shows: the first SHOWN items, then "…" and the last.
 SHOWN = 8
-# Lists of objects (e.g. one dict per learning rate) are flattened row by row up to this many.
+# Lists of objects (e.g. one dict per learning rate) are flattened one object after another,
+# up to this many.
 ROWS_PER_LIST = 12
 
 CSS = """
@@ -72,29 +73,11 @@ def write_report(results: Sequence[Result], out: Path) -> Path:
         "reproduced": reproduced,
         "experiments": [jsonable(r.to_json()) for r in results],
     }
-    (out / "results.json").write_text(
+    write_text(
+        out / "results.json",
         json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-        encoding="utf-8",
     )
-    index = out / "index.html"
-    index.write_text(_page(results, out), encoding="utf-8")
-    return index
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON: tuples → lists, numpy/torch values → numbers or lists, paths →
-    text, non-finite floats → None; anything else unknown → its ``str``."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    if hasattr(value, "tolist"):  # numpy arrays and scalars, torch tensors
-        return jsonable(value.tolist())
-    return str(value)
+    return write_text(out / "index.html", _page(results, out))
 
 
 def _page(results: Sequence[Result], out: Path) -> str:
@@ -124,22 +107,23 @@ def _page(results: Sequence[Result], out: Path) -> str:
 
 
 def _summary(results: Sequence[Result]) -> str:
-    rows = [
+    """The table of verdicts: one line per claim, linked to its section."""
+    table = [
         '<table id="verdicts">',
         "<thead><tr><th>Claim</th><th>Measured verdict</th><th>Reproduced</th>"
         "<th>Seconds</th></tr></thead>",
         "<tbody>",
     ]
     for r in results:
-        rows.append(
+        table.append(
             f'<tr class="{_status(r)}">'
             f'<td><a href="#{_attribute(_anchor(r.name))}">{_text(r.title)}</a></td>'
             f"<td>{_text(r.verdict)}</td>"
             f'<td class="mark {_status(r)}">{_mark(r)}</td>'
             f'<td class="seconds">{r.seconds:.1f}</td></tr>'
         )
-    rows += ["</tbody>", "</table>"]
-    return "\n".join(rows)
+    table += ["</tbody>", "</table>"]
+    return "\n".join(table)
 
 
 def _section(result: Result, out: Path) -> str:
@@ -149,13 +133,13 @@ def _section(result: Result, out: Path) -> str:
         f"<blockquote><strong>Claim.</strong> {_text(result.claim)}</blockquote>",
     ]
     parts.extend(_figure(result, figure, out) for figure in result.figures)
-    rows = list(_flatten(result.numbers))
-    if rows:
+    measured = list(_flatten(result.numbers))
+    if measured:
         parts.append('<table class="numbers"><thead><tr><th>Measured</th><th>Value</th></tr>')
         parts.append("</thead><tbody>")
         parts.extend(
             f'<tr><td>{_text(key)}</td><td class="number">{_text(value)}</td></tr>'
-            for key, value in rows
+            for key, value in measured
         )
         parts.append("</tbody></table>")
     parts.append(

@@ -11,8 +11,28 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen first
 
+from ..validation import require
+from .files import replace_atomically
+
 if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
     from ..training.lr_find import RangeTest
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Lay out ``fig``, write it to ``path`` atomically (the format from the suffix: .png,
+    .svg, .pdf) and close it. A name without a suffix gets matplotlib's default format's, as
+    ``savefig`` gives it. Returns the path written."""
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_name(f"{path.name}.{plt.rcParams['savefig.format']}")
+    fig.tight_layout()
+    replace_atomically(path, fig.savefig)
+    plt.close(fig)
+    return path
 
 
 def plot_schedule(
@@ -56,9 +76,7 @@ def plot_schedule(
     ax.set_title(title, fontsize=9)
     ax.set_ylim(bottom=0, top=max(values) * 1.15 if max(values) > 0 else 1)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -112,9 +130,7 @@ def plot_contour(
     ax.set_ylabel(surface.labels[1])
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -159,9 +175,7 @@ def plot_curves(
     ax.legend(handles=handles, fontsize=7, loc="best")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
 
 
@@ -185,17 +199,12 @@ def plot_training(
     logarithmic when every value is > 0 and they span more than a factor of 10. Returns the path
     written.
     """
-    if quantity not in ("loss", "metric"):
-        raise ValueError(f"quantity must be 'loss' or 'metric', got {quantity!r}")
+    require(quantity in ("loss", "metric"), "quantity", quantity, "'loss' or 'metric'")
     import numpy as np
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
-    def finite(values: Sequence[float | None]) -> np.ndarray:
-        array = np.array([np.nan if v is None else v for v in values], dtype=float)
-        array[~np.isfinite(array)] = np.nan
-        return array
-
+    finite = _finite_array
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
@@ -225,18 +234,7 @@ def plot_training(
         if not single:
             label = f"fold {run.fold + 1}" if run.fold is not None else f"run {index + 1}"
             handles.append(Line2D([], [], color=train_color, linewidth=2, label=label))
-    train_color, val_color = ("#333333", "#333333") if not single else (colors[0], colors[1])
-    if quantity == "loss":
-        handles.append(
-            Line2D([], [], color=train_color, alpha=0.35, linewidth=1, label="batch loss")
-        )
-    name = "loss" if quantity == "loss" else ylabel or quantity
-    handles.append(Line2D([], [], color=train_color, linestyle="-", label=f"training {name}"))
-    handles.append(Line2D([], [], color=val_color, linestyle="--", label=f"validation {name}"))
-    if any(run.stopped is not None for run in runs):
-        handles.append(
-            Line2D([], [], color="#333333", linestyle=":", label="stopped: non-finite loss")
-        )
+    handles += _line_styles(quantity, ylabel, colors if single else None, runs)
     values = np.concatenate(drawn) if drawn else np.array([])
     values = values[np.isfinite(values)]
     if len(values) and values.min() > 0 and values.max() > 10 * values.min():
@@ -247,10 +245,39 @@ def plot_training(
     ax.set_title(title, fontsize=9)
     ax.legend(handles=handles, fontsize=7, loc="best")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
+
+
+def _finite_array(values: Sequence[float | None]) -> np.ndarray:
+    """``values`` as a float array, None and non-finite numbers as nan (gaps in a line)."""
+    import numpy as np
+
+    array = np.array([np.nan if v is None else v for v in values], dtype=float)
+    array[~np.isfinite(array)] = np.nan
+    return array
+
+
+def _line_styles(
+    quantity: str, ylabel: str, colors: Sequence[str] | None, runs: Sequence
+) -> list[Line2D]:
+    """The legend's keys to the line styles of :func:`plot_training`: batch loss (faint),
+    training (solid), validation (dashed), stopped (dotted, when a run stopped); in the
+    single run's ``colors``, or grey for several runs."""
+    from matplotlib.lines import Line2D
+
+    train_color, val_color = ("#333333", "#333333") if colors is None else (colors[0], colors[1])
+    keys = []
+    if quantity == "loss":
+        keys.append(Line2D([], [], color=train_color, alpha=0.35, linewidth=1, label="batch loss"))
+    name = "loss" if quantity == "loss" else ylabel or quantity
+    keys.append(Line2D([], [], color=train_color, linestyle="-", label=f"training {name}"))
+    keys.append(Line2D([], [], color=val_color, linestyle="--", label=f"validation {name}"))
+    if any(run.stopped is not None for run in runs):
+        keys.append(
+            Line2D([], [], color="#333333", linestyle=":", label="stopped: non-finite loss")
+        )
+    return keys
 
 
 def plot_range_test(test: RangeTest, path: str | Path, *, title: str) -> Path:
@@ -287,7 +314,5 @@ def plot_range_test(test: RangeTest, path: str | Path, *, title: str) -> Path:
     ax.grid(alpha=0.3)
     ax.grid(alpha=0.1, which="minor")
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path

@@ -1,19 +1,19 @@
-"""Sweeps at batch speed: many settings of η for one problem, trained together.
+"""Sweeps at stacked speed: many settings of η for one problem, trained together.
 
 ``sweep("sinc", "adam", lrs="1e-4:1e-1:16", steps=500)`` trains 16 copies of the sinc network,
-one per η, as one stacked batch, and returns a :class:`SweepResult` (final loss per η, loss
-curves, the best η, the runs that diverged). ``parse_lrs`` reads the command line's η specs.
+one per η, stacked along a run axis, and returns a :class:`SweepResult` (final loss per η, loss
+curves, the best η, the runs that diverged). ``parse_lrs`` reads the command line's η specs and
+``log_spaced`` is the log-spaced η grid they (and the range test) use.
+
+    grid.py      the η grid: log_spaced, parse_lrs
+    stacked.py   R runs stacked along a new first axis, one update for all: sweep
+    result.py    SweepResult: curves, divergence, the best η
+    plot.py      the sweep's figure (imports matplotlib)
 """
 
-from .batch import (
-    CURVE_POINTS,
-    LR_SPEC_HELP,
-    SweepResult,
-    log_spaced,
-    parse_lrs,
-    single_run_parameters,
-    sweep,
-)
+from .grid import LR_SPEC_HELP, log_spaced, parse_lrs
+from .result import SweepResult, single_run_parameters
+from .stacked import CURVE_POINTS, sweep
 
 __all__ = [
     "CURVE_POINTS",

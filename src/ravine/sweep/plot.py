@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen first
 
-from .batch import SweepResult
+from .result import SweepResult
 
 
 def plot_sweep(result: SweepResult, path: str | Path, *, title: str) -> Path:

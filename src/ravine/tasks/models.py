@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..validation import WHOLE, require
+
 UNITS = 64  # K, hidden units per layer
 LAYERS = 3  # L, hidden layers of a deep net
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
@@ -96,28 +98,27 @@ def parse_model(spec: str) -> ModelSpec:
         values[key] = text
     layers = {"linear": 0, "sigmoid": 1, "relu": 1}.get(name, LAYERS)
     activation = "sigmoid" if name == "sigmoid" else values.get("activation", "relu")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    require(activation in ACTIVATIONS, "activation", activation, f"one of {', '.join(ACTIVATIONS)}")
     norm = values.get("norm", "none")
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    require(norm in NORMS, "norm", norm, f"one of {', '.join(NORMS)}")
     return ModelSpec(
         name=name,
-        layers=_whole(values, "layers", layers),
-        units=_whole(values, "units", UNITS),
+        layers=_count_in_spec(values, "layers", layers),
+        units=_count_in_spec(values, "units", UNITS),
         activation=activation,
         norm=norm,
     )
 
 
-def _whole(values: dict[str, str], key: str, default: int) -> int:
+def _count_in_spec(values: dict[str, str], key: str, default: int) -> int:
+    """The whole number >= 1 written for ``key`` in a spec (``default`` when it is not); the
+    message shows the text as given."""
     text = values.get(key)
     if text is None:
         return default
     try:
         number = int(text)
     except ValueError:
-        number = 0
-    if number < 1:
-        raise ValueError(f"{key} must be a whole number >= 1, got {text!r}")
+        number = None
+    require(number is not None and number >= 1, key, text, f"{WHOLE} >= 1")
     return number

@@ -17,6 +17,7 @@ import math
 import torch
 from torch import nn
 
+from ..validation import WHOLE, check_count
 from .base import Task
 from .losses import REGRESSION_LOSSES, pick_loss
 from .models import parse_model
@@ -36,8 +37,7 @@ def sinc_data(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` points x ~ Uniform[−1, 1] from a generator seeded with ``seed``, and y = sinc(x);
     both of shape (n, 1)."""
-    if not (isinstance(n, int) and n >= 1):
-        raise ValueError(f"n must be a whole number >= 1, got {n!r}")
+    n = check_count("n", n, noun=WHOLE)
     generator = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 1, generator=generator, dtype=torch.float64) * 2 - 1
     return x.to(dtype), sinc(x).to(dtype)

@@ -1,8 +1,9 @@
 """Training the built-in tasks: the lecture's mini-batch loop with a validation split or K-fold
 cross-validation (:mod:`.loop`), and the learning-rate range test (:mod:`.lr_find`).
 
-This layer sits beside :mod:`ravine.experiments`: it uses the optimizers, schedules, tasks and
-diagnostics, and the experiments and the command line use it.
+This layer sits above the optimizers, schedules, tasks, diagnostics and sweeps (the range
+test's η grid is :func:`ravine.sweep.log_spaced`), and below the report, the experiments and
+the command line, which use it.
 """
 
 from .loop import (

@@ -41,6 +41,7 @@ from ..optim.optimizer import NonFiniteGradientError
 from ..schedules import Schedule, Scheduler
 from ..tasks import Task
 from ..tasks import task as build_task
+from ..validation import WHOLE, check_count, is_real, require
 
 BATCH_SIZE = 32
 EPOCHS = 20
@@ -167,10 +168,8 @@ class Run:
 def split(n: int, validation: float = VALIDATION, seed: int = 0) -> tuple[torch.Tensor, ...]:
     """(training indices, validation indices): a seeded permutation of range(n), the last
     round(validation·n) of it held out. ``validation`` in [0, 1); 0 holds nothing out."""
-    if isinstance(validation, bool) or not isinstance(validation, (int, float)):
-        raise ValueError(f"validation must be a fraction in [0, 1), got {validation!r}")
-    if not 0 <= validation < 1:
-        raise ValueError(f"validation must be a fraction in [0, 1), got {validation!r}")
+    ok = is_real(validation) and 0 <= validation < 1
+    require(ok, "validation", validation, "a fraction in [0, 1)")
     held = round(validation * n)
     if validation > 0 and held == 0:
         raise ValueError(f"validation={validation} of {n} examples holds out none; use 0 or more")
@@ -181,8 +180,7 @@ def split(n: int, validation: float = VALIDATION, seed: int = 0) -> tuple[torch.
 def make_folds(n: int, k: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """K-fold cross-validation: a seeded permutation of range(n) cut into ``k`` near-equal
     folds; fold i is (every other fold, fold i). ``k`` >= 2 and <= n."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
-        raise ValueError(f"folds must be a whole number >= 2, got {k!r}")
+    k = check_count("folds", k, 2, noun=WHOLE)
     if k > n:
         raise ValueError(f"folds={k} is more than the {n} examples")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
@@ -220,14 +218,10 @@ def train(
     diagnoses the run at the end. ``progress(epoch_record, epochs)`` is called after each epoch.
     """
     task = build_task(task, seed=seed) if isinstance(task, str) else task
-    _check_whole("epochs", epochs)
-    _check_whole("batch_size", batch_size)
+    epochs = check_count("epochs", epochs, noun=WHOLE)
+    check_count("batch_size", batch_size, noun=WHOLE)  # named before a bad split is
     train_idx, val_idx = indices if indices is not None else split(task.size, validation, seed)
-    if batch_size > len(train_idx):
-        raise ValueError(
-            f"batch_size {batch_size} is larger than the {len(train_idx)} training examples of "
-            f"task {task.name!r} ({task.size} in all, {len(val_idx)} held out for validation)"
-        )
+    batch_size = check_batch_size(batch_size, len(train_idx), task, len(val_idx))
     settings = dict(options or {})
     if lr is not None:
         settings["lr"] = lr
@@ -255,7 +249,7 @@ def train(
         model=net,
         monitor=watch,
     )
-    x, y = task.inputs, task.targets
+    per_update = None if per_epoch else scheduler  # the scheduler stepped after each update
     shuffle = torch.Generator().manual_seed(seed + 1)
     kept = [torch.empty_like(t) for t in _state(net)]  # θ before the update in flight
     try:
@@ -263,32 +257,9 @@ def train(
             net.train()
             start_epoch = run.update_seconds
             order = train_idx[torch.randperm(len(train_idx), generator=shuffle)]
-            for batch in order.split(batch_size):
-                started = time.perf_counter()
-                torch._foreach_copy_(kept, _state(net))
-                opt.zero_grad()
-                loss = task.loss_fn(net(x[batch]), y[batch])
-                value = float(loss.detach())  # the update's one host sync
-                reason = None if math.isfinite(value) else f"the loss is {value}"
-                if reason is None:
-                    loss.backward()
-                    try:
-                        opt.step()
-                    except NonFiniteGradientError as error:
-                        reason = str(error)
-                run.losses.append(value)
-                if reason is not None:
-                    run.update_seconds += time.perf_counter() - started
-                    torch._foreach_copy_(_state(net), kept)
-                    run.stopped = Stop(
-                        run.updates - 1, epoch, value, reason, _loss_diagnosis(run.losses)
-                    )
-                    return run
-                if watch is not None:
-                    watch.step(value)
-                if scheduler is not None and not per_epoch:
-                    scheduler.step()
-                run.update_seconds += time.perf_counter() - started
+            batches = order.split(batch_size)
+            if not _epoch_of_updates(run, epoch, batches, task, opt, per_update, kept):
+                return run
             record = _evaluate(task, net, train_idx, val_idx, epoch, run.updates)
             record.seconds = run.update_seconds - start_epoch
             run.history.append(record)
@@ -304,6 +275,74 @@ def train(
     finally:
         if watch is not None:
             watch.close()
+
+
+def check_batch_size(
+    batch_size: Any, available: int, task: Task | None = None, held_out: int = 0
+) -> int:
+    """B, the examples per update: a whole number >= 1 and at most the ``available`` examples
+    the batches are cut from — the training examples of ``task``, with ``held_out`` of its
+    examples kept for validation, or plain examples without a task."""
+    batch_size = check_count("batch_size", batch_size, noun=WHOLE)
+    if batch_size > available:
+        examples = (
+            "examples"
+            if task is None
+            else f"training examples of task {task.name!r} ({task.size} in all, {held_out} held "
+            "out for validation)"
+        )
+        raise ValueError(f"batch_size {batch_size} is larger than the {available} {examples}")
+    return batch_size
+
+
+def _epoch_of_updates(
+    run: Run,
+    epoch: int,
+    batches: tuple[torch.Tensor, ...],
+    task: Task,
+    opt: torch.optim.Optimizer,
+    scheduler: Scheduler | None,
+    kept: list[torch.Tensor],
+) -> bool:
+    """Epoch ``epoch``'s updates, one per batch of indices, recorded in ``run`` (its model
+    trained, its monitor fed, ``scheduler`` stepped after each update when given). On a
+    non-finite loss or gradient θ goes back to before that update (``kept``), ``run.stopped``
+    says why, and this returns False; True when every batch was used."""
+    net, watch = run.model, run.monitor
+    for batch in batches:
+        started = time.perf_counter()
+        torch._foreach_copy_(kept, _state(net))
+        value, reason = _update(task, net, opt, batch)
+        run.losses.append(value)
+        if reason is not None:
+            run.update_seconds += time.perf_counter() - started
+            torch._foreach_copy_(_state(net), kept)
+            run.stopped = Stop(run.updates - 1, epoch, value, reason, _loss_diagnosis(run.losses))
+            return False
+        if watch is not None:
+            watch.step(value)
+        if scheduler is not None:
+            scheduler.step()
+        run.update_seconds += time.perf_counter() - started
+    return True
+
+
+def _update(
+    task: Task, net: nn.Module, opt: torch.optim.Optimizer, batch: torch.Tensor
+) -> tuple[float, str | None]:
+    """One update on the examples ``batch``: L^b, g = ∇L^b, the optimizer's step. Returns L^b
+    and, when it or g is not finite (the step then not taken), why."""
+    opt.zero_grad()
+    loss = task.loss_fn(net(task.inputs[batch]), task.targets[batch])
+    value = float(loss.detach())  # the update's one host sync
+    if not math.isfinite(value):
+        return value, f"the loss is {value}"
+    loss.backward()
+    try:
+        opt.step()
+    except NonFiniteGradientError as error:
+        return value, str(error)
+    return value, None
 
 
 @dataclass
@@ -396,11 +435,6 @@ def _loss_diagnosis(losses: list[float]) -> Diagnosis:
     read on that path (the divergence test), so the gradient columns are left neutral."""
     n = len(losses)
     return diagnose_training(losses, np.zeros(n), np.full(n, np.nan), window=default_window(n))
-
-
-def _check_whole(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
 
 
 def _finite_or_none(value: float) -> float | None:

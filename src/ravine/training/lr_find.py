@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,10 +64,12 @@ from torch import nn
 
 from ..optim import catalog
 from ..optim.optimizer import NonFiniteGradientError
+from ..sweep.grid import log_spaced
 from ..tasks import Task
 from ..tasks import task as build_task
 from ..tasks.losses import LossFn
-from .loop import BATCH_SIZE, VALIDATION, _check_whole, split
+from ..validation import WHOLE, check_above, check_count, check_positive, check_range
+from .loop import BATCH_SIZE, VALIDATION, check_batch_size, split
 
 LR_MIN = 1e-6  # η_0, the first update's learning rate
 LR_MAX = 10.0  # η_{N−1}, the last one's
@@ -157,10 +160,10 @@ class RangeTest:
 
 def sweep_lrs(lr_min: float, lr_max: float, steps: int) -> list[float]:
     """η_k = η_min·(η_max/η_min)^(k/(N−1)) for k = 0 … N−1: the first update's η is
-    ``lr_min``, the last one's ``lr_max`` (units of η)."""
+    ``lr_min``, the last one's ``lr_max`` (units of η); the grid of
+    :func:`ravine.sweep.log_spaced`."""
     _check_sweep(lr_min, lr_max, steps)
-    ratio = math.log(lr_max / lr_min)
-    return [lr_min * math.exp(ratio * k / (steps - 1)) for k in range(steps)]
+    return log_spaced(lr_min, lr_max, steps)
 
 
 def smooth_losses(losses: list[float], beta: float = SMOOTHING) -> list[float]:
@@ -219,11 +222,10 @@ def range_test(
     """
     _check_sweep(lr_min, lr_max, steps)
     _check_beta(smoothing)
-    if not (isinstance(divergence, (int, float)) and math.isfinite(divergence) and divergence > 1):
-        raise ValueError(f"divergence must be a finite number > 1, got {divergence!r}")
+    check_above("divergence", divergence, 1)
     if len(inputs) != len(targets):
         raise ValueError(f"{len(inputs)} inputs but {len(targets)} targets")
-    _check_batch(batch_size, len(inputs), "examples")
+    check_batch_size(batch_size, len(inputs))
     lrs = sweep_lrs(lr_min, lr_max, steps)
     test = RangeTest(
         lrs=[],
@@ -244,35 +246,9 @@ def range_test(
         model.train()
         shuffle = torch.Generator().manual_seed(seed + 1)
         batches = _batches(len(inputs), batch_size, shuffle)
-        average, best = 0.0, math.inf
-        for k, lr in enumerate(lrs):
-            for group in optimizer.param_groups:
-                group["lr"] = lr  # η_k
-            batch = next(batches)
-            optimizer.zero_grad()
-            loss = loss_fn(model(inputs[batch]), targets[batch])
-            value = float(loss.detach())  # L_k at θ_k
-            if not math.isfinite(value):
-                test.stopped = f"the loss at update {k} (η = {lr:.3g}) is {value}"
-                break
-            average = smoothing * average + (1 - smoothing) * value  # a_k
-            smoothed = average / (1 - smoothing ** (k + 1))  # L̄_k
-            test.lrs.append(lr)
-            test.losses.append(value)
-            test.smoothed.append(smoothed)
-            best = min(best, smoothed)
-            if smoothed > divergence * best:
-                test.stopped = (
-                    f"the smoothed loss {smoothed:.4g} at update {k} (η = {lr:.3g}) exceeded "
-                    f"{divergence:g} × its lowest, {best:.4g}"
-                )
-                break
-            loss.backward()
-            try:
-                optimizer.step()
-            except NonFiniteGradientError as error:
-                test.stopped = f"the gradient at update {k} (η = {lr:.3g}) is not finite: {error}"
-                break
+        test.stopped = _rising_updates(
+            test, lrs, batches, model, optimizer, loss_fn, inputs, targets
+        )
     test.suggestion = suggest_lr(test.lrs, test.smoothed)
     test.warning = _warning(test)
     return test
@@ -306,14 +282,9 @@ def lr_find(
         )
     _check_sweep(lr_min, lr_max, steps)
     task = build_task(task, seed=seed) if isinstance(task, str) else task
-    _check_whole("batch_size", batch_size)
+    check_count("batch_size", batch_size, noun=WHOLE)  # named before a bad split is
     train_idx, val_idx = split(task.size, validation, seed)
-    _check_batch(
-        batch_size,
-        len(train_idx),
-        f"training examples of task {task.name!r} ({task.size} in all, {len(val_idx)} held "
-        "out for validation)",
-    )
+    check_batch_size(batch_size, len(train_idx), task, len(val_idx))
     model = task.model(seed)
     opt = catalog.create(optimizer, model.parameters(), lr=lr_min, **settings)
     test = range_test(
@@ -339,6 +310,49 @@ def lr_find(
         "train_size": len(train_idx),
     }
     return test
+
+
+def _rising_updates(
+    test: RangeTest,
+    lrs: list[float],
+    batches: Iterator[torch.Tensor],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFn,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+) -> str | None:
+    """The sweep itself: update k on the next batch with η_k, recording L_k (at θ_k, before
+    the update) and L̄_k in ``test``. Returns why it stopped early (a non-finite loss or
+    gradient, or L̄_k above ``test.divergence`` times its lowest), None after every η."""
+    beta, divergence = test.smoothing, test.divergence
+    average, best = 0.0, math.inf
+    for k, lr in enumerate(lrs):
+        for group in optimizer.param_groups:
+            group["lr"] = lr  # η_k
+        batch = next(batches)
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs[batch]), targets[batch])
+        value = float(loss.detach())  # L_k at θ_k
+        if not math.isfinite(value):
+            return f"the loss at update {k} (η = {lr:.3g}) is {value}"
+        average = beta * average + (1 - beta) * value  # a_k
+        smoothed = average / (1 - beta ** (k + 1))  # L̄_k
+        test.lrs.append(lr)
+        test.losses.append(value)
+        test.smoothed.append(smoothed)
+        best = min(best, smoothed)
+        if smoothed > divergence * best:
+            return (
+                f"the smoothed loss {smoothed:.4g} at update {k} (η = {lr:.3g}) exceeded "
+                f"{divergence:g} × its lowest, {best:.4g}"
+            )
+        loss.backward()
+        try:
+            optimizer.step()
+        except NonFiniteGradientError as error:
+            return f"the gradient at update {k} (η = {lr:.3g}) is not finite: {error}"
+    return None
 
 
 class _restored:
@@ -397,28 +411,16 @@ def _warning(test: RangeTest) -> str | None:
 
 
 def _check_sweep(lr_min: Any, lr_max: Any, steps: Any) -> None:
-    for name, value in (("lr_min", lr_min), ("lr_max", lr_max)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    """η_min and η_max finite and > 0 with η_min < η_max, and N >= MIN_STEPS updates."""
+    check_positive("lr_min", lr_min)
+    check_positive("lr_max", lr_max)
     if lr_max <= lr_min:
         raise ValueError(
             f"lr_max must be larger than lr_min, got lr_min={lr_min} >= lr_max={lr_max}"
         )
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < MIN_STEPS:
-        raise ValueError(f"steps must be a whole number >= {MIN_STEPS}, got {steps!r}")
+    check_count("steps", steps, MIN_STEPS, noun=WHOLE)
 
 
 def _check_beta(beta: Any) -> None:
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1:
-        raise ValueError(f"smoothing β must be in [0, 1), got {beta!r}")
-
-
-def _check_batch(batch_size: Any, n: int, what: str) -> None:
-    _check_whole("batch_size", batch_size)
-    if batch_size > n:
-        raise ValueError(f"batch_size {batch_size} is larger than the {n} {what}")
+    """β of the moving average, in [0, 1)."""
+    check_range("smoothing β", beta, 0, 1, closed="[)")
