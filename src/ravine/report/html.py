@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .files import write_text
+from ..files import write_text
 from .result import Result, jsonable
 
 TITLE = "Tips for training: Adaptive Learning Rate — the lecture's claims, measured"

@@ -11,8 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen first
 
+from ..files import replace_atomically
 from ..validation import require
-from .files import replace_atomically
 
 if TYPE_CHECKING:
     import numpy as np

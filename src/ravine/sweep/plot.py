@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen first
 
+from ..files import replace_atomically
 from .result import SweepResult
 
 
@@ -84,6 +85,6 @@ def plot_sweep(result: SweepResult, path: str | Path, *, title: str) -> Path:
     fig.colorbar(mappable, ax=right, label=r"$\eta$")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    replace_atomically(path, fig.savefig)
     plt.close(fig)
     return path

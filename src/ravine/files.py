@@ -2,7 +2,9 @@
 either (a report being rewritten while a browser reloads it, a run killed mid-write).
 
 The new contents go to a hidden temporary file in the same folder, which is then renamed over
-the target (``os.replace``, atomic within one file system).
+the target (``os.replace``, atomic within one file system). Every file ravine writes goes
+through here. Like :mod:`ravine.validation`, this module imports nothing of ravine: every layer
+may use it.
 """
 
 from __future__ import annotations
