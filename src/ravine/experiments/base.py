@@ -5,6 +5,15 @@ An experiment module states only what is its own — NAME, TITLE, CLAIM, ``holds
 (its test of the claim), ``verdict(numbers, reproduced)`` (the sentence that quotes the
 numbers) and ``run(out, quick)``, which measures and draws — and ends ``run`` with
 ``return conclude(__name__, numbers, figures)``, which assembles the :class:`Result`.
+
+For the page that teaches, a module may also state (each optional):
+
+- ``LECTURE``: the lecture's statement in its own terms, Chinese beside the English;
+- ``COMMAND``: the one command line that re-runs the setting with other values;
+- ``CAPTIONS``: figure file name → what to look at in it;
+- ``evidence(numbers) -> list[Evidence]``: the numbers that decide the verdict, named;
+- ``outcome(numbers) -> str``: held, partial or not held, where a claim can hold in part
+  (default: held when ``holds``, else not held).
 """
 
 from __future__ import annotations
@@ -17,7 +26,9 @@ from typing import Any, Protocol
 
 import torch
 
-from ..report.result import Result
+from ..report.result import Evidence, Result
+
+__all__ = ["Evidence", "Experiment", "Result", "conclude", "failure", "torch_threads"]
 
 
 class Experiment(Protocol):
@@ -47,6 +58,8 @@ def conclude(module: str, numbers: dict[str, Any], figures: Sequence[Path]) -> R
     folder)."""
     experiment: Experiment = sys.modules[module]  # type: ignore[assignment]
     reproduced = experiment.holds(numbers)
+    outcome = getattr(experiment, "outcome", None)
+    evidence = getattr(experiment, "evidence", None)
     return Result(
         name=experiment.NAME,
         title=experiment.TITLE,
@@ -55,6 +68,11 @@ def conclude(module: str, numbers: dict[str, Any], figures: Sequence[Path]) -> R
         verdict=experiment.verdict(numbers, reproduced),
         numbers=numbers,
         figures=list(figures),
+        outcome=outcome(numbers) if outcome is not None else "",
+        lecture=getattr(experiment, "LECTURE", ""),
+        captions=dict(getattr(experiment, "CAPTIONS", {})),
+        evidence=list(evidence(numbers)) if evidence is not None else [],
+        command=getattr(experiment, "COMMAND", ""),
     )
 
 

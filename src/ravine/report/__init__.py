@@ -6,6 +6,6 @@ The plots (:mod:`.plots`) are imported on their own, since they load matplotlib.
 """
 
 from .html import write_report
-from .result import Result, jsonable
+from .result import Evidence, Result, jsonable
 
-__all__ = ["Result", "jsonable", "write_report"]
+__all__ = ["Evidence", "Result", "jsonable", "write_report"]
