@@ -6,16 +6,15 @@ test's η grid is :func:`ravine.sweep.log_spaced`), and below the report, the ex
 the command line, which use it.
 """
 
+from .folds import CrossValidation, cross_validate, make_folds
 from .loop import (
     BATCH_SIZE,
     EPOCHS,
     VALIDATION,
-    CrossValidation,
     Epoch,
+    Interruption,
     Run,
     Stop,
-    cross_validate,
-    make_folds,
     split,
     train,
 )
@@ -49,6 +48,7 @@ __all__ = [
     "VALIDATION",
     "CrossValidation",
     "Epoch",
+    "Interruption",
     "RangeTest",
     "Run",
     "Stop",

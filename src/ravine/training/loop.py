@@ -19,11 +19,17 @@ where the loss began to climb). Nothing is raised, so a sweep over η keeps its 
 
 **Timing.** ``update_seconds`` sums the wall time of the updates only (batch selection,
 forward, backward, step); evaluation is not in it.
+
+**Checkpoints and interruption.** With ``checkpoint=DIR`` the run writes a checkpoint
+(:mod:`.checkpoint`) every ``checkpoint_every`` updates, or at the end of each epoch, and when
+``stop()`` (polled after every update: a signal handler's flag) asks it to stop; then it stops
+there, cleanly, with :attr:`Run.interrupted` saying where. ``resume=DIR`` continues from that
+checkpoint: a run interrupted at any update and resumed ends bit for bit where the run that
+never stopped ends (the same θ, optimizer state, losses and Monitor records).
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
@@ -42,6 +48,8 @@ from ..schedules import Schedule, Scheduler
 from ..tasks import Task
 from ..tasks import task as build_task
 from ..validation import WHOLE, check_count, is_real, require
+from . import checkpoint as checkpoints
+from .checkpoint import Position
 
 BATCH_SIZE = 32
 EPOCHS = 20
@@ -84,6 +92,22 @@ class Stop:
 
 
 @dataclass
+class Interruption:
+    """Training was asked to stop (``stop()``, e.g. on Ctrl-C) after ``update`` updates, in
+    ``epoch``; ``checkpoint`` is the file written there (None without a checkpoint folder)."""
+
+    update: int
+    epoch: int
+    checkpoint: Path | None
+
+    def __str__(self) -> str:
+        where = f"training stopped after update {self.update} (epoch {self.epoch})"
+        if self.checkpoint is None:
+            return f"{where}; no checkpoint was asked for, so it cannot be resumed"
+        return f"{where}; checkpoint written to {self.checkpoint}"
+
+
+@dataclass
 class Run:
     """One training run: its settings, the loss of every update, the per-epoch record, the
     trained model and, with ``monitor=True``, the Monitor and its diagnosis."""
@@ -106,6 +130,7 @@ class Run:
     history: list[Epoch] = field(default_factory=list)
     update_seconds: float = 0.0
     stopped: Stop | None = None
+    interrupted: Interruption | None = None
     model: nn.Module | None = field(default=None, repr=False)
     monitor: Monitor | None = field(default=None, repr=False)
     diagnosis: Diagnosis | None = None
@@ -177,17 +202,6 @@ def split(n: int, validation: float = VALIDATION, seed: int = 0) -> tuple[torch.
     return order[: n - held], order[n - held :]
 
 
-def make_folds(n: int, k: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """K-fold cross-validation: a seeded permutation of range(n) cut into ``k`` near-equal
-    folds; fold i is (every other fold, fold i). ``k`` >= 2 and <= n."""
-    k = check_count("folds", k, 2, noun=WHOLE)
-    if k > n:
-        raise ValueError(f"folds={k} is more than the {n} examples")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    parts = list(order.tensor_split(k))
-    return [(torch.cat(parts[:i] + parts[i + 1 :]), parts[i]) for i in range(k)]
-
-
 def train(
     task: Task | str,
     optimizer: str = "adam",
@@ -206,6 +220,10 @@ def train(
     tensorboard: str | Path | None = None,
     progress: Callable[[Epoch, int], None] | None = None,
     model: nn.Module | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    resume: str | Path | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Run:
     """Train ``task`` (a Task or a task name with its defaults) with the catalog optimizer
     ``optimizer`` (``lr`` and ``options`` its hyperparameters, ``schedule`` η^t's multiplier)
@@ -216,9 +234,20 @@ def train(
     replaces the task's freshly seeded model (trained in place). ``monitor`` attaches a
     :class:`~ravine.diagnose.monitor.Monitor` (``csv`` and ``tensorboard`` are its logs) and
     diagnoses the run at the end. ``progress(epoch_record, epochs)`` is called after each epoch.
+
+    ``checkpoint`` is a folder to write checkpoints in, every ``checkpoint_every`` updates
+    (default: at the end of each epoch) and when ``stop()`` returns True (polled after each
+    update; the run then stops there and :attr:`Run.interrupted` says where). ``resume`` is a
+    folder whose checkpoint this run continues; it must be of the same settings (ValueError
+    naming what differs otherwise, and for an unreadable file), and ``epochs`` may be more than
+    the saved run's.
     """
     task = build_task(task, seed=seed) if isinstance(task, str) else task
     epochs = check_count("epochs", epochs, noun=WHOLE)
+    if checkpoint_every is not None:
+        check_count("checkpoint_every", checkpoint_every, noun=WHOLE)
+    if checkpoint is not None:
+        checkpoint = checkpoints.check_folder(checkpoint)
     check_count("batch_size", batch_size, noun=WHOLE)  # named before a bad split is
     train_idx, val_idx = indices if indices is not None else split(task.size, validation, seed)
     batch_size = check_batch_size(batch_size, len(train_idx), task, len(val_idx))
@@ -252,13 +281,19 @@ def train(
     per_update = None if per_epoch else scheduler  # the scheduler stepped after each update
     shuffle = torch.Generator().manual_seed(seed + 1)
     kept = [torch.empty_like(t) for t in _state(net)]  # θ before the update in flight
+    position = Position()
+    if resume is not None:
+        saved = checkpoints.load(resume, _identity(run))
+        position = _restore(saved, run, opt, scheduler, shuffle)
+    keeper = _Keeper(checkpoint, checkpoint_every, stop, run, opt, scheduler, shuffle)
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(position.epoch, epochs + 1):
             net.train()
             start_epoch = run.update_seconds
-            order = train_idx[torch.randperm(len(train_idx), generator=shuffle)]
-            batches = order.split(batch_size)
-            if not _epoch_of_updates(run, epoch, batches, task, opt, per_update, kept):
+            resuming = epoch == position.epoch and position.order is not None
+            order = position.order if resuming else _draw_order(train_idx, shuffle)
+            first = position.batch if resuming else 0
+            if not _epoch_of_updates(run, epoch, order, first, task, opt, per_update, kept, keeper):
                 return run
             record = _evaluate(task, net, train_idx, val_idx, epoch, run.updates)
             record.seconds = run.update_seconds - start_epoch
@@ -267,6 +302,7 @@ def train(
                 scheduler.step(
                     record.val_loss if record.val_loss is not None else record.train_loss
                 )
+            keeper.after_epoch(epoch)
             if progress is not None:
                 progress(record, epochs)
         if watch is not None and len(watch.history) >= 2:
@@ -275,6 +311,11 @@ def train(
     finally:
         if watch is not None:
             watch.close()
+
+
+def _draw_order(train_idx: torch.Tensor, shuffle: torch.Generator) -> torch.Tensor:
+    """The epoch's order of the training examples, drawn from the shuffling generator."""
+    return train_idx[torch.randperm(len(train_idx), generator=shuffle)]
 
 
 def check_batch_size(
@@ -298,21 +339,25 @@ def check_batch_size(
 def _epoch_of_updates(
     run: Run,
     epoch: int,
-    batches: tuple[torch.Tensor, ...],
+    order: torch.Tensor,
+    first: int,
     task: Task,
     opt: torch.optim.Optimizer,
     scheduler: Scheduler | None,
     kept: list[torch.Tensor],
+    keeper: _Keeper,
 ) -> bool:
-    """Epoch ``epoch``'s updates, one per batch of indices, recorded in ``run`` (its model
-    trained, its monitor fed, ``scheduler`` stepped after each update when given). On a
-    non-finite loss or gradient θ goes back to before that update (``kept``), ``run.stopped``
-    says why, and this returns False; True when every batch was used."""
+    """Epoch ``epoch``'s updates, one per batch of ``order`` from batch ``first`` on, recorded
+    in ``run`` (its model trained, its monitor fed, ``scheduler`` stepped after each update
+    when given). On a non-finite loss or gradient θ goes back to before that update (``kept``),
+    ``run.stopped`` says why, and this returns False; False too when the keeper stops the run
+    (``run.interrupted``); True when every batch was used."""
     net, watch = run.model, run.monitor
-    for batch in batches:
+    batches = order.split(run.batch_size)
+    for index in range(first, len(batches)):
         started = time.perf_counter()
         torch._foreach_copy_(kept, _state(net))
-        value, reason = _update(task, net, opt, batch)
+        value, reason = _update(task, net, opt, batches[index])
         run.losses.append(value)
         if reason is not None:
             run.update_seconds += time.perf_counter() - started
@@ -324,7 +369,99 @@ def _epoch_of_updates(
         if scheduler is not None:
             scheduler.step()
         run.update_seconds += time.perf_counter() - started
+        if not keeper.after_update(Position(epoch, index + 1, order)):
+            return False
     return True
+
+
+@dataclass
+class _Keeper:
+    """When a run writes its checkpoint (into ``folder``: every ``every`` updates, else at the
+    end of each epoch) and whether it stops (``stop()``, polled after each update)."""
+
+    folder: Path | None
+    every: int | None
+    stop: Callable[[], bool] | None
+    run: Run
+    opt: torch.optim.Optimizer
+    scheduler: Scheduler | None
+    shuffle: torch.Generator
+
+    def after_update(self, position: Position) -> bool:
+        """Save when due; False (the run stops, ``run.interrupted`` set) when asked to stop."""
+        due = self.every is not None and self.run.updates % self.every == 0
+        if self.folder is not None and due:
+            self.save(position)
+        if self.stop is None or not self.stop():
+            return True
+        path = self.save(position) if self.folder is not None else None
+        self.run.interrupted = Interruption(self.run.updates, position.epoch, path)
+        return False
+
+    def after_epoch(self, epoch: int) -> None:
+        """At the end of ``epoch`` (evaluated, the epoch's schedule step taken): save when
+        checkpoints are written per epoch."""
+        if self.folder is not None and self.every is None:
+            self.save(Position(epoch + 1))
+
+    def save(self, position: Position) -> Path:
+        run = self.run
+        states = {
+            "model": run.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "monitor": None if run.monitor is None else run.monitor.state_dict(),
+        }
+        record = {
+            "losses": list(run.losses),
+            "history": [vars(e) for e in run.history],
+            "update_seconds": run.update_seconds,
+        }
+        contents = checkpoints.contents_of(_identity(run), position, states, self.shuffle, record)
+        return checkpoints.save(self.folder, contents)
+
+
+def _identity(run: Run) -> dict[str, Any]:
+    """What a checkpoint must share with the run that resumes from it."""
+    return {
+        "task": run.task,
+        "model": run.model_spec,
+        "loss": run.loss_name,
+        "optimizer": run.optimizer,
+        "lr": run.lr,
+        "options": dict(run.options),
+        "schedule": run.schedule,
+        "batch_size": run.batch_size,
+        "seed": run.seed,
+        "train_size": run.train_size,
+        "val_size": run.val_size,
+        "fold": run.fold,
+        "monitor": run.monitor is not None,
+    }
+
+
+def _restore(
+    saved: dict[str, Any],
+    run: Run,
+    opt: torch.optim.Optimizer,
+    scheduler: Scheduler | None,
+    shuffle: torch.Generator,
+) -> Position:
+    """Load a checked checkpoint into the freshly built run; returns where it goes on."""
+    states = saved["states"]
+    run.model.load_state_dict(states["model"])
+    opt.load_state_dict(states["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(states["scheduler"])
+    if run.monitor is not None:
+        run.monitor.load_state_dict(states["monitor"])
+    shuffle.set_state(saved["shuffle"])
+    torch.set_rng_state(saved["rng"])
+    record = saved["record"]
+    run.losses = list(record["losses"])
+    run.history = [Epoch(**e) for e in record["history"]]
+    run.update_seconds = float(record["update_seconds"])
+    return checkpoints.position_of(saved)
 
 
 def _update(
@@ -343,62 +480,6 @@ def _update(
     except NonFiniteGradientError as error:
         return value, str(error)
     return value, None
-
-
-@dataclass
-class CrossValidation:
-    """K runs, run i validated on fold i; the mean and spread of their final numbers."""
-
-    runs: list[Run]
-
-    def _finals(self, key: str) -> list[float]:
-        values = [getattr(r.final, key) for r in self.runs if r.final is not None]
-        return [v for v in values if v is not None]
-
-    def mean(self, key: str) -> float | None:
-        """The mean over the folds of ``key`` (``val_loss``, ``val_metric``, …) at the end."""
-        values = self._finals(key)
-        return float(np.mean(values)) if values else None
-
-    def std(self, key: str) -> float | None:
-        values = self._finals(key)
-        return float(np.std(values)) if values else None
-
-    def to_json(self) -> dict[str, Any]:
-        keys = ("train_loss", "val_loss", "train_metric", "val_metric")
-        return {
-            "folds": len(self.runs),
-            "mean": {k: self.mean(k) for k in keys},
-            "std": {k: self.std(k) for k in keys},
-            "runs": [r.to_json() for r in self.runs],
-        }
-
-
-def cross_validate(
-    task: Task | str,
-    optimizer: str = "adam",
-    *,
-    folds: int = 5,
-    each_fold: Callable[[int], dict[str, Any]] | None = None,
-    **kwargs: Any,
-) -> CrossValidation:
-    """K-fold cross-validation: :func:`train` once per fold (same seed, so the same initial θ),
-    validated on that fold. ``kwargs`` are :func:`train`'s (``validation`` does not apply);
-    ``each_fold(i)`` may add or replace some for fold i (its progress line, its log folder).
-    A schedule is copied for each fold, so one that observes the loss starts afresh."""
-    seed = kwargs.get("seed", 0)
-    task = build_task(task, seed=seed) if isinstance(task, str) else task
-    kwargs.pop("validation", None)
-    schedule = kwargs.pop("schedule", None)
-    runs = []
-    for i, part in enumerate(make_folds(task.size, folds, seed)):
-        settings = {**kwargs, **(each_fold(i) if each_fold is not None else {})}
-        runs.append(
-            train(
-                task, optimizer, indices=part, fold=i, schedule=copy.deepcopy(schedule), **settings
-            )
-        )
-    return CrossValidation(runs)
 
 
 def _state(net: nn.Module) -> list[torch.Tensor]:
