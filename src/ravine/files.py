@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -34,3 +35,60 @@ def replace_atomically(path: str | Path, write: Callable[[Path], object]) -> Pat
 def write_text(path: str | Path, text: str) -> Path:
     """``text`` as UTF-8 in ``path``, atomically. Returns ``path``."""
     return replace_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+LOCK = ".ravine-run.lock"
+
+
+@contextmanager
+def claimed_folder(folder: str | Path) -> Iterator[Path]:
+    """Hold ``folder`` for one run while the block runs: a second run into the same folder is
+    refused (ValueError naming the folder and the process that holds it) instead of the two
+    overwriting each other's files. The claim is a lock file made with O_EXCL holding the
+    process id; one left by a process that no longer runs (killed) is taken over. An existing
+    regular file at ``folder`` is refused too."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"output folder {str(folder)!r} is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK
+    for _ in range(2):
+        try:
+            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = _holder(lock)
+            if holder is not None and _alive(holder):
+                raise ValueError(
+                    f"output folder {str(folder)!r} is in use by another ravine run (process "
+                    f"{holder}); wait for it or choose another folder"
+                ) from None
+            lock.unlink(missing_ok=True)  # left by a run that was killed
+            continue
+        with os.fdopen(descriptor, "w") as file:
+            file.write(str(os.getpid()))
+        break
+    else:  # pragma: no cover - another run took the stale lock between our two tries
+        raise ValueError(f"output folder {str(folder)!r} is in use by another ravine run")
+    try:
+        yield folder
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _holder(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user
+        return True
+    return True
