@@ -57,9 +57,6 @@ details.claim { border: 1px solid #ddd; border-radius: 6px; margin: 0.6em 0;
                 padding: 0.2em 1em; }
 details.claim > summary { cursor: pointer; }
 details.claim > summary h3 { display: inline; font-size: 1.1em; }
-details.claim > summary .gist { display: block; font-size: 0.92em; color: #555;
-                                margin: 0.1em 0 0.3em 1.6em; }
-details.claim[open] > summary .gist { display: none; }
 blockquote { margin: 0.6em 0; padding: 0.3em 1em; border-left: 4px solid #1f5fa8;
              background: #f3f7fc; }
 blockquote.lecture { border-left-color: #9a6700; background: #fbf6ea; }
@@ -88,16 +85,14 @@ table.numbers td { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace
 
 def section(result: Result, number: int, out: Path) -> str:
     """One claim, folded: ``<section id=…><details><summary>`` its numbered heading with its
-    mark and the verdict's gist, and inside everything that teaches it."""
+    mark, and inside everything that teaches it."""
     outcome = result.outcome.replace(" ", "-")
     figures = len(result.figures)
     parts = [
         f'<section id="{attribute(anchor(result.name))}">',
         f'<details class="claim {outcome}">',
         f'<summary><h3><span class="mark {outcome}">{mark(result.outcome)}</span> {number}. '
-        f"{text(result.title)}</h3>"
-        f'<span class="gist">{text(result.outcome)} — {text(short_verdict(result.verdict))}'
-        "</span></summary>",
+        f"{text(result.title)}</h3></summary>",
         f"<blockquote><strong>Claim.</strong> {text(result.claim)}</blockquote>",
     ]
     if result.lecture:
