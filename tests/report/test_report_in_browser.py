@@ -1,6 +1,7 @@
 """The report as a browser shows it: headless Chromium loads index.html from disk, every figure
-decodes, the verdict table is there, everything linked lies inside the folder, and a
-screenshot renders."""
+decodes and has a caption that is not its file name, the table of contents and the summary are
+there, no raw dotted key shows outside the folded raw tables, everything linked lies inside the
+folder, and a full-page screenshot renders."""
 
 import json
 import shutil
@@ -40,6 +41,10 @@ window.addEventListener("load", () => {
 """
 
 
+# The screenshot's height in pixels: tall enough for the whole page with every claim folded.
+SCREEN = 2000
+
+
 def chromium(*arguments: str, profile: Path) -> str:
     """Run headless Chromium offline; its stdout (a dumped DOM, or nothing)."""
     done = subprocess.run(
@@ -64,29 +69,52 @@ def chromium(*arguments: str, profile: Path) -> str:
 
 
 class Body(HTMLParser):
-    """The <body> tag's attributes and the id of every table in the dumped DOM."""
+    """From the dumped DOM: the <body> tag's attributes, the ids of the tables and navs, the rows
+    of the summary, the figure captions, and the text outside the folded raw tables."""
 
     def __init__(self, text: str) -> None:
-        super().__init__()
+        super().__init__(convert_charrefs=True)
         self.body: dict[str, str] = {}
         self.tables: list[str] = []
+        self.navs: list[str] = []
         self.verdict_rows = 0
+        self.captions: list[str] = []
+        self.outside_raw: list[str] = []
         self._in_verdicts = False
+        self._caption: list[str] | None = None
+        self._raw = 0
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         if tag == "body":
             self.body = attributes
+        elif tag == "nav":
+            self.navs.append(attributes.get("id", ""))
         elif tag == "table":
             self.tables.append(attributes.get("id", ""))
             self._in_verdicts = attributes.get("id") == "verdicts"
         elif tag == "tr" and self._in_verdicts:
             self.verdict_rows += 1
+        elif tag == "figcaption":
+            self._caption = []
+        elif tag == "details" and ("raw" in attributes.get("class", "").split() or self._raw):
+            self._raw += 1
 
     def handle_endtag(self, tag):
         if tag == "table":
             self._in_verdicts = False
+        elif tag == "figcaption":
+            self.captions.append("".join(self._caption).strip())
+            self._caption = None
+        elif tag == "details" and self._raw:
+            self._raw -= 1
+
+    def handle_data(self, data):
+        if self._caption is not None:
+            self._caption.append(data)
+        if not self._raw:
+            self.outside_raw.append(data)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +133,7 @@ def rendered(tmp_path_factory, make_results):
     shot = root / "shot.png"
     chromium(
         f"--screenshot={shot}",
-        "--window-size=1200,2000",
+        f"--window-size=1200,{SCREEN}",
         "--hide-scrollbars",
         index.as_uri(),
         profile=root / "profile-shot",
@@ -122,16 +150,35 @@ def test_every_figure_loaded(rendered):
     assert page.body["data-control"] == "false"  # a missing figure would have been caught
 
 
-def test_verdict_table_is_present(rendered):
+def test_contents_and_summary_are_present(rendered):
     _, results, page, _ = rendered
+    assert page.navs == ["contents"]
     assert "verdicts" in page.tables
     assert page.verdict_rows == 1 + len(results)  # header and one row per claim
+
+
+def test_every_figure_has_a_caption_that_is_not_its_file_name(rendered):
+    _, results, page, _ = rendered
+    assert len(page.captions) == sum(len(r.figures) for r in results)
+    names = {Path(f).name for r in results for f in r.figures}
+    for caption in page.captions:
+        assert caption.startswith("Figure ") and ".png" not in caption
+        assert caption.split(". ", 1)[1] not in names | {Path(n).stem for n in names}
+
+
+def test_no_raw_key_shows_outside_the_folded_raw_tables(rendered):
+    _, _, page, _ = rendered
+    shown = "".join(page.outside_raw)
+    for key in ("loss.first", "loss.last", "runs[0].lr", "runs[1].distance"):
+        assert key not in shown
 
 
 def test_everything_linked_lies_inside_the_folder(rendered):
     out, _, page, _ = rendered
     urls = json.loads(page.body["data-urls"])
-    assert len(urls) == 4 + 3  # the figures and the summary's links to the sections
+    # the figures, the contents (4 parts, 1 claim held in part), the summary's and the
+    # sections' links to results.json (3 + 3 + 1)
+    assert len(urls) == 4 + 5 + 3 + 4
     folder = out.as_uri() + "/"
     assert [url for url in urls if not url.startswith(folder)] == []
 
@@ -140,5 +187,5 @@ def test_screenshot_is_a_rendered_png(rendered):
     *_, shot = rendered
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pixels = matplotlib.image.imread(shot)
-    assert pixels.shape[:2] == (2000, 1200)
+    assert pixels.shape[:2] == (SCREEN, 1200)
     assert float(pixels[..., :3].std()) > 0.01  # not a blank page

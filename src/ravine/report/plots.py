@@ -1,7 +1,21 @@
-"""Plots, drawn with matplotlib's file backend (no screen needed)."""
+"""Plots, drawn with matplotlib's file backend (no screen needed), sized and coloured to be read
+on the report's page.
+
+Every figure of the report is drawn here or with these helpers, so the page speaks one visual
+language:
+
+- one colour per optimizer, everywhere (:data:`OPTIMIZER_COLORS`; :func:`series_colors` finds
+  the optimizer a line's label names: "GD, η = 0.01" is drawn in GD's colour on every figure);
+  lines that name no optimizer (a loss, a gradient norm, a fold) take neutral colours that no
+  optimizer uses, so a colour never means two things;
+- legends outside the data: below the axes for curves, beside them for contours;
+- figures about 800 px wide at 10-point text, legible at the page's width of about 1000 px.
+"""
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,26 +24,134 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen first
+from matplotlib.colors import to_hex, to_rgb
 
 from ..files import replace_atomically
 from ..validation import require
 
 if TYPE_CHECKING:
     import numpy as np
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
     from ..training.lr_find import RangeTest
 
+# Text sizes in points, at DPI pixels per inch: 10 pt is about 14 px on the page.
+DPI = 100
+plt.rcParams.update(
+    {
+        "font.size": 10,
+        "axes.titlesize": 10.5,
+        "axes.labelsize": 10,
+        "legend.fontsize": 9,
+        "xtick.labelsize": 9,
+        "ytick.labelsize": 9,
+        "figure.dpi": DPI,
+        "savefig.dpi": DPI,
+    }
+)
+# Figure sizes in inches (× DPI = pixels): curves are wide and short, contours leave room for
+# the legend beside the map.
+CURVES_SIZE = (8.0, 4.4)
+CONTOUR_SIZE = (9.0, 5.2)
+
+# One colour per optimizer on every figure, and the words that name it in a label (matched as
+# whole words, case ignored, in this order: "RAdam" before "Adam", "SGD with momentum" is
+# momentum).
+OPTIMIZER_COLORS = {
+    "GD": "#1f77b4",  # blue
+    "Momentum": "#ff7f0e",  # orange
+    "Nesterov": "#8c564b",  # brown
+    "Adagrad": "#2ca02c",  # green
+    "RMSProp": "#9467bd",  # purple
+    "Adam": "#d62728",  # red
+    "AdamW": "#e377c2",  # pink
+    "RAdam": "#17becf",  # cyan
+}
+OPTIMIZER_NAMES = (
+    ("RAdam", r"radam"),
+    ("AdamW", r"adamw"),
+    ("Adam", r"adam"),
+    ("RMSProp", r"rms ?prop"),
+    ("Adagrad", r"adagrad"),
+    ("Nesterov", r"nesterov|nag"),
+    ("Momentum", r"momentum|heavy[- ]ball"),
+    ("GD", r"s?gd|gradient descent"),
+)
+# Lines that name no optimizer: dark grey, olive, grey, dark teal, plum — none an optimizer's.
+NEUTRAL_COLORS = ("#333333", "#a08c00", "#8c8c8c", "#2f6f62", "#7a3b69")
+# Markers shared by every map: the start, and the minimum (gold, not an optimizer's colour).
+START_COLOR, MINIMUM_COLOR = "#000000", "#f5b700"
+
+
+def optimizer_of(label: str) -> str | None:
+    """The optimizer a line's ``label`` names ("Adagrad, η = 1" → "Adagrad"), or None."""
+    for name, words in OPTIMIZER_NAMES:
+        if re.search(rf"\b(?:{words})\b", label, flags=re.IGNORECASE):
+            return name
+    return None
+
+
+def series_colors(labels: Sequence[str]) -> list[str]:
+    """A colour per label: its optimizer's (:data:`OPTIMIZER_COLORS`), or the next neutral one.
+
+    Two lines of one figure that name the same optimizer (with and without decay, say) keep its
+    hue: the second is darker, the third lighter, and so on; neutral colours run out the same
+    way (darker, then lighter, copies of the list).
+    """
+    colors, seen = [], {}
+    for label in labels:
+        name = optimizer_of(str(label))
+        key = name or "neutral"
+        count = seen.get(key, 0)
+        seen[key] = count + 1
+        if name is not None:
+            colors.append(_shade(OPTIMIZER_COLORS[name], count))
+        else:
+            base = NEUTRAL_COLORS[count % len(NEUTRAL_COLORS)]
+            colors.append(_shade(base, count // len(NEUTRAL_COLORS)))
+    return colors
+
+
+def _shade(color: str, variant: int) -> str:
+    """``color`` itself (variant 0), then darker (1), lighter (2), darker still (3), lighter
+    still (4), …: mixed with black by 45 %, 70 %, … or with white by 50 %, 75 %, …"""
+    if variant == 0:
+        return color
+    step = (variant - 1) // 2
+    darker = variant % 2 == 1
+    amount = min(0.9, (0.45 if darker else 0.5) + 0.25 * step)
+    target = (0.0, 0.0, 0.0) if darker else (1.0, 1.0, 1.0)
+    mixed = [c + (t - c) * amount for c, t in zip(to_rgb(color), target, strict=True)]
+    return to_hex(mixed)
+
+
+def _title(ax: Axes, title: str) -> None:
+    """The title, wrapped to the figure's width (about 11 characters per inch at 10.5 pt)."""
+    width = int(ax.figure.get_figwidth() * 11)
+    ax.set_title("\n".join(textwrap.wrap(title, width)) if title else "")
+
+
+def _legend_below(fig: Figure, handles: Sequence) -> None:
+    """The legend under the axes, outside the data, in as many columns as fit."""
+    if not handles:
+        return
+    longest = max(len(h.get_label()) for h in handles)
+    columns = max(1, min(len(handles), int(fig.get_figwidth() * 13) // (longest + 6)))
+    fig.legend(handles=list(handles), loc="outside lower center", ncols=columns, frameon=False)
+
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Lay out ``fig``, write it to ``path`` atomically (the format from the suffix: .png,
-    .svg, .pdf) and close it. A name without a suffix gets matplotlib's default format's, as
-    ``savefig`` gives it. Returns the path written."""
+    """Lay out ``fig`` (unless it has its own layout engine, as the helpers' figures do), write it
+    to ``path`` atomically (the format from the suffix: .png, .svg, .pdf) and close it. A name
+    without a suffix gets matplotlib's default format's, as ``savefig`` gives it. Returns the
+    path written."""
     path = Path(path)
     if not path.suffix:
         path = path.with_name(f"{path.name}.{plt.rcParams['savefig.format']}")
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     replace_atomically(path, fig.savefig)
     plt.close(fig)
     return path
@@ -50,30 +172,29 @@ def plot_schedule(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     peak = max(range(len(values)), key=values.__getitem__)
-    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=100)
-    ax.plot(range(len(values)), values, color="#1f5fa8", linewidth=1.6)
+    line, mark = NEUTRAL_COLORS[0], NEUTRAL_COLORS[1]
+    fig, ax = plt.subplots(figsize=(CURVES_SIZE[0], 3.8), layout="constrained")
+    ax.plot(range(len(values)), values, color=line, linewidth=1.8)
     if warmup_end is not None and 0 <= warmup_end < len(values):
-        ax.axvline(warmup_end, color="#999999", linestyle="--", linewidth=1)
+        ax.axvline(warmup_end, color=NEUTRAL_COLORS[2], linestyle="--", linewidth=1)
         ax.annotate(
             f"warm-up ends (t = {warmup_end})",
             xy=(warmup_end, values[warmup_end]),
-            xytext=(8, -14),
+            xytext=(8, -16),
             textcoords="offset points",
-            fontsize=8,
             color="#555555",
         )
-    ax.plot([peak], [values[peak]], "o", color="#c0392b")
+    ax.plot([peak], [values[peak]], "o", color=mark)
     ax.annotate(
         f"peak {values[peak]:.3g} at t = {peak}",
         xy=(peak, values[peak]),
         xytext=(8, 4),
         textcoords="offset points",
-        fontsize=8,
-        color="#c0392b",
+        color=mark,
     )
     ax.set_xlabel("step t")
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=9)
+    _title(ax, title)
     ax.set_ylim(bottom=0, top=max(values) * 1.15 if max(values) > 0 else 1)
     ax.grid(alpha=0.3)
     save_figure(fig, path)
@@ -91,8 +212,10 @@ def plot_contour(
 ) -> Path:
     """Trajectories on the surface's contours (log-spaced levels), start and minimum marked.
 
-    ``paths`` maps a label to a trajectory of points (θ1, θ2), e.g. ``trajectory.theta[:, 0]``.
-    ``bounds`` ((θ1 low, high), (θ2 low, high)) defaults to the surface's plot window.
+    ``paths`` maps a label to a trajectory of points (θ1, θ2), e.g. ``trajectory.theta[:, 0]``;
+    each is drawn in its optimizer's colour (:func:`series_colors`), its end marked by a square.
+    ``bounds`` ((θ1 low, high), (θ2 low, high)) defaults to the surface's plot window. The
+    legend stands to the right of the map.
     """
     import numpy as np
     import torch
@@ -105,7 +228,7 @@ def plot_contour(
     loss = surface.loss(grid).numpy()
     low = float(np.nanmin(loss))
     shifted = loss - low + 1e-12 * max(1.0, abs(low))
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+    fig, ax = plt.subplots(figsize=CONTOUR_SIZE, layout="constrained")
     ax.contour(
         xs.numpy(),
         ys.numpy(),
@@ -113,25 +236,35 @@ def plot_contour(
         levels=np.geomspace(max(shifted.min(), 1e-12), shifted.max(), levels),
         cmap="viridis",
         linewidths=0.7,
+        alpha=0.8,
     )
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for index, (label, points) in enumerate(paths.items()):
+    for (label, points), color in zip(paths.items(), series_colors(list(paths)), strict=True):
         pts = np.asarray(points, dtype=float)
-        color = colors[index % len(colors)]
-        ax.plot(pts[:, 0], pts[:, 1], "-", color=color, linewidth=1.1, label=label, alpha=0.9)
-        ax.plot(pts[-1, 0], pts[-1, 1], "s", color=color, markersize=5)
+        ax.plot(pts[:, 0], pts[:, 1], "-", color=color, linewidth=1.6, label=label, alpha=0.95)
+        ax.plot(pts[-1, 0], pts[-1, 1], "s", color=color, markersize=6)
     start = np.asarray(next(iter(paths.values())), dtype=float)[0]
-    ax.plot(start[0], start[1], "o", color="black", markersize=6, label="start")
+    ax.plot(start[0], start[1], "o", color=START_COLOR, markersize=7, label="start")
     mx, my = surface.minimum
-    ax.plot(mx, my, "*", color="#c0392b", markersize=12, label="minimum")
+    ax.plot(
+        mx, my, "*", color=MINIMUM_COLOR, markeredgecolor="black", markersize=15, label="minimum"
+    )
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_xlabel(surface.labels[0])
     ax.set_ylabel(surface.labels[1])
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="best")
+    _title(ax, title)
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(_end_key())
+    fig.legend(handles=handles, loc="outside right upper", frameon=False)
     save_figure(fig, path)
     return path
+
+
+def _end_key() -> Line2D:
+    """The legend's key to the squares that end each path."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], marker="s", linestyle="", color="#777777", label="where a run ended")
 
 
 def plot_curves(
@@ -146,14 +279,16 @@ def plot_curves(
     right_label: str = "",
 ) -> Path:
     """Curves against the step; ``right`` series go on a second y axis (e.g. gradient norm
-    beside the loss). Returns the path written."""
+    beside the loss), dashed. Each line in its optimizer's colour (:func:`series_colors`, over
+    the left and right labels together); the legend below the axes. Returns the path written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, ax = plt.subplots(figsize=CURVES_SIZE, layout="constrained")
+    right = right or {}
+    colors = iter(series_colors([*series, *right]))
     handles = []
-    for index, (label, values) in enumerate(series.items()):
-        (line,) = ax.plot(values, color=colors[index % len(colors)], linewidth=1.3, label=label)
+    for label, values in series.items():
+        (line,) = ax.plot(values, color=next(colors), linewidth=1.6, label=label)
         handles.append(line)
     if logy:
         ax.set_yscale("log")
@@ -161,19 +296,15 @@ def plot_curves(
     ax.set_ylabel(ylabel)
     if right:
         twin = ax.twinx()
-        for index, (label, values) in enumerate(right.items(), start=len(series)):
+        for label, values in right.items():
             (line,) = twin.plot(
-                values,
-                color=colors[index % len(colors)],
-                linewidth=1.3,
-                linestyle="--",
-                label=label,
+                values, color=next(colors), linewidth=1.6, linestyle="--", label=label
             )
             handles.append(line)
         twin.set_ylabel(right_label)
         twin.set_ylim(bottom=0)
-    ax.legend(handles=handles, fontsize=7, loc="best")
-    ax.set_title(title, fontsize=9)
+    _legend_below(fig, handles)
+    _title(ax, title)
     ax.grid(alpha=0.3)
     save_figure(fig, path)
     return path
@@ -196,8 +327,9 @@ def plot_training(
     and validation set (dashed) after each epoch e, at x = e; a run stopped by a non-finite loss
     gets a dotted line at its last update. With ``quantity="metric"``: the training and
     validation metric after each epoch. Non-finite values are left out (gaps). The loss axis is
-    logarithmic when every value is > 0 and they span more than a factor of 10. Returns the path
-    written.
+    logarithmic when every value is > 0 and they span more than a factor of 10. The runs are
+    folds, not optimizers, so they take the neutral colours; the legend stands below the axes.
+    Returns the path written.
     """
     require(quantity in ("loss", "metric"), "quantity", quantity, "'loss' or 'metric'")
     import numpy as np
@@ -207,13 +339,13 @@ def plot_training(
     finite = _finite_array
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, ax = plt.subplots(figsize=CURVES_SIZE, layout="constrained")
     single = len(runs) == 1
+    colors = series_colors([f"run {index}" for index in range(max(2, len(runs)))])
     handles: list[Line2D] = []
     drawn: list[np.ndarray] = []
     for index, run in enumerate(runs):
-        train_color = colors[index % len(colors)]
+        train_color = colors[index]
         val_color = colors[1] if single else train_color
         epochs = np.array([e.epoch for e in run.history], dtype=float)
         if quantity == "loss":
@@ -229,12 +361,12 @@ def plot_training(
         else:
             train = finite([e.train_metric for e in run.history])
             val = finite([e.val_metric for e in run.history])
-        ax.plot(epochs, train, "-", color=train_color, linewidth=1.5, marker=".", markersize=4)
-        ax.plot(epochs, val, "--", color=val_color, linewidth=1.5, marker=".", markersize=4)
+        ax.plot(epochs, train, "-", color=train_color, linewidth=1.6, marker=".", markersize=5)
+        ax.plot(epochs, val, "--", color=val_color, linewidth=1.6, marker=".", markersize=5)
         if not single:
             label = f"fold {run.fold + 1}" if run.fold is not None else f"run {index + 1}"
             handles.append(Line2D([], [], color=train_color, linewidth=2, label=label))
-    handles += _line_styles(quantity, ylabel, colors if single else None, runs)
+    handles += _line_styles(quantity, ylabel, colors[:2] if single else None, runs)
     values = np.concatenate(drawn) if drawn else np.array([])
     values = values[np.isfinite(values)]
     if len(values) and values.min() > 0 and values.max() > 10 * values.min():
@@ -242,8 +374,8 @@ def plot_training(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel or quantity)
-    ax.set_title(title, fontsize=9)
-    ax.legend(handles=handles, fontsize=7, loc="best")
+    _title(ax, title)
+    _legend_below(fig, handles)
     ax.grid(alpha=0.3)
     save_figure(fig, path)
     return path
@@ -266,7 +398,7 @@ def _line_styles(
     single run's ``colors``, or grey for several runs."""
     from matplotlib.lines import Line2D
 
-    train_color, val_color = ("#333333", "#333333") if colors is None else (colors[0], colors[1])
+    train_color, val_color = ("#555555", "#555555") if colors is None else (colors[0], colors[1])
     keys = []
     if quantity == "loss":
         keys.append(Line2D([], [], color=train_color, alpha=0.35, linewidth=1, label="batch loss"))
@@ -275,33 +407,36 @@ def _line_styles(
     keys.append(Line2D([], [], color=val_color, linestyle="--", label=f"validation {name}"))
     if any(run.stopped is not None for run in runs):
         keys.append(
-            Line2D([], [], color="#333333", linestyle=":", label="stopped: non-finite loss")
+            Line2D([], [], color="#555555", linestyle=":", label="stopped: non-finite loss")
         )
     return keys
 
 
 def plot_range_test(test: RangeTest, path: str | Path, *, title: str) -> Path:
     """The range test's loss against η on a log axis: the batch losses L_k faint, the smoothed
-    L̄_k bold, the suggestion η* and the minimum's η marked. Returns the path written."""
+    L̄_k bold, the suggestion η* and the minimum's η marked; the legend below the axes. Returns
+    the path written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=100)
-    ax.plot(test.lrs, test.losses, color="#1f5fa8", alpha=0.25, linewidth=0.9, label="batch loss")
-    ax.plot(test.lrs, test.smoothed, color="#1f5fa8", linewidth=1.8, label="smoothed loss")
+    line, mark, suggestion = NEUTRAL_COLORS[0], NEUTRAL_COLORS[2], NEUTRAL_COLORS[1]
+    fig, ax = plt.subplots(figsize=CURVES_SIZE, layout="constrained")
+    ax.plot(test.lrs, test.losses, color=line, alpha=0.25, linewidth=0.9, label="batch loss")
+    ax.plot(test.lrs, test.smoothed, color=line, linewidth=2, label="smoothed loss")
     if test.minimum is not None:
         ax.plot(
             [test.minimum_lr],
             [test.smoothed[test.minimum]],
             "o",
-            color="#555555",
+            color=mark,
+            markersize=7,
             label=f"smoothed minimum, η = {test.minimum_lr:.3g}",
         )
     if test.suggestion is not None:
         ax.axvline(
             test.suggestion,
-            color="#c0392b",
+            color=suggestion,
             linestyle="--",
-            linewidth=1.3,
+            linewidth=1.6,
             label=f"suggestion η* = {test.suggestion:.3g}",
         )
     ax.set_xscale("log")
@@ -310,9 +445,9 @@ def plot_range_test(test: RangeTest, path: str | Path, *, title: str) -> Path:
         ax.set_ylim(low - 0.05 * (high - low), high + 0.35 * (high - low))
     ax.set_xlabel(r"learning rate $\eta$")
     ax.set_ylabel("training loss")
-    ax.set_title(title, fontsize=9)
+    _title(ax, title)
     ax.grid(alpha=0.3)
     ax.grid(alpha=0.1, which="minor")
-    ax.legend(fontsize=7, loc="upper left")
+    _legend_below(fig, ax.get_legend_handles_labels()[0])
     save_figure(fig, path)
     return path

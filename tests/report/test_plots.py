@@ -1,0 +1,72 @@
+"""The report's figures speak one visual language: one colour per optimizer on every figure,
+never a colour of an optimizer for a line that names none, and legends outside the data."""
+
+import matplotlib
+import pytest
+
+from ravine.report import plots
+from ravine.report.plots import OPTIMIZER_COLORS, optimizer_of, series_colors
+
+
+@pytest.mark.parametrize(
+    ("label", "optimizer"),
+    [
+        ("GD, η = 0.01", "GD"),
+        ("SGD η = 0.1, MSE", "GD"),
+        ("gradient descent, η = 0.01", "GD"),
+        ("momentum, η = 0.01, λ = 0.9", "Momentum"),
+        ("Adagrad, η^t = 1/√(t+1)", "Adagrad"),
+        ("RMSProp (α = 0.5)", "RMSProp"),
+        ("Adam η = 0.07, no warm-up", "Adam"),
+        ("RAdam r/σ, μ = 0", "RAdam"),
+        ("loss L(θ)", None),
+        ("cross-entropy", None),
+    ],
+)
+def test_the_optimizer_a_label_names(label, optimizer):
+    assert optimizer_of(label) == optimizer
+
+
+def test_an_optimizer_has_the_same_colour_on_every_figure():
+    one = series_colors(["GD, η = 0.01", "Adam, η = 0.1", "RAdam"])
+    other = series_colors(["RAdam η = 3", "loss", "SGD η = 0.1"])
+    assert one == [OPTIMIZER_COLORS["GD"], OPTIMIZER_COLORS["Adam"], OPTIMIZER_COLORS["RAdam"]]
+    assert other[0] == one[2] and other[2] == one[0]
+
+
+def test_a_line_that_names_no_optimizer_never_takes_an_optimizers_colour():
+    colors = series_colors([f"fold {k}" for k in range(12)])
+    assert len(set(colors)) == 12
+    assert set(colors).isdisjoint(OPTIMIZER_COLORS.values())
+
+
+def test_two_lines_of_one_optimizer_keep_its_hue_in_different_shades():
+    fixed, decayed, third = series_colors(["Adagrad, η = 1", "Adagrad, η^t = 1/√(t+1)", "adagrad"])
+    assert fixed == OPTIMIZER_COLORS["Adagrad"]
+    assert len({fixed, decayed, third}) == 3
+    assert sum(matplotlib.colors.to_rgb(decayed)) < sum(matplotlib.colors.to_rgb(fixed))
+    assert sum(matplotlib.colors.to_rgb(third)) > sum(matplotlib.colors.to_rgb(fixed))
+
+
+def test_the_legend_stands_outside_the_axes(tmp_path, monkeypatch):
+    figures = []
+
+    def keep(fig, path):  # draw the figure and keep it, instead of writing and closing it
+        fig.canvas.draw()
+        figures.append(fig)
+        return path
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    series = {"GD, η = 0.01": [3.0, 2.0, 1.0, 0.5], "Adam, η = 0.1": [3.0, 1.0, 0.3, 0.1]}
+    plots.plot_curves(series, tmp_path / "c.png", title="t", right={"‖∇L‖": [1, 1, 1, 1]})
+    (fig,) = figures
+    axes = fig.axes[0].get_window_extent()
+    (legend,) = fig.legends
+    box = legend.get_window_extent()
+    assert box.y1 <= axes.y0  # below the axes, over no data
+    lines = fig.axes[0].get_lines()
+    assert [line.get_color() for line in lines] == [
+        OPTIMIZER_COLORS["GD"],
+        OPTIMIZER_COLORS["Adam"],
+    ]
+    assert fig.get_figwidth() * fig.dpi >= 700  # legible at the page's width
