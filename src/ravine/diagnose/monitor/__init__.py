@@ -20,6 +20,7 @@ One job per module, each importing only those before it:
 - :mod:`.verdict` — the doctor's reading: :class:`Diagnosis`, :func:`diagnose_training`, its
   thresholds and remedies;
 - :mod:`.effective_lr` — η^t/σ_i^t of a ravine optimizer's step, sampled;
+- :mod:`.previous_gradient` — g^{t−1}, kept one step for cos(g^t, g^{t−1});
 - :mod:`.logs` — the CSV file and TensorBoard;
 - :mod:`.guard` — stop and restore: :class:`Guard`, :class:`TrainingStopped`;
 - :mod:`.recorder` — what is measured each step: :class:`Monitor`.

@@ -1,15 +1,5 @@
-"""The recorder: what the Monitor measures on each optimizer step.
-
-Attach it in two lines (the others are the usual loop)::
-
-    monitor = Monitor(model, optimizer)            # 1: hooks on optimizer.step
-    for x, y in batches:
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        monitor.step(loss)                         # 2: after optimizer.step()
-    print(monitor.diagnose(window=100))
+"""The recorder: what the Monitor measures on each optimizer step (the package's docstring
+shows the two lines that attach it).
 
 **Order.** The gradients g^t and θ^t are read by a hook that runs inside ``optimizer.step()``
 just before the update (``register_step_pre_hook``), and θ^{t+1} by one just after it
@@ -29,6 +19,8 @@ model that the optimizer updates; a parameter without a gradient counts as a zer
   t = 0); ``update_norm``: ‖Δθ^t‖ = ‖θ^{t+1} − θ^t‖; ``weight_norm``: ‖θ^t‖;
   ``update_ratio``: ‖Δθ^t‖ / ‖θ^t‖. ``every=1`` measures them on every step;
 - per parameter (``layers=True``): the same five, as ``gradient_norm/<name>``,
+  ``gradient_cosine/<name>``, ``update_norm/<name>``, ``weight_norm/<name>``,
+  ``update_ratio/<name>`` (``<name>`` from ``model.named_parameters()``);
 - for a ravine :class:`~ravine.optim.Optimizer`, the distribution of the effective learning
   rates η^t/σ_i^t (:mod:`.effective_lr`).
 
@@ -40,13 +32,10 @@ state (:mod:`.guard`).
 
 **Cost.** Every step: one fused pass over the gradients (``torch._foreach_norm``) and one host
 sync, in ``monitor.step``. Every k-th step, four more: ⟨g^t, g^{t−1}⟩, ‖θ^t‖ and a copy of θ^t
-before the update, ‖θ^t − θ^{t+1}‖ after it. g^{t−1} is kept by reference when ``zero_grad()``
-sets gradients to None (torch's default) and copied when gradient buffers are reused in
-place; the first time it is copied, and the next step's buffers tell which case this is.
-Memory: one copy of θ, and of g while it waits one step. On a 1,055,242-parameter MLP
-(batch 256, CPU, one thread) the defaults add about 1.5–2% to a training step and ``every=1``
-about 7–10% (``benchmarks/monitor_overhead.py``). TensorBoard's ``add_scalar`` costs tens of
-µs per number: ``log_every`` (and ``layers=False``) write less often.
+before the update, ‖θ^t − θ^{t+1}‖ after it. Memory: one copy of θ, and of g while it waits
+one step (:mod:`.previous_gradient`). On a 1,055,242-parameter MLP (batch 256, CPU, one thread)
+the defaults add about 1.5–2% to a training step and ``every=1`` about 7–10%
+(``benchmarks/monitor_overhead.py``).
 """
 
 from __future__ import annotations
@@ -66,6 +55,7 @@ from ...validation import check_count, check_flag, require
 from .effective_lr import EFFECTIVE_LR_EVERY, EFFECTIVE_LR_KEYS, EffectiveLearningRates
 from .guard import Guard, GuardState, TrainingStopped
 from .logs import RecordLog
+from .previous_gradient import PreviousGradient
 from .verdict import (
     DIVERGE_FACTOR,
     FLAT,
@@ -161,18 +151,12 @@ class Monitor:
             EffectiveLearningRates(self.parameters) if self.effective_lr_every else None
         )
 
-        self._snapshot = [torch.empty_like(p, requires_grad=False) for p in self.parameters]
-        self._kept: list[torch.Tensor] | None = None  # g^{t−1}, for the step after it
-        self._kept_norms: list[torch.Tensor] = []  # ‖g_p^{t−1}‖
-        self._kept_step = -2  # the t − 1 of _kept
-        self._copy_gradients = False  # gradient buffers are reused in place: keep copies
-        self._reuse_known = False  # whether the loop reuses its gradient buffers is known yet
-        self._kept_ptrs: list[int] | None = None  # where the copied g^{t−1} lived, to find out
-        self._copies: list[torch.Tensor] | None = None  # the copies' buffers
-        self._before: tuple | None = None  # what the pre-hook read
-        self._pending: tuple | None = None  # the step's numbers, awaiting the loss
+        self._theta_before = [torch.empty_like(p, requires_grad=False) for p in self.parameters]
+        self._previous = PreviousGradient()  # g^{t−1}, for cos(g^t, g^{t−1})
+        self._read_before_update: tuple | None = None  # what the pre-hook read
+        self._awaiting_loss: tuple | None = None  # the step's numbers, awaiting the loss
         self._sampling = False  # η/σ is sampled on this step
-        self._count = 0  # optimizer steps seen
+        self._steps_seen = 0  # optimizer steps seen: the next step's t
         self.guard = Guard() if guard is True else guard or None
         self._guard = (
             None if self.guard is None else GuardState(self.guard, model, optimizer, self.names)
@@ -193,7 +177,7 @@ class Monitor:
     def _before_step(self, optimizer, args, kwargs) -> None:
         """Inside optimizer.step(), before the update: ‖g^t‖; on a detailed step also
         ⟨g^t, g^{t−1}⟩, ‖θ^t‖ and a copy of θ^t."""
-        t, params = self._count, self.parameters
+        t, params = self._steps_seen, self.parameters
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
         grads = [g.to_dense() if g.is_sparse else g for g in grads]
         norms = torch._foreach_norm(grads)  # ‖g_p^t‖
@@ -201,34 +185,11 @@ class Monitor:
             self._guard_before(t, grads, norms)
         dots = weights = None
         if t % self.every == 0:
-            kept = self._kept if self._kept_step == t - 1 else None
-            if kept is not None and self._kept_ptrs is not None:  # the first comparison decides
-                reused = any(g.data_ptr() == q for g, q in zip(grads, self._kept_ptrs, strict=True))
-                self._copy_gradients, self._reuse_known, self._kept_ptrs = reused, True, None
-            elif kept is not None and not self._copy_gradients:
-                if any(g.data_ptr() == q.data_ptr() for g, q in zip(grads, kept, strict=True)):
-                    # zero_grad(set_to_none=False), accumulation or bucket views: g^{t−1} was
-                    # overwritten in place; from now on it is copied
-                    self._copy_gradients, kept = True, None
-            if kept is not None:
-                pairs = zip(grads, kept, strict=True)
-                dots = [torch.dot(g.reshape(-1), q.reshape(-1)) for g, q in pairs]
-                dots += self._kept_norms  # ‖g_p^{t−1}‖
+            dots = self._previous.products(t, grads)  # ⟨g_p^t, g_p^{t−1}⟩, ‖g_p^{t−1}‖
             weights = torch._foreach_norm(params)  # ‖θ_p^t‖
-            torch._foreach_copy_(self._snapshot, params)  # θ^t
-        self._before = (t, norms, weights, dots)
-        self._kept = None
-        if (t + 1) % self.every == 0:  # g^t is needed at step t + 1
-            if self._reuse_known and not self._copy_gradients:
-                self._kept = grads  # by reference: zero_grad() replaces them by new tensors
-            else:  # copied — and, the first time, compared with the next gradients' buffers
-                if self._copies is None:
-                    self._copies = [torch.empty_like(g) for g in grads]
-                torch._foreach_copy_(self._copies, grads)
-                self._kept = self._copies
-                if not self._reuse_known:
-                    self._kept_ptrs = [g.data_ptr() for g in grads]
-            self._kept_norms, self._kept_step = norms, t
+            torch._foreach_copy_(self._theta_before, params)  # θ^t
+        self._read_before_update = (t, norms, weights, dots)
+        self._previous.pass_on(t, grads, norms, needed=(t + 1) % self.every == 0)
         if self.effective_lr_every:  # (set on every step: a step that raised left it set)
             self._sampling = t % self.effective_lr_every == 0
             optimizer.sigma_record = self._effective_lr.sample() if self._sampling else None
@@ -237,35 +198,36 @@ class Monitor:
     def _after_step(self, optimizer, args, kwargs) -> None:
         """Inside optimizer.step(), after the update: ‖θ^t − θ^{t+1}‖ on a detailed step, and
         η^t/σ_i^t on a sampled one; the numbers wait for monitor.step(loss)."""
-        if self._before is None:
+        if self._read_before_update is None:
             return  # a step whose pre-hook did not run: nothing to record
-        t, norms, weights, dots = self._before
-        self._before = None
+        t, norms, weights, dots = self._read_before_update
+        self._read_before_update = None
         values = list(norms)
         if weights is not None:
-            torch._foreach_sub_(self._snapshot, self.parameters)  # θ^t − θ^{t+1} = −Δθ^t
-            values += weights + torch._foreach_norm(self._snapshot)  # ‖θ_p^t‖, ‖Δθ_p^t‖
+            torch._foreach_sub_(self._theta_before, self.parameters)  # θ^t − θ^{t+1} = −Δθ^t
+            values += weights + torch._foreach_norm(self._theta_before)  # ‖θ_p^t‖, ‖Δθ_p^t‖
             if dots is not None:
                 values += dots
         summary = None
         if self._sampling:
             summary = self._effective_lr.summary(optimizer.sigma_record)
             optimizer.sigma_record, self._sampling = None, False
-        self._pending = (t, values, weights is not None, dots is not None, summary)
-        self._count += 1
+        self._awaiting_loss = (t, values, weights is not None, dots is not None, summary)
+        self._steps_seen += 1
 
     # --- the record ---------------------------------------------------------------------------
 
     def step(self, loss: torch.Tensor | float) -> dict[str, float]:
         """Record the step just taken: ``loss`` is L(θ^t), the loss whose gradient
         ``optimizer.step()`` used (a number or a one-element tensor). Returns the record."""
-        if self._pending is None:
+        if self._awaiting_loss is None:
+            incomplete = self._read_before_update is not None
             raise RuntimeError(
                 "monitor.step(loss) needs an optimizer.step() since the last monitor.step(): "
                 "call it once per step, after optimizer.step()"
-                + (" (the last optimizer.step() did not complete)" if self._before else "")
+                + (" (the last optimizer.step() did not complete)" if incomplete else "")
             )
-        t, tensors, detailed, cosines, summary = self._pending
+        t, tensors, detailed, cosines, summary = self._awaiting_loss
         if isinstance(loss, torch.Tensor):
             if loss.numel() != 1:
                 raise ValueError(
@@ -276,7 +238,7 @@ class Monitor:
             values = [float(loss), *torch.stack(tensors).tolist()]
         else:
             raise TypeError(f"loss must be a number or a one-element tensor, got {loss!r}")
-        self._pending = None  # (the .tolist() above is the step's one host sync)
+        self._awaiting_loss = None  # (the .tolist() above is the step's one host sync)
         record = self._record(t, values, detailed, cosines, summary)
         self.history.append(record)
         if len(self.history) % self.log_every == 0:
@@ -443,22 +405,17 @@ class Monitor:
         ``monitor.step(loss)`` and save it with ``torch.save`` beside the model's and the
         optimizer's; it loads with ``torch.load(path, weights_only=True)``.
         """
-        if self._pending is not None:
+        if self._awaiting_loss is not None:
             raise RuntimeError(
                 "state_dict() between optimizer.step() and monitor.step(loss) would lose the "
-                f"record of step {self._pending[0]}: call monitor.step(loss) first"
+                f"record of step {self._awaiting_loss[0]}: call monitor.step(loss) first"
             )
-        kept = None if self._kept is None else [g.detach().clone() for g in self._kept]
         return {
             "names": list(self.names),
             "columns": list(self.columns),
             "history": [dict(record) for record in self.history],
-            "steps": self._count,
-            "kept_gradients": kept,  # g^{t−1}, or None when no step needs it
-            "kept_norms": [] if kept is None else [n.clone() for n in self._kept_norms],
-            "kept_step": self._kept_step,  # the t − 1 of kept_gradients
-            "copy_gradients": self._copy_gradients,
-            "reuse_known": self._reuse_known,
+            "steps": self._steps_seen,
+            **self._previous.state_dict(),  # kept_gradients, kept_norms, kept_step, …
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -467,10 +424,10 @@ class Monitor:
         ravine optimizer, as saved). The loaded records are written again to this Monitor's
         CSV file, which it began anew; TensorBoard keeps the earlier event files in its log
         directory, so nothing is written there again."""
-        if self._count or self.history or self._pending is not None:
+        if self._steps_seen or self.history or self._awaiting_loss is not None:
             raise RuntimeError(
                 f"load_state_dict needs a Monitor that has recorded nothing; this one has seen "
-                f"{self._count} steps: build a fresh Monitor to resume into"
+                f"{self._steps_seen} steps: build a fresh Monitor to resume into"
             )
         keys = {"names", "columns", "history", "steps", "kept_gradients", "kept_norms"}
         missing = sorted((keys | {"kept_step", "copy_gradients"}) - set(state_dict))
@@ -487,15 +444,8 @@ class Monitor:
                 f"this state's records have other keys than this Monitor's ({', '.join(differ)} "
                 "in one of them only): build it with the saved layers and effective_lr_every"
             )
-        kept, norms = state_dict["kept_gradients"], state_dict["kept_norms"]
-        if kept is not None:  # g^{t−1} and ‖g_p^{t−1}‖, on the parameters' devices
-            kept = [g.to(p.device) for g, p in zip(kept, self.parameters, strict=True)]
-            norms = [n.to(p.device) for n, p in zip(norms, self.parameters, strict=True)]
-        self._kept, self._kept_norms = kept, list(norms)
-        self._kept_step = int(state_dict["kept_step"])
-        self._copy_gradients = bool(state_dict["copy_gradients"])
-        self._reuse_known = bool(state_dict.get("reuse_known", False))
-        self._count = int(state_dict["steps"])
+        self._previous.load_state_dict(state_dict, self.parameters)
+        self._steps_seen = int(state_dict["steps"])
         self.history = [dict(record) for record in state_dict["history"]]
         written = self.history[self.log_every - 1 :: self.log_every]  # what the saved one wrote
         self._log.write_csv_rows(written)
@@ -567,13 +517,18 @@ class Monitor:
             )
         step = self._guard.restore()
         self.history = [record for record in self.history if record["step"] < step]
-        self._count = step
-        self._before = self._pending = None
-        self._kept, self._kept_norms, self._kept_step = None, [], -2
+        self._steps_seen = step
+        self._read_before_update = self._awaiting_loss = None
+        self._previous.forget()
         if self.effective_lr_every:
             self._sampling = False
             self.optimizer.sigma_record = None
         return step
+
+    @property
+    def _copy_gradients(self) -> bool:
+        """Whether g^{t−1} is copied: the loop reuses its gradient buffers in place."""
+        return self._previous.copied
 
     # --- the end ------------------------------------------------------------------------------
 
