@@ -191,6 +191,66 @@ def diagnose_training(
     ``first_nonfinite_step``, ``lr``, ``max_eigenvalue``, ``lr_times_max_eigenvalue`` and the
     critical point's numbers.
     """
+    loss, norm, cosine, steps = _per_step(loss, gradient_norm, gradient_cosine, steps, window)
+    _check_thresholds(flat, large, small, grad_tol, diverge_factor)
+    if critical is not None and not callable(critical):
+        raise TypeError(f"critical must be a callable returning a critical point, got {critical!r}")
+
+    floor = LOSS_FLOOR * abs(loss[0]) if np.isfinite(loss[0]) else 0.0  # the scale of L near 0
+    evidence: dict[str, float] = {"window": float(window), "steps_recorded": float(len(loss))}
+    checks: dict[str, bool] = {}
+    # 1. diverged: non-finite, or far above the best loss
+    diverged = _diverged(loss, norm, steps, window, diverge_factor, floor, evidence, checks)
+    if diverged is not None:
+        return diverged
+    if len(loss) < window:  # (a divergence shows in fewer records; the rest needs the whole window)
+        raise ValueError(
+            f"diagnose needs at least window={window} recorded steps, got {len(loss)}; train "
+            f"longer or pass a smaller window (>= {MIN_WINDOW})"
+        )
+    # the window's numbers, and what they say of the loss and the gradient
+    evidence.update(_window_numbers(loss, norm, cosine, window, floor))
+    change, now = evidence["relative_loss_change"], evidence["gradient_norm_now"]
+    initial = evidence["gradient_norm_initial"]
+    checks["flat"] = bool(abs(change) < flat)
+    checks["gradient_small"] = bool(now < grad_tol or now < small * initial)
+    checks["gradient_large"] = bool(now >= large * initial)
+    checks["anticorrelated"] = bool(evidence["mean_gradient_cosine"] < 0)
+    if checks["gradient_small"]:  # 2. near a critical point
+        return _near_critical_point(critical, evidence, checks)
+    oscillating = _oscillating(lr, hessian_max_eigenvalue, evidence, checks)  # 3. bouncing
+    if oscillating is not None:
+        return oscillating
+    return _progressing(window, flat, evidence, checks)  # 4. nothing says stuck
+
+
+def _check_thresholds(
+    flat: float, large: float, small: float, grad_tol: float, diverge_factor: float
+) -> None:
+    """Each threshold of the stuck classifier in its domain (``small`` below ``large``)."""
+    require(is_real(flat) and flat > 0, "flat", flat, "a number > 0")
+    require(is_real(large) and large > 0, "large", large, "a number > 0")
+    require(
+        is_real(small) and 0 < small < large, "small", small, f"a number in (0, large={large!r})"
+    )
+    require(is_real(grad_tol) and grad_tol >= 0, "grad_tol", grad_tol, "a number >= 0")
+    require(
+        is_real(diverge_factor) and diverge_factor > 1,
+        "diverge_factor",
+        diverge_factor,
+        "a number > 1",
+    )
+
+
+def _per_step(
+    loss: Sequence[float] | np.ndarray,
+    gradient_norm: Sequence[float] | np.ndarray,
+    gradient_cosine: Sequence[float] | np.ndarray,
+    steps: Sequence[int] | np.ndarray | None,
+    window: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """L^t, ‖g^t‖, cos(g^t, g^{t−1}) as float64 arrays and the steps t, after checking that
+    each has one value per recorded step and that ``window`` is a count >= 2."""
     check_count("window", window, MIN_WINDOW)
     loss, norm, cosine = (
         np.asarray(a, dtype=np.float64).reshape(-1) for a in (loss, gradient_norm, gradient_cosine)
@@ -206,32 +266,27 @@ def diagnose_training(
     steps = np.arange(n) if steps is None else np.asarray(steps).reshape(-1)
     if len(steps) != n:
         raise ValueError(f"steps must have one value per step ({n}), got {len(steps)}")
-    require(is_real(flat) and flat > 0, "flat", flat, "a number > 0")
-    require(is_real(large) and large > 0, "large", large, "a number > 0")
-    require(
-        is_real(small) and 0 < small < large, "small", small, f"a number in (0, large={large!r})"
-    )
-    require(is_real(grad_tol) and grad_tol >= 0, "grad_tol", grad_tol, "a number >= 0")
-    require(
-        is_real(diverge_factor) and diverge_factor > 1,
-        "diverge_factor",
-        diverge_factor,
-        "a number > 1",
-    )
-    if critical is not None and not callable(critical):
-        raise TypeError(f"critical must be a callable returning a critical point, got {critical!r}")
+    return loss, norm, cosine, steps
 
-    part = max(1, window // 4)
-    recent = slice(n - window, n)
+
+def _diverged(
+    loss: np.ndarray,
+    norm: np.ndarray,
+    steps: np.ndarray,
+    window: int,
+    diverge_factor: float,
+    floor: float,
+    evidence: dict[str, float],
+    checks: dict[str, bool],
+) -> Diagnosis | None:
+    """1. Diverged: a loss or gradient norm is nan or inf, or the loss at the window's end sits
+    above the divergence line of the best loss L* — η is too large for the curvature. The
+    evidence names the step where the loss first crossed the line after L*."""
+    n, part = len(loss), max(1, window // 4)
     finite = np.isfinite(loss) & np.isfinite(norm)
-    evidence: dict[str, float] = {"window": float(window), "steps_recorded": float(n)}
-    checks: dict[str, bool] = {}
-
-    # 1. diverged: non-finite, or far above the best loss
     clean = int(np.argmin(finite)) if not finite.all() else n  # first non-finite step
     prefix = loss[:clean]
-    floor = LOSS_FLOOR * abs(loss[0]) if np.isfinite(loss[0]) else 0.0
-    onset = None
+    onset, risen = None, False
     if clean > 0:
         at_best = int(np.argmin(prefix))
         best = float(prefix[at_best])
@@ -240,76 +295,79 @@ def diagnose_training(
         above = np.flatnonzero(prefix[at_best:] > line)
         onset = at_best + int(above[0]) if above.size else None
         risen = clean == n and float(np.median(loss[-part:])) > line
-    else:
-        risen = False
     checks["nonfinite"] = clean < n
     checks["risen"] = bool(risen)
-    if clean < n or risen:
-        evidence["loss_now"] = float(loss[-1])
-        if clean < n:
-            evidence["first_nonfinite_step"] = float(steps[clean])
-        first = onset if onset is not None else clean
-        if first >= n:  # risen in the tail around a late best: the first loss above the line
-            first = int(np.flatnonzero(loss > line)[0])
-        evidence["divergence_step"] = float(steps[first])
-        remedy = REMEDIES["diverged"].format(divergence_step=int(steps[first]))
-        return Diagnosis("diverged", evidence, remedy, checks)
+    if not (clean < n or risen):
+        return None
+    evidence["loss_now"] = float(loss[-1])
+    if clean < n:
+        evidence["first_nonfinite_step"] = float(steps[clean])
+    first = onset if onset is not None else clean
+    if first >= n:  # risen in the tail around a late best: the first loss above the line
+        first = int(np.flatnonzero(loss > line)[0])
+    evidence["divergence_step"] = float(steps[first])
+    remedy = REMEDIES["diverged"].format(divergence_step=int(steps[first]))
+    return Diagnosis("diverged", evidence, remedy, checks)
 
-    if n < window:  # (a divergence shows in fewer records; the rest needs the whole window)
-        raise ValueError(
-            f"diagnose needs at least window={window} recorded steps, got {n}; train longer or "
-            f"pass a smaller window (>= {MIN_WINDOW})"
-        )
 
-    # the window's numbers
+def _window_numbers(
+    loss: np.ndarray, norm: np.ndarray, cosine: np.ndarray, window: int, floor: float
+) -> dict[str, float]:
+    """What the window says: the mean loss of its start and end (their first and last
+    q = window // 4 records) and its relative change, the median ‖g‖ of the run's first q
+    records and of the window's end, and the mean cos(g^t, g^{t−1}) measured in the window."""
+    n, part = len(loss), max(1, window // 4)
+    recent = slice(n - window, n)
     head, tail = loss[recent][:part], loss[recent][-part:]
     start, end = float(head.mean()), float(tail.mean())
     scale = max(abs(start), floor, np.finfo(np.float64).tiny)
-    change = float((end - start) / scale)
     initial = float(np.median(norm[:part]))
     now = float(np.median(norm[recent][-part:]))
     window_cosine = cosine[recent]
     known = window_cosine[np.isfinite(window_cosine)]
-    mean_cosine = float(known.mean()) if known.size else math.nan
-    evidence.update(
-        loss_start=start,
-        loss_end=end,
-        relative_loss_change=change,
-        gradient_norm_initial=initial,
-        gradient_norm_now=now,
-        gradient_norm_ratio=now / initial if initial > 0 else math.inf,
-        mean_gradient_cosine=mean_cosine,
-    )
-    checks["flat"] = bool(abs(change) < flat)
-    checks["gradient_small"] = bool(now < grad_tol or now < small * initial)
-    checks["gradient_large"] = bool(now >= large * initial)
-    checks["anticorrelated"] = bool(mean_cosine < 0)
+    return {
+        "loss_start": start,
+        "loss_end": end,
+        "relative_loss_change": float((end - start) / scale),
+        "gradient_norm_initial": initial,
+        "gradient_norm_now": now,
+        "gradient_norm_ratio": now / initial if initial > 0 else math.inf,
+        "mean_gradient_cosine": float(known.mean()) if known.size else math.nan,
+    }
 
-    # 2. near a critical point
-    if checks["gradient_small"]:
-        if critical is None:
-            return Diagnosis(
-                "near a critical point", evidence, REMEDIES["near a critical point"], checks
-            )
-        point = critical()
-        kind = getattr(point, "kind", None)
-        if kind is None:
-            raise TypeError(f"critical() must return an object with a kind, got {point!r}")
-        for name in ("gradient_norm", "min_eigenvalue", "max_eigenvalue", "minimum_ratio"):
-            value = getattr(point, name, None)
-            if isinstance(value, numbers.Real):
-                evidence[name if name != "gradient_norm" else "hessian_gradient_norm"] = float(
-                    value
-                )
+
+def _near_critical_point(
+    critical: Callable[[], Any] | None, evidence: dict[str, float], checks: dict[str, bool]
+) -> Diagnosis:
+    """2. Near a critical point: the gradient is small. Which kind — saddle point or local
+    minimum — only the Hessian can say: ``critical()`` asks it, when given."""
+    if critical is None:
         return Diagnosis(
-            "near a critical point",
-            evidence,
-            _critical_remedy(str(kind), evidence),
-            checks,
-            str(kind),
+            "near a critical point", evidence, REMEDIES["near a critical point"], checks
         )
+    point = critical()
+    kind = getattr(point, "kind", None)
+    if kind is None:
+        raise TypeError(f"critical() must return an object with a kind, got {point!r}")
+    for name in ("gradient_norm", "min_eigenvalue", "max_eigenvalue", "minimum_ratio"):
+        value = getattr(point, name, None)
+        if isinstance(value, numbers.Real):
+            key = "hessian_gradient_norm" if name == "gradient_norm" else name
+            evidence[key] = float(value)
+    remedy = _critical_remedy(str(kind), evidence)
+    return Diagnosis("near a critical point", evidence, remedy, checks, str(kind))
 
-    # 3. oscillating
+
+def _oscillating(
+    lr: float | None,
+    hessian_max_eigenvalue: float | Callable[[], float] | None,
+    evidence: dict[str, float],
+    checks: dict[str, bool],
+) -> Diagnosis | None:
+    """3. Oscillating: the loss is flat while the gradient stays large and flips direction — θ
+    bounces between the walls of a valley, not stuck at a critical point. When λ_max is known
+    the bounce must also overshoot: η·λ_max >= 2, since one step multiplies the distance to the
+    valley's floor by |1 − η·λ_max|."""
     overshoots = True
     if hessian_max_eigenvalue is not None:
         if lr is None:
@@ -322,22 +380,33 @@ def diagnose_training(
         evidence.update(lr=float(lr), max_eigenvalue=float(top), lr_times_max_eigenvalue=lr * top)
         overshoots = bool(lr * top >= OVERSHOOT)
         checks["overshoots"] = overshoots
-    bouncing = checks["flat"] and checks["gradient_large"] and checks["anticorrelated"]
-    if bouncing and overshoots:
+    if _bouncing(checks) and overshoots:
         return Diagnosis("oscillating", evidence, REMEDIES["oscillating"], checks)
+    return None
 
-    # 4. progressing
-    if bouncing:
+
+def _progressing(
+    window: int, flat: float, evidence: dict[str, float], checks: dict[str, bool]
+) -> Diagnosis:
+    """4. Progressing: nothing says stuck. The remedy still says what the numbers hint at: a
+    bounce that does not overshoot (mini-batch noise), a large gradient that keeps its
+    direction while the loss barely moves (η too small), a loss that rises."""
+    if _bouncing(checks):
         remedy = REMEDIES["stable curvature"]
     elif checks["flat"] and checks["gradient_large"]:
         remedy = REMEDIES["creeping"]
-    elif change >= flat:
+    elif evidence["relative_loss_change"] >= flat:
         remedy = REMEDIES["rising"]
     else:
         remedy = REMEDIES["progressing"]
     return Diagnosis(
         "progressing", evidence, remedy.format(**{**evidence, "window": window}), checks
     )
+
+
+def _bouncing(checks: dict[str, bool]) -> bool:
+    """The loss is flat, the gradient large, successive gradients anti-correlated."""
+    return checks["flat"] and checks["gradient_large"] and checks["anticorrelated"]
 
 
 def _critical_remedy(kind: str, evidence: dict[str, float]) -> str:
