@@ -375,7 +375,10 @@ def _oscillating(
         top = (
             hessian_max_eigenvalue() if callable(hessian_max_eigenvalue) else hessian_max_eigenvalue
         )
-        top = float(top) if isinstance(top, (torch.Tensor, np.ndarray)) and top.size == 1 else top
+        one_number = (isinstance(top, torch.Tensor) and top.numel() == 1) or (
+            isinstance(top, np.ndarray) and top.size == 1
+        )
+        top = float(top) if one_number else top  # λ_max as hessian_eigs returns it, or numpy's
         require(is_real(top), "hessian_max_eigenvalue", top, "a finite number")
         evidence.update(lr=float(lr), max_eigenvalue=float(top), lr_times_max_eigenvalue=lr * top)
         overshoots = bool(lr * top >= OVERSHOOT)
