@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from .. import surfaces, tasks
-from ..optim import catalog
+from .. import optim, surfaces, tasks
+from ..validation import check_count
 from .hessian import hessian_eigs
 from .monitor import Diagnosis, Monitor, default_window
 
@@ -80,14 +80,13 @@ def checkup(
     ``schedule`` multiplies η (a ravine schedule, driven by a Scheduler). Training stops early
     when the loss stops being finite; that step is the evidence of divergence.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
+    check_count("steps", steps, 2)
     model, loss_fn, inputs, targets = _setup(task, seed)
     settings = dict(options or {})
     if lr is not None:
         settings["lr"] = lr
     settings.setdefault("nonfinite", "ignore")  # let a divergence show in the record
-    opt = catalog.create(optimizer, model.parameters(), **settings)
+    opt = optim.create(optimizer, model.parameters(), **settings)
     scheduler = None
     if schedule is not None:
         from ..schedules import Scheduler

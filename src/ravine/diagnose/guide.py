@@ -57,6 +57,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..validation import check_nonnegative, check_positive
+
 VERDICTS = ("model bias", "optimization issue", "overfitting", "fine")
 
 SMALL = 0.1  # T = SMALL · baseline when no target is given
@@ -103,7 +105,9 @@ class RunSummary:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"run name must be non-empty text, got {self.name!r}")
-        object.__setattr__(self, "size", _positive(f"size of run {self.name!r}", self.size))
+        object.__setattr__(
+            self, "size", float(check_positive(f"size of run {self.name!r}", self.size))
+        )
         object.__setattr__(
             self, "train_loss", _loss(f"train_loss of run {self.name!r}", self.train_loss)
         )
@@ -228,10 +232,7 @@ def general_guide(
             raise ValueError(f"run names must be distinct, got {run.name!r} twice")
         seen.add(run.name)
     threshold = _target(baseline, target)
-    if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
-        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
-    if not (math.isfinite(margin) and margin >= 0):
-        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
+    check_nonnegative("margin", margin)
 
     notes = [_read(run, runs, threshold, margin) for run in runs]
     largest = max(run.size for run in runs)
@@ -249,7 +250,7 @@ def general_guide(
     if run.val_loss is not None:
         evidence["val_loss"] = run.val_loss
     if baseline is not None:
-        evidence["baseline"] = _positive("baseline", baseline)
+        evidence["baseline"] = float(check_positive("baseline", baseline))
     if note.compared_with is not None:
         smaller = next(r for r in runs if r.name == note.compared_with)
         evidence["smaller_size"] = float(smaller.size)
@@ -323,9 +324,9 @@ def _read(run: RunSummary, runs: list[RunSummary], target: float, margin: float)
 def _target(baseline: float | None, target: float | None) -> float:
     """T: ``target``, else SMALL · ``baseline``; ValueError when neither is a positive number."""
     if baseline is not None:
-        baseline = _positive("baseline", baseline)
+        baseline = float(check_positive("baseline", baseline))
     if target is not None:
-        return _positive("target", target)
+        return float(check_positive("target", target))
     if baseline is None:
         raise ValueError(
             "give baseline (the loss of a model that learned nothing, e.g. "
@@ -354,13 +355,4 @@ def _loss(what: str, value: Any) -> float:
             f"{what} must be a finite number >= 0, got {value!r} (the guide compares ratios of "
             f"losses)"
         )
-    return float(value)
-
-
-def _positive(what: str, value: Any) -> float:
-    """``value`` as a float, when it is a finite number > 0; ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
     return float(value)
