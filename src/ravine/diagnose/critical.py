@@ -36,7 +36,6 @@ size-weighted average over ``(x, y)`` batches when ``inputs`` is an iterable of 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +45,7 @@ from torch import Tensor, nn
 from .. import optim, schedules
 from ..validation import check_count, check_positive, is_real, require
 from .hessian import (
+    LossFn,
     exact_hessian,
     flatten,
     hessian_eigs,
@@ -53,8 +53,7 @@ from .hessian import (
     trainable_parameters,
     unflatten,
 )
-
-LossFn = Callable[[Any, Any], Tensor]
+from .hessian.product import batch_size
 
 KINDS = ("local minimum", "local maximum", "saddle point", "not critical")
 
@@ -96,14 +95,6 @@ def _batches(inputs: Any, targets: Any) -> list[tuple[Any, Any]]:
         ) from None
 
 
-def _size(x: Any) -> int:
-    if isinstance(x, Tensor):
-        return 1 if x.dim() == 0 else x.shape[0]
-    if isinstance(x, (list, tuple)) and x:
-        return _size(x[0])
-    return len(x)
-
-
 def training_loss(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: Any) -> Tensor:
     """L(θ) as a scalar tensor with its graph: ``loss_fn(model(inputs), targets)``, or over
     ``(x, y)`` batches (``targets`` None) the size-weighted average L = Σ_b n_b L_b / Σ_b n_b.
@@ -127,7 +118,7 @@ def training_loss(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: Any) 
             )
         if targets is not None:  # one batch: L is its loss
             return loss.reshape(())
-        n = _size(x)
+        n = batch_size(x)
         total_loss = (
             n * loss.reshape(()) if total_loss is None else total_loss + n * loss.reshape(())
         )
@@ -456,7 +447,7 @@ class CriticalTraining:
 
 
 @torch.no_grad()
-def _set(params: list[nn.Parameter], theta: Tensor) -> None:
+def _set_theta(params: list[nn.Parameter], theta: Tensor) -> None:
     for param, value in zip(params, unflatten(theta, params), strict=True):
         param.copy_(value.to(param.dtype))
 
@@ -548,7 +539,7 @@ def _newton(model, loss_fn, inputs, targets, params, steps, grad_tol) -> tuple[i
             mu = (1e-3 * float(lam.abs().max())) ** 2 or 1.0  # μ starts at (10⁻³ λ_max)²
         for _ in range(20):
             delta = -(vectors @ (lam / (lam * lam + mu) * coefficients))  # δ
-            _set(params, theta + delta)
+            _set_theta(params, theta + delta)
             new_loss, new_gradient = loss_and_gradient(model, loss_fn, inputs, targets)
             new_norm = float(torch.linalg.vector_norm(new_gradient))
             if new_norm < norm:
@@ -558,9 +549,9 @@ def _newton(model, loss_fn, inputs, targets, params, steps, grad_tol) -> tuple[i
                 break
             mu *= 4
         else:
-            _set(params, theta)  # no damping lowered ‖g‖: stuck (e.g. on a ReLU kink)
+            _set_theta(params, theta)  # no damping lowered ‖g‖: stuck (e.g. on a ReLU kink)
             break
-    _set(params, theta)
+    _set_theta(params, theta)
     return taken, loss, norm
 
 
@@ -584,5 +575,5 @@ def _gradient_norm_descent(
             best = (norm, loss, flatten([p.detach() for p in params]).clone())
     adam.zero_grad(set_to_none=True)
     norm, loss, theta = best
-    _set(params, theta)
+    _set_theta(params, theta)
     return taken, loss, norm

@@ -109,11 +109,11 @@ class RunSummary:
             self, "size", float(check_positive(f"size of run {self.name!r}", self.size))
         )
         object.__setattr__(
-            self, "train_loss", _loss(f"train_loss of run {self.name!r}", self.train_loss)
+            self, "train_loss", _checked_loss(f"train_loss of run {self.name!r}", self.train_loss)
         )
         if self.val_loss is not None:
             object.__setattr__(
-                self, "val_loss", _loss(f"val_loss of run {self.name!r}", self.val_loss)
+                self, "val_loss", _checked_loss(f"val_loss of run {self.name!r}", self.val_loss)
             )
 
     @classmethod
@@ -231,10 +231,10 @@ def general_guide(
         if run.name in seen:
             raise ValueError(f"run names must be distinct, got {run.name!r} twice")
         seen.add(run.name)
-    threshold = _target(baseline, target)
+    threshold = _target_loss(baseline, target)
     check_nonnegative("margin", margin)
 
-    notes = [_read(run, runs, threshold, margin) for run in runs]
+    notes = [_verdict_of_run(run, runs, threshold, margin) for run in runs]
     largest = max(run.size for run in runs)
     candidates = [i for i, run in enumerate(runs) if run.size == largest]
     deciding = min(
@@ -270,7 +270,9 @@ def general_guide(
     )
 
 
-def _read(run: RunSummary, runs: list[RunSummary], target: float, margin: float) -> RunNote:
+def _verdict_of_run(
+    run: RunSummary, runs: list[RunSummary], target: float, margin: float
+) -> RunNote:
     """One run's verdict by the per-run rules of the module doc."""
     if run.train_loss > target:
         smaller = [r for r in runs if r.size < run.size]
@@ -280,7 +282,7 @@ def _read(run: RunSummary, runs: list[RunSummary], target: float, margin: float)
                 run.name,
                 "optimization issue",
                 f"{run.name} (size {run.size:g}) ends with training loss {run.train_loss:.4g}, "
-                f"above the target {target:.4g} and {_ratio(run.train_loss, best.train_loss)}× "
+                f"above the target {target:.4g} and {_times(run.train_loss, best.train_loss)}× "
                 f"that of the smaller {best.name} (size {best.size:g}, {best.train_loss:.4g}), "
                 f"which it could imitate.",
                 compared_with=best.name,
@@ -311,7 +313,7 @@ def _read(run: RunSummary, runs: list[RunSummary], target: float, margin: float)
             "overfitting",
             f"{run.name} (size {run.size:g}) ends with training loss {run.train_loss:.4g}, "
             f"within the target {target:.4g}, but validation loss {run.val_loss:.4g}, "
-            f"{_ratio(run.val_loss, run.train_loss)}× its training loss.",
+            f"{_times(run.val_loss, run.train_loss)}× its training loss.",
         )
     return RunNote(
         run.name,
@@ -321,7 +323,7 @@ def _read(run: RunSummary, runs: list[RunSummary], target: float, margin: float)
     )
 
 
-def _target(baseline: float | None, target: float | None) -> float:
+def _target_loss(baseline: float | None, target: float | None) -> float:
     """T: ``target``, else SMALL · ``baseline``; ValueError when neither is a positive number."""
     if baseline is not None:
         baseline = float(check_positive("baseline", baseline))
@@ -336,12 +338,12 @@ def _target(baseline: float | None, target: float | None) -> float:
     return SMALL * baseline
 
 
-def _ratio(a: float, b: float) -> str:
+def _times(a: float, b: float) -> str:
     """a/b as text, "∞" when b is 0."""
     return f"{a / b:.3g}" if b > 0 else "∞"
 
 
-def _loss(what: str, value: Any) -> float:
+def _checked_loss(what: str, value: Any) -> float:
     """``value`` as a float, when it is a finite loss >= 0; ValueError otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{what} must be a finite number >= 0, got {value!r}")

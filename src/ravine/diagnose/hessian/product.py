@@ -58,14 +58,14 @@ def unflatten(vector: Tensor, like: Sequence[Tensor]) -> list[Tensor]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _batch_size(x: Any) -> int:
+def batch_size(x: Any) -> int:
     """n_b: the length of the first dimension of x (of its first tensor, for a tuple or dict)."""
     if isinstance(x, Tensor):
         return 1 if x.dim() == 0 else x.shape[0]
     if isinstance(x, (list, tuple)) and x:
-        return _batch_size(x[0])
+        return batch_size(x[0])
     if isinstance(x, dict) and x:
-        return _batch_size(next(iter(x.values())))
+        return batch_size(next(iter(x.values())))
     return len(x)
 
 
@@ -217,7 +217,7 @@ class _HessianOperator:
         else:
             total = 0
             for index, x, y in self._batches:
-                n = _batch_size(x)
+                n = batch_size(x)
                 gradient = self._gradient(index, x, y)
                 for i in range(count):
                     out[i] += n * self._product(gradient, vectors(i).to(self.device))

@@ -21,6 +21,7 @@ from ...validation import check_positive, is_count, is_real, require
 from .product import COUNT, LossFn, _HessianOperator
 
 WHICH = ("largest", "smallest", "both")
+DENSITY_CHUNK = 4096  # points t of the density grid computed at once (memory: t × nodes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -33,24 +34,24 @@ class _KrylovBasis:
 
     def __init__(self, size: int, device: torch.device, capacity: int) -> None:
         self.size, self.count = size, 0
-        self._rows = torch.empty(min(capacity, 32), size, dtype=torch.float64, device=device)
+        self._vectors = torch.empty(min(capacity, 32), size, dtype=torch.float64, device=device)
         self._capacity = capacity
 
     @property
     def q(self) -> Tensor:
-        return self._rows[: self.count]
+        return self._vectors[: self.count]
 
     def append(self, vector: Tensor) -> None:
-        if self.count == self._rows.shape[0]:
+        if self.count == self._vectors.shape[0]:
             grown = torch.empty(
                 min(2 * self.count, self._capacity),
                 self.size,
                 dtype=torch.float64,
-                device=self._rows.device,
+                device=self._vectors.device,
             )
-            grown[: self.count] = self._rows
-            self._rows = grown
-        self._rows[self.count] = vector
+            grown[: self.count] = self._vectors
+            self._vectors = grown
+        self._vectors[self.count] = vector
         self.count += 1
 
     def orthogonalize(self, w: Tensor) -> tuple[Tensor, Tensor]:
@@ -66,7 +67,7 @@ class _KrylovBasis:
     def random_unit(self, generator: torch.Generator) -> Tensor:
         """A Gaussian vector orthogonal to Q, normalized (drawn on the CPU: same on any device)."""
         v = torch.randn(self.size, generator=generator, dtype=torch.float64)
-        v, _ = self.orthogonalize(v.to(self._rows.device))
+        v, _ = self.orthogonalize(v.to(self._vectors.device))
         return v / torch.linalg.vector_norm(v)
 
 
@@ -153,16 +154,16 @@ class _Lanczos:
         """Upper bounds on ‖H y_i − θ_i y_i‖ for the Ritz vectors y_i = Q s_i (columns of s)."""
         bound = torch.zeros(s.shape[1], dtype=torch.float64)
         if self._pending:
-            rows = [n for n, _ in self._pending]
+            indices = [n for n, _ in self._pending]
             rho = torch.stack([r for _, r in self._pending])
-            combined = s[rows].to(rho.device).T @ rho  # Σ_n s_n ρ_n, one row per Ritz pair
+            combined = s[indices].to(rho.device).T @ rho  # Σ_n s_n ρ_n, one row per Ritz pair
             bound = bound + torch.linalg.vector_norm(combined, dim=1).cpu()
         for n, norm in self._dropped:
             bound = bound + norm * s[n].abs()
         return bound
 
 
-def _wanted(count: int, k: int, which: str) -> Tensor:
+def _wanted_indices(count: int, k: int, which: str) -> Tensor:
     """Indices into ascending Ritz values θ_1 ≤ … ≤ θ_m: the k largest (descending), the k
     smallest (ascending), or both, largest first."""
     ascending = torch.arange(count)
@@ -288,7 +289,7 @@ def _converge(
         if m < need and grew:
             continue
         theta, s = lanczos.ritz()
-        chosen = _wanted(m, k, which)
+        chosen = _wanted_indices(m, k, which)
         if not grew or m == size:  # span Q is invariant under H: its Ritz values are exact
             return theta, s, chosen, None
         scale = max(lanczos.scale, float(theta.abs().max()), torch.finfo(torch.float64).tiny)
@@ -434,9 +435,9 @@ def _smoothed_density(
             raise ValueError(f"grid must be a non-empty 1-D sequence, got shape {tuple(t.shape)}")
     # φ(t) = Σ_j τ_j g_σ(t − θ_j), in chunks of t to bound memory
     density = torch.empty_like(t)
-    for start in range(0, t.numel(), 4096):
-        z = (t[start : start + 4096, None] - theta[None, :]) / sigma
-        density[start : start + 4096] = (torch.exp(-0.5 * z * z) @ tau) / (
+    for start in range(0, t.numel(), DENSITY_CHUNK):
+        z = (t[start : start + DENSITY_CHUNK, None] - theta[None, :]) / sigma
+        density[start : start + DENSITY_CHUNK] = (torch.exp(-0.5 * z * z) @ tau) / (
             sigma * math.sqrt(2 * math.pi)
         )
     return t, density

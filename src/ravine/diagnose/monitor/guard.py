@@ -188,20 +188,20 @@ class GuardState:
         """Before the update of step t, on every ``keep_every``-th step: copy θ^t, the model's
         buffers, the optimizer's state and hyperparameters (into a spare copy's tensors)."""
         if t % self.guard.keep_every == 0:
-            self._in_flight = self._copy(t, self._in_flight or self._spare)
+            self._in_flight = self._copy_state(t, self._in_flight or self._spare)
             self._spare = None
 
-    def _targets(self) -> list[torch.Tensor]:
+    def _changed_by_update(self) -> list[torch.Tensor]:
         """What an update (and the forward pass before it) changes: every parameter the
         optimizer updates and the model's buffers (batch-norm statistics)."""
         params = [p for group in self._optimizer.param_groups for p in group["params"]]
         return params + list(self._model.buffers())
 
     @torch.no_grad()
-    def _copy(self, t: int, reuse: _StateBeforeUpdate | None) -> _StateBeforeUpdate:
+    def _copy_state(self, t: int, reuse: _StateBeforeUpdate | None) -> _StateBeforeUpdate:
         """Copy θ^t, the model's buffers, the optimizer's state and hyperparameters, into the
         tensors of ``reuse`` wherever they fit."""
-        targets = self._targets()
+        targets = self._changed_by_update()
         old = reuse.tensors if reuse is not None and len(reuse.tensors) == len(targets) else []
         tensors = [
             b if _fits(b, x) else torch.empty_like(x)

@@ -33,21 +33,21 @@ class RecordLog:
         tensorboard: str | Path | None = None,
     ) -> None:
         self.columns = list(columns)
-        self._file = self._rows = self._tensorboard = None
+        self._csv_file = self._csv_writer = self._tensorboard = None
         if csv_path is not None:
-            self._file = open(csv_path, "w", newline="")  # closed by close()
-            self._rows = csv.writer(self._file)
-            self._rows.writerow(self.columns)
-            self._file.flush()
+            self._csv_file = open(csv_path, "w", newline="")  # closed by close()
+            self._csv_writer = csv.writer(self._csv_file)
+            self._csv_writer.writerow(self.columns)
+            self._csv_file.flush()
         if tensorboard is not None:
             self._tensorboard = _summary_writer(tensorboard)
 
     def write(self, record: dict[str, float]) -> None:
         """One record: a CSV row, and a TensorBoard scalar per finite number (and the loss,
         finite or not, so that a divergence shows)."""
-        if self._rows is not None:
-            self._rows.writerow([record[key] for key in self.columns])
-            self._file.flush()
+        if self._csv_writer is not None:
+            self._csv_writer.writerow([record[key] for key in self.columns])
+            self._csv_file.flush()
         if self._tensorboard is not None:
             step = record["step"]
             for key in self.columns[1:]:
@@ -58,17 +58,17 @@ class RecordLog:
     def write_csv_rows(self, records: Iterable[dict[str, float]]) -> None:
         """Records written again to the CSV file only (a resumed run: TensorBoard keeps the
         earlier event files in its log directory)."""
-        if self._rows is None:
+        if self._csv_writer is None:
             return
         for record in records:
-            self._rows.writerow([record[key] for key in self.columns])
-        self._file.flush()
+            self._csv_writer.writerow([record[key] for key in self.columns])
+        self._csv_file.flush()
 
     def close(self) -> None:
         """Close the CSV file and the TensorBoard writer."""
-        if self._file is not None:
-            self._file.close()
-            self._file = self._rows = None
+        if self._csv_file is not None:
+            self._csv_file.close()
+            self._csv_file = self._csv_writer = None
         if self._tensorboard is not None:
             self._tensorboard.close()
             self._tensorboard = None

@@ -182,7 +182,7 @@ class Monitor:
         grads = [g.to_dense() if g.is_sparse else g for g in grads]
         norms = torch._foreach_norm(grads)  # ‖g_p^t‖
         if self._guard is not None:  # (may raise: before anything has changed)
-            self._guard_before(t, grads, norms)
+            self._guard_before_update(t, grads, norms)
         dots = weights = None
         if t % self.every == 0:
             dots = self._previous.products(t, grads)  # ⟨g_p^t, g_p^{t−1}⟩, ‖g_p^{t−1}‖
@@ -239,7 +239,7 @@ class Monitor:
         else:
             raise TypeError(f"loss must be a number or a one-element tensor, got {loss!r}")
         self._awaiting_loss = None  # (the .tolist() above is the step's one host sync)
-        record = self._record(t, values, detailed, cosines, summary)
+        record = self._make_record(t, values, detailed, cosines, summary)
         self.history.append(record)
         if len(self.history) % self.log_every == 0:
             self._log.write(record)
@@ -249,7 +249,7 @@ class Monitor:
                 self._stop(t, reason, loss=record["loss"])
         return record
 
-    def _record(
+    def _make_record(
         self,
         t: int,
         values: list[float],
@@ -266,12 +266,12 @@ class Monitor:
             w = u = nan
         if not cosines:
             d = h = nan
-        gradient, weight, update = _norm(g), _norm(w), _norm(u)
+        gradient, weight, update = _total_norm(g), _total_norm(w), _total_norm(u)
         record: dict[str, float] = {
             "step": t,
             "loss": values[0],
             "gradient_norm": gradient,
-            "gradient_cosine": _ratio(sum(d), gradient * _norm(h)),  # cos(g^t, g^{t−1})
+            "gradient_cosine": _ratio(sum(d), gradient * _total_norm(h)),  # cos(g^t, g^{t−1})
             "update_norm": update,
             "weight_norm": weight,
             "update_ratio": _ratio(update, weight),  # ‖Δθ^t‖/‖θ^t‖
@@ -363,7 +363,7 @@ class Monitor:
         largest group ``lr`` (for σ = 1, plain gradient descent, the test η·λ_max ≥ 2 is exact).
         """
         if isinstance(critical, tuple):
-            critical = self._hessian_check(critical, grad_tol)
+            critical = self._critical_point_check(critical, grad_tol)
         lr = max(float(group["lr"]) for group in self.optimizer.param_groups)
         return diagnose_training(
             self.loss,
@@ -381,7 +381,7 @@ class Monitor:
             diverge_factor=diverge_factor,
         )
 
-    def _hessian_check(self, batch: tuple, grad_tol: float) -> Callable[[], Any]:
+    def _critical_point_check(self, batch: tuple, grad_tol: float) -> Callable[[], Any]:
         if len(batch) != 3:
             raise ValueError(
                 f"critical must be a callable or a tuple (loss_fn, inputs, targets), got a tuple "
@@ -452,14 +452,16 @@ class Monitor:
 
     # --- the guard ----------------------------------------------------------------------------
 
-    def _guard_before(self, t: int, grads: list[torch.Tensor], norms: list[torch.Tensor]) -> None:
+    def _guard_before_update(
+        self, t: int, grads: list[torch.Tensor], norms: list[torch.Tensor]
+    ) -> None:
         """In the pre-hook, before the update: stop on a non-finite gradient (raising here, inside
         optimizer.step(), means the update never runs), else copy θ^t and the optimizer's state
         on a kept step."""
         found = self._guard.nonfinite_gradient(grads, norms)
         if found is not None:
             reason, name = found
-            norm = _norm([float(n) for n in norms])
+            norm = _total_norm([float(n) for n in norms])
             self._stop(t, reason, parameter=name, gradient_norm=norm)
         self._guard.keep(t)
 
@@ -554,7 +556,7 @@ class Monitor:
         )
 
 
-def _norm(values: list[float]) -> float:
+def _total_norm(values: list[float]) -> float:
     """sqrt(Σ x²): the norm of all parameters from the norms of each."""
     return math.sqrt(sum(x * x for x in values))
 
