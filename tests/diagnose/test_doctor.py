@@ -6,7 +6,7 @@ import json
 import pytest
 
 from ravine import cli
-from ravine.diagnose.doctor import checkup, task_names
+from ravine.diagnose.doctor import task_names, train_and_diagnose
 
 
 @pytest.mark.parametrize(
@@ -23,14 +23,14 @@ from ravine.diagnose.doctor import checkup, task_names
     ],
 )
 def test_verdicts_on_runs_whose_truth_is_known(task, optimizer, lr, steps, verdict, kind):
-    found = checkup(task, optimizer, lr=lr, steps=steps)
+    found = train_and_diagnose(task, optimizer, lr=lr, steps=steps)
     assert found.diagnosis.verdict == verdict, found.diagnosis
     assert found.diagnosis.kind == kind
     assert found.diagnosis.remedy
 
 
 def test_oscillation_evidence_quotes_the_curvature_the_step_crosses():
-    evidence = checkup("valley", "gd", lr=1e-2, steps=400).diagnosis.evidence
+    evidence = train_and_diagnose("valley", "gd", lr=1e-2, steps=400).diagnosis.evidence
     assert evidence["lr_times_max_eigenvalue"] == pytest.approx(4.0, rel=1e-9)  # η·400
     assert evidence["mean_gradient_cosine"] < -0.99
     assert evidence["gradient_norm_now"] > 380
@@ -39,7 +39,7 @@ def test_oscillation_evidence_quotes_the_curvature_the_step_crosses():
 def test_unknown_task_lists_the_valid_ones():
     valid = "valid: sinc, diabetes, digits, reverse, pokemon"
     with pytest.raises(ValueError, match=f"unknown task 'valey'; {valid}"):
-        checkup("valey", "gd")
+        train_and_diagnose("valey", "gd")
     assert "valley" in task_names()
 
 

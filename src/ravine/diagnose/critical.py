@@ -36,7 +36,6 @@ size-weighted average over ``(x, y)`` batches when ``inputs`` is an iterable of 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +43,9 @@ import torch
 from torch import Tensor, nn
 
 from .. import optim, schedules
+from ..validation import check_count, check_positive, is_real, require
 from .hessian import (
+    LossFn,
     exact_hessian,
     flatten,
     hessian_eigs,
@@ -52,8 +53,7 @@ from .hessian import (
     trainable_parameters,
     unflatten,
 )
-
-LossFn = Callable[[Any, Any], Tensor]
+from .hessian.product import batch_size
 
 KINDS = ("local minimum", "local maximum", "saddle point", "not critical")
 
@@ -95,14 +95,6 @@ def _batches(inputs: Any, targets: Any) -> list[tuple[Any, Any]]:
         ) from None
 
 
-def _size(x: Any) -> int:
-    if isinstance(x, Tensor):
-        return 1 if x.dim() == 0 else x.shape[0]
-    if isinstance(x, (list, tuple)) and x:
-        return _size(x[0])
-    return len(x)
-
-
 def training_loss(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: Any) -> Tensor:
     """L(θ) as a scalar tensor with its graph: ``loss_fn(model(inputs), targets)``, or over
     ``(x, y)`` batches (``targets`` None) the size-weighted average L = Σ_b n_b L_b / Σ_b n_b.
@@ -126,7 +118,7 @@ def training_loss(model: nn.Module, loss_fn: LossFn, inputs: Any, targets: Any) 
             )
         if targets is not None:  # one batch: L is its loss
             return loss.reshape(())
-        n = _size(x)
+        n = batch_size(x)
         total_loss = (
             n * loss.reshape(()) if total_loss is None else total_loss + n * loss.reshape(())
         )
@@ -220,20 +212,6 @@ class CriticalPoint:
         }
 
 
-def _check_positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return float(value)
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
-
-
 def zero_tolerance(eigenvalues: Tensor, parameters: int, dtype: torch.dtype) -> float:
     """τ = P · ε · max|λ|: eigenvalues with |λ| ≤ τ count as 0, neither positive nor negative.
 
@@ -292,69 +270,89 @@ def classify_critical_point(
     Larger P: λ_min and λ_max by Lanczos (:func:`hessian_eigs`, ``seed``), with τ at least
     its accuracy 10⁻¹⁰·max|λ|; the minimum ratio, which needs every eigenvalue, is then None.
     """
-    grad_tol = _check_positive("grad_tol", grad_tol)
-    if isinstance(ratio_threshold, bool) or not isinstance(ratio_threshold, (int, float)):
-        raise ValueError(f"ratio_threshold must be a number in [0, 1], got {ratio_threshold!r}")
-    if not 0 <= ratio_threshold <= 1:
-        raise ValueError(f"ratio_threshold must be a number in [0, 1], got {ratio_threshold}")
-    if zero_tol is not None and not (
-        isinstance(zero_tol, (int, float)) and not isinstance(zero_tol, bool) and 0 <= zero_tol < 1
-    ):
-        raise ValueError(
-            f"zero_tol must be a number in [0, 1) (relative to max|λ|), got {zero_tol!r}"
-        )
-    _check_int("max_parameters", max_parameters, 1)
+    grad_tol = float(check_positive("grad_tol", grad_tol))
+    domain = "a number in [0, 1]"
+    require(
+        is_real(ratio_threshold) and 0 <= ratio_threshold <= 1,
+        "ratio_threshold",
+        ratio_threshold,
+        domain,
+    )
+    if zero_tol is not None:
+        domain = "a number in [0, 1) (relative to max|λ|)"
+        require(is_real(zero_tol) and 0 <= zero_tol < 1, "zero_tol", zero_tol, domain)
+    check_count("max_parameters", max_parameters, 1)
     loss, gradient = loss_and_gradient(model, loss_fn, inputs, targets)
     p, dtype = gradient.numel(), gradient.dtype
     gradient_norm = float(torch.linalg.vector_norm(gradient))
-    critical = gradient_norm < grad_tol
-
     if p <= max_parameters:
         hessian = exact_hessian(model, loss_fn, inputs, targets, max_parameters=max_parameters)
-        eigenvalues = torch.linalg.eigvalsh(hessian.to(torch.float64).contiguous())
-        scale = float(eigenvalues.abs().max())
-        tau = zero_tol * scale if zero_tol is not None else zero_tolerance(eigenvalues, p, dtype)
-        positive = int((eigenvalues > tau).sum())
-        negative = int((eigenvalues < -tau).sum())
-        ratio: float | None = positive / p
+        signs = _exact_signs(hessian, zero_tol, dtype)
+        ratio: float | None = signs.positive / p  # the minimum ratio
         like: bool | None = ratio > ratio_threshold
-        counts: tuple[int | None, int | None, int | None] = (
-            positive,
-            negative,
-            p - positive - negative,
-        )
-        method = "exact"
-        low, high = float(eigenvalues[0]), float(eigenvalues[-1])
     else:
         values, _ = hessian_eigs(
             model, loss_fn, inputs, targets, k=1, which="both", tol=LANCZOS_TOL, seed=seed
         )
-        high, low = float(values[0]), float(values[1])
-        eigenvalues = torch.tensor([low, high], dtype=torch.float64)
-        scale = max(abs(low), abs(high))
-        floor = max(LANCZOS_TOL, 64 * torch.finfo(dtype).eps) * scale  # what Lanczos resolves
-        tau = max(
-            zero_tol * scale if zero_tol is not None else zero_tolerance(eigenvalues, p, dtype),
-            floor,
-        )
-        negative, positive = int(low < -tau), int(high > tau)
-        ratio, like, counts, method = None, None, (None, None, None), "lanczos"
+        signs = _extreme_signs(float(values[1]), float(values[0]), p, zero_tol, dtype)
+        ratio, like = None, None
     return CriticalPoint(
         gradient_norm=gradient_norm,
-        min_eigenvalue=low,
-        max_eigenvalue=high,
+        min_eigenvalue=float(signs.eigenvalues[0]),
+        max_eigenvalue=float(signs.eigenvalues[-1]),
         minimum_ratio=ratio,
-        kind=_kind(critical, negative > 0, positive > 0),
+        kind=_kind(gradient_norm < grad_tol, signs.has_negative, signs.has_positive),
         local_minimum_like=like,
         loss=loss,
         parameters=p,
-        positive=counts[0],
-        negative=counts[1],
-        zero=counts[2],
-        zero_tolerance=tau,
-        method=method,
-        eigenvalues=eigenvalues,
+        positive=signs.positive,
+        negative=signs.negative,
+        zero=signs.zero,
+        zero_tolerance=signs.zero_tolerance,
+        method=signs.method,
+        eigenvalues=signs.eigenvalues,
     )
+
+
+@dataclass(frozen=True)
+class _Signs:
+    """The signs of H's eigenvalues at θ′: the spectrum (ascending; or λ_min, λ_max), τ, and
+    how many are > τ, < −τ and within ±τ (None when only the extremes are known)."""
+
+    eigenvalues: Tensor
+    zero_tolerance: float
+    has_negative: bool  # some λ < −τ
+    has_positive: bool  # some λ > τ
+    positive: int | None
+    negative: int | None
+    zero: int | None
+    method: str
+
+
+def _exact_signs(hessian: Tensor, zero_tol: float | None, dtype: torch.dtype) -> _Signs:
+    """Every eigenvalue of the whole Hessian, by ``torch.linalg.eigvalsh``, counted by sign."""
+    eigenvalues = torch.linalg.eigvalsh(hessian.to(torch.float64).contiguous())
+    p, scale = eigenvalues.numel(), float(eigenvalues.abs().max())
+    tau = zero_tol * scale if zero_tol is not None else zero_tolerance(eigenvalues, p, dtype)
+    positive = int((eigenvalues > tau).sum())
+    negative = int((eigenvalues < -tau).sum())
+    zero = p - positive - negative
+    return _Signs(eigenvalues, tau, negative > 0, positive > 0, positive, negative, zero, "exact")
+
+
+def _extreme_signs(
+    low: float, high: float, p: int, zero_tol: float | None, dtype: torch.dtype
+) -> _Signs:
+    """λ_min and λ_max from Lanczos: τ is at least what Lanczos resolves, 10⁻¹⁰·max|λ|, and
+    the eigenvalues between them are not counted."""
+    eigenvalues = torch.tensor([low, high], dtype=torch.float64)
+    scale = max(abs(low), abs(high))
+    floor = max(LANCZOS_TOL, 64 * torch.finfo(dtype).eps) * scale  # what Lanczos resolves
+    tau = max(
+        zero_tol * scale if zero_tol is not None else zero_tolerance(eigenvalues, p, dtype),
+        floor,
+    )
+    return _Signs(eigenvalues, tau, low < -tau, high > tau, None, None, None, "lanczos")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,7 +383,7 @@ def escape_direction(
     ValueError when no eigenvalue is negative (λ_min ≥ 0: θ′ is no saddle point and no
     direction lowers L at second order).
     """
-    _check_int("max_parameters", max_parameters, 1)
+    check_count("max_parameters", max_parameters, 1)
     _, gradient = loss_and_gradient(model, loss_fn, inputs, targets)
     p = gradient.numel()
     if p <= max_parameters:
@@ -449,7 +447,7 @@ class CriticalTraining:
 
 
 @torch.no_grad()
-def _set(params: list[nn.Parameter], theta: Tensor) -> None:
+def _set_theta(params: list[nn.Parameter], theta: Tensor) -> None:
     for param, value in zip(params, unflatten(theta, params), strict=True):
         param.copy_(value.to(param.dtype))
 
@@ -492,13 +490,15 @@ def train_to_critical_point(
     ReLU networks put a limit on phase 2: the gradient jumps where a unit's kink crosses a data
     point, so ‖g‖ may stop falling above grad_tol; ``reached`` says whether it got there.
     """
-    _check_int("descent_steps", descent_steps, 0)
-    _check_int("newton_steps", newton_steps, 0)
-    lr = _check_positive("lr", lr)
-    grad_tol = _check_positive("grad_tol", grad_tol)
-    _check_int("max_parameters", max_parameters, 1)
-    gradient_norm_lr = _check_positive(
-        "gradient_norm_lr", 1e-3 * lr if gradient_norm_lr is None else gradient_norm_lr
+    check_count("descent_steps", descent_steps, 0)
+    check_count("newton_steps", newton_steps, 0)
+    lr = float(check_positive("lr", lr))
+    grad_tol = float(check_positive("grad_tol", grad_tol))
+    check_count("max_parameters", max_parameters, 1)
+    gradient_norm_lr = float(
+        check_positive(
+            "gradient_norm_lr", 1e-3 * lr if gradient_norm_lr is None else gradient_norm_lr
+        )
     )
     params = _parameters(model)
     if descent_steps:
@@ -539,7 +539,7 @@ def _newton(model, loss_fn, inputs, targets, params, steps, grad_tol) -> tuple[i
             mu = (1e-3 * float(lam.abs().max())) ** 2 or 1.0  # μ starts at (10⁻³ λ_max)²
         for _ in range(20):
             delta = -(vectors @ (lam / (lam * lam + mu) * coefficients))  # δ
-            _set(params, theta + delta)
+            _set_theta(params, theta + delta)
             new_loss, new_gradient = loss_and_gradient(model, loss_fn, inputs, targets)
             new_norm = float(torch.linalg.vector_norm(new_gradient))
             if new_norm < norm:
@@ -549,9 +549,9 @@ def _newton(model, loss_fn, inputs, targets, params, steps, grad_tol) -> tuple[i
                 break
             mu *= 4
         else:
-            _set(params, theta)  # no damping lowered ‖g‖: stuck (e.g. on a ReLU kink)
+            _set_theta(params, theta)  # no damping lowered ‖g‖: stuck (e.g. on a ReLU kink)
             break
-    _set(params, theta)
+    _set_theta(params, theta)
     return taken, loss, norm
 
 
@@ -575,5 +575,5 @@ def _gradient_norm_descent(
             best = (norm, loss, flatten([p.detach() for p in params]).clone())
     adam.zero_grad(set_to_none=True)
     norm, loss, theta = best
-    _set(params, theta)
+    _set_theta(params, theta)
     return taken, loss, norm

@@ -17,15 +17,16 @@ from typing import Any
 
 import torch
 
-from .. import surfaces, tasks
-from ..optim import catalog
+from .. import optim, surfaces, tasks
+from ..validation import check_count
 from .hessian import hessian_eigs
 from .monitor import Diagnosis, Monitor, default_window
 
 
 @dataclass
-class Checkup:
-    """A doctor's run: the diagnosis, and the monitor that holds every recorded step."""
+class DiagnosedRun:
+    """A run the doctor trained and diagnosed: the task, the optimizer, the steps it took, the
+    diagnosis, and the monitor that holds every recorded step."""
 
     task: str
     optimizer: str
@@ -51,7 +52,7 @@ def task_names() -> list[str]:
     return [*tasks.TASKS, *surfaces.SURFACES]
 
 
-def _setup(name: str, seed: int) -> tuple[torch.nn.Module, Callable, Any, Any]:
+def _task_parts(name: str, seed: int) -> tuple[torch.nn.Module, Callable, Any, Any]:
     """(model, loss_fn, inputs, targets) of the task called ``name``."""
     if name in tasks.TASKS:
         built = tasks.task(name, seed=seed)
@@ -62,7 +63,7 @@ def _setup(name: str, seed: int) -> tuple[torch.nn.Module, Callable, Any, Any]:
     raise ValueError(f"unknown task {name!r}; valid: {', '.join(task_names())}")
 
 
-def checkup(
+def train_and_diagnose(
     task: str,
     optimizer: str,
     *,
@@ -73,21 +74,20 @@ def checkup(
     seed: int = 0,
     window: int | None = None,
     progress: Callable[[int, int, float], None] | None = None,
-) -> Checkup:
+) -> DiagnosedRun:
     """Train ``task`` with ``optimizer`` for ``steps`` full-batch updates under a Monitor and
     diagnose the last ``window`` steps (default: the last half, at most 200).
 
     ``schedule`` multiplies η (a ravine schedule, driven by a Scheduler). Training stops early
     when the loss stops being finite; that step is the evidence of divergence.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
-    model, loss_fn, inputs, targets = _setup(task, seed)
+    check_count("steps", steps, 2)
+    model, loss_fn, inputs, targets = _task_parts(task, seed)
     settings = dict(options or {})
     if lr is not None:
         settings["lr"] = lr
     settings.setdefault("nonfinite", "ignore")  # let a divergence show in the record
-    opt = catalog.create(optimizer, model.parameters(), **settings)
+    opt = optim.create(optimizer, model.parameters(), **settings)
     scheduler = None
     if schedule is not None:
         from ..schedules import Scheduler
@@ -119,7 +119,11 @@ def checkup(
             model, params, before, loss_fn, inputs, targets
         ),
     )
-    return Checkup(task, optimizer, len(monitor.history), diagnosis, monitor)
+    return DiagnosedRun(task, optimizer, len(monitor.history), diagnosis, monitor)
+
+
+# The command line's name for train_and_diagnose until it imports the new one; then remove.
+checkup = train_and_diagnose
 
 
 @torch.no_grad()

@@ -57,6 +57,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..validation import check_nonnegative, check_positive
+
 VERDICTS = ("model bias", "optimization issue", "overfitting", "fine")
 
 SMALL = 0.1  # T = SMALL · baseline when no target is given
@@ -103,13 +105,15 @@ class RunSummary:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"run name must be non-empty text, got {self.name!r}")
-        object.__setattr__(self, "size", _positive(f"size of run {self.name!r}", self.size))
         object.__setattr__(
-            self, "train_loss", _loss(f"train_loss of run {self.name!r}", self.train_loss)
+            self, "size", float(check_positive(f"size of run {self.name!r}", self.size))
+        )
+        object.__setattr__(
+            self, "train_loss", _checked_loss(f"train_loss of run {self.name!r}", self.train_loss)
         )
         if self.val_loss is not None:
             object.__setattr__(
-                self, "val_loss", _loss(f"val_loss of run {self.name!r}", self.val_loss)
+                self, "val_loss", _checked_loss(f"val_loss of run {self.name!r}", self.val_loss)
             )
 
     @classmethod
@@ -227,13 +231,10 @@ def general_guide(
         if run.name in seen:
             raise ValueError(f"run names must be distinct, got {run.name!r} twice")
         seen.add(run.name)
-    threshold = _target(baseline, target)
-    if isinstance(margin, bool) or not isinstance(margin, numbers.Real):
-        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
-    if not (math.isfinite(margin) and margin >= 0):
-        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
+    threshold = _target_loss(baseline, target)
+    check_nonnegative("margin", margin)
 
-    notes = [_read(run, runs, threshold, margin) for run in runs]
+    notes = [_verdict_of_run(run, runs, threshold, margin) for run in runs]
     largest = max(run.size for run in runs)
     candidates = [i for i, run in enumerate(runs) if run.size == largest]
     deciding = min(
@@ -249,7 +250,7 @@ def general_guide(
     if run.val_loss is not None:
         evidence["val_loss"] = run.val_loss
     if baseline is not None:
-        evidence["baseline"] = _positive("baseline", baseline)
+        evidence["baseline"] = float(check_positive("baseline", baseline))
     if note.compared_with is not None:
         smaller = next(r for r in runs if r.name == note.compared_with)
         evidence["smaller_size"] = float(smaller.size)
@@ -269,7 +270,9 @@ def general_guide(
     )
 
 
-def _read(run: RunSummary, runs: list[RunSummary], target: float, margin: float) -> RunNote:
+def _verdict_of_run(
+    run: RunSummary, runs: list[RunSummary], target: float, margin: float
+) -> RunNote:
     """One run's verdict by the per-run rules of the module doc."""
     if run.train_loss > target:
         smaller = [r for r in runs if r.size < run.size]
@@ -279,7 +282,7 @@ def _read(run: RunSummary, runs: list[RunSummary], target: float, margin: float)
                 run.name,
                 "optimization issue",
                 f"{run.name} (size {run.size:g}) ends with training loss {run.train_loss:.4g}, "
-                f"above the target {target:.4g} and {_ratio(run.train_loss, best.train_loss)}× "
+                f"above the target {target:.4g} and {_times(run.train_loss, best.train_loss)}× "
                 f"that of the smaller {best.name} (size {best.size:g}, {best.train_loss:.4g}), "
                 f"which it could imitate.",
                 compared_with=best.name,
@@ -310,7 +313,7 @@ def _read(run: RunSummary, runs: list[RunSummary], target: float, margin: float)
             "overfitting",
             f"{run.name} (size {run.size:g}) ends with training loss {run.train_loss:.4g}, "
             f"within the target {target:.4g}, but validation loss {run.val_loss:.4g}, "
-            f"{_ratio(run.val_loss, run.train_loss)}× its training loss.",
+            f"{_times(run.val_loss, run.train_loss)}× its training loss.",
         )
     return RunNote(
         run.name,
@@ -320,12 +323,12 @@ def _read(run: RunSummary, runs: list[RunSummary], target: float, margin: float)
     )
 
 
-def _target(baseline: float | None, target: float | None) -> float:
+def _target_loss(baseline: float | None, target: float | None) -> float:
     """T: ``target``, else SMALL · ``baseline``; ValueError when neither is a positive number."""
     if baseline is not None:
-        baseline = _positive("baseline", baseline)
+        baseline = float(check_positive("baseline", baseline))
     if target is not None:
-        return _positive("target", target)
+        return float(check_positive("target", target))
     if baseline is None:
         raise ValueError(
             "give baseline (the loss of a model that learned nothing, e.g. "
@@ -335,12 +338,12 @@ def _target(baseline: float | None, target: float | None) -> float:
     return SMALL * baseline
 
 
-def _ratio(a: float, b: float) -> str:
+def _times(a: float, b: float) -> str:
     """a/b as text, "∞" when b is 0."""
     return f"{a / b:.3g}" if b > 0 else "∞"
 
 
-def _loss(what: str, value: Any) -> float:
+def _checked_loss(what: str, value: Any) -> float:
     """``value`` as a float, when it is a finite loss >= 0; ValueError otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{what} must be a finite number >= 0, got {value!r}")
@@ -354,13 +357,4 @@ def _loss(what: str, value: Any) -> float:
             f"{what} must be a finite number >= 0, got {value!r} (the guide compares ratios of "
             f"losses)"
         )
-    return float(value)
-
-
-def _positive(what: str, value: Any) -> float:
-    """``value`` as a float, when it is a finite number > 0; ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
     return float(value)
