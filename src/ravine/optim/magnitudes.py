@@ -9,6 +9,7 @@ updates this parameter has had, this one included). State keys are torch.optim's
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -20,16 +21,25 @@ from .base import (
     power,
     traced,
 )
+from .tensor_list import TensorList, maximum_, zeros_like
 
 
-def _zeros(param: torch.Tensor) -> torch.Tensor:
-    return torch.zeros_like(param, memory_format=torch.preserve_format)
+def _zeros(param: torch.Tensor | TensorList) -> torch.Tensor | TensorList:
+    return zeros_like(param)
 
 
 def average_of_squares(average: torch.Tensor, grad: torch.Tensor, decay: float) -> torch.Tensor:
     """In place: average ← decay·average + (1 − decay)·g², the moving average of g² that
     RMSProp (decay α) and Adam (decay β2) keep. Returns ``average``."""
     return average.mul_(decay).addcmul_(grad, grad, value=1 - decay)
+
+
+def running_maximum(maximum: Any, value: Any) -> Any:
+    """In place: maximum ← max(maximum, value), element by element (AMSGrad's max of v).
+    Returns ``maximum``."""
+    if isinstance(maximum, TensorList):
+        return maximum_(maximum, value)
+    return torch.maximum(maximum, value, out=maximum)
 
 
 def _lecture_sigma(square: torch.Tensor, eps: float) -> torch.Tensor:
@@ -219,7 +229,7 @@ class SecondMoment(Magnitude):
         if group["amsgrad"]:
             if "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
                 state["max_exp_avg_sq"] = _zeros(grad)
-            v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = running_maximum(state["max_exp_avg_sq"], v)
         bias = 1 - power(beta2, step)
         root = v.div(bias).sqrt() if self.root_last else v.sqrt() / bias**0.5
         return root.add_(group["eps"])  # sqrt(v̂) + ε

@@ -29,6 +29,7 @@ from .fused import (
 )
 from .interop import as_ravine_state_dict
 from .magnitudes import Unit
+from .tensor_list import ListState, TensorList
 from .update import apply_rule
 
 NONFINITE_POLICIES = ("raise", "skip", "ignore")
@@ -231,8 +232,7 @@ class Optimizer(torch.optim.Optimizer):
             if index in whole:
                 fused_step(self, index, group, [whole[index]], lr)
             elif not (self.fused and fused_group_step(self, index, group, items, lr)):
-                for param, grad in items:
-                    self._update(param, grad, group, lr)
+                self._update_group(items, group, lr)
                 self._eager_since.add(index)
             group["steps"] += 1
             show_next_rate(group)
@@ -245,6 +245,72 @@ class Optimizer(torch.optim.Optimizer):
             [] if index in skip else [(p, p.grad) for p in group["params"] if p.grad is not None]
             for index, group in enumerate(self.param_groups)
         ]
+
+    def _update_group(
+        self, items: list[tuple[torch.Tensor, torch.Tensor]], group: dict, lr: float
+    ) -> None:
+        """The eager step of one group: the parameters that can share a step as lists (one
+        multi-tensor call per operation, :mod:`ravine.optim.tensor_list`), the others one by
+        one. The numbers are the same either way."""
+        lists: dict[tuple, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        for param, grad in items:
+            key = self._list_key(param, grad)
+            if key is None:
+                self._update(param, grad, group, lr)
+            else:
+                lists.setdefault(key, []).append((param, grad))
+        for members in lists.values():
+            if len(members) == 1:
+                self._update(*members[0], group, lr)
+            else:
+                self._update_list(members, group, lr)
+
+    def _list_key(self, param: torch.Tensor, grad: torch.Tensor) -> tuple | None:
+        """Which list ``param`` joins: parameters of one device and dtype at the same step
+        (and the same shared scalars, NAdam's Π μ); None for one stepped alone (0-d, complex,
+        a gradient of another dtype or layout, or a step the Monitor samples σ on)."""
+        if (
+            self.sigma_record is not None
+            or param.dim() == 0
+            or param.is_complex()
+            or grad.dtype != param.dtype
+            or grad.layout != torch.strided
+        ):
+            return None
+        state = self.state.get(param)
+        shared = ()
+        if state:
+            shared = tuple(float(state[k]) for k in ("step", *self.scalar_state) if k in state)
+        return (param.device, param.dtype, shared)
+
+    def _update_list(
+        self, members: list[tuple[torch.Tensor, torch.Tensor]], group: dict, lr: float
+    ) -> None:
+        """θ ← θ − (η/σ)·m for parameters that share their step count, as lists."""
+        params = [p for p, _ in members]
+        for param in params:
+            state = self.state[param]
+            if not state:
+                state["step"] = torch.tensor(0.0, dtype=_scalar_dtype())
+                self.direction.init_state(param, state, group)
+                self.magnitude.init_state(param, state, group)
+        states = [self.state[p] for p in params]
+        torch._foreach_add_([s["step"] for s in states], 1)
+        first = states[0]
+        apply_rule(
+            TensorList(params),
+            TensorList([g for _, g in members]),
+            ListState(states),
+            group,
+            lr,
+            first["step"].item(),
+            self.direction,
+            self.magnitude,
+            self.scale_first,
+        )
+        for key in self.scalar_state:  # updated on the first parameter's copy: share it
+            if key in first:
+                torch._foreach_copy_([s[key] for s in states[1:]], [first[key]] * (len(states) - 1))
 
     def _update(self, param: torch.Tensor, grad: torch.Tensor, group: dict, lr: float) -> None:
         state = self.state[param]
