@@ -7,11 +7,16 @@ them in the lecture's order and :func:`run_all` runs them.
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import torch
+
 from ..report import Result
+from ..validation import check_count
 from .base import Experiment, failure
 
 # name → module, in the order the lecture makes the claims
@@ -47,25 +52,72 @@ def run_all(
     only: Iterable[str] | None = None,
     quick: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
+    jobs: int = 1,
 ) -> list[Result]:
-    """Run the experiments (all, or ``only`` those) in order; figures go under ``out``."""
+    """Run the experiments (all, or ``only`` those); figures go under ``out``; the results come
+    in the lecture's order.
+
+    ``jobs`` > 1 runs that many experiments at once, each in a worker process of its own; the
+    numbers and figures are the same as one after another, since every experiment starts from
+    the same seed of torch's global generator either way. ``progress(name, done, total)`` is
+    called as experiments start (one by one) or finish (in parallel). An experiment that
+    raises becomes a failed Result; the others' results are kept."""
     names = list(ORDER) if not only else list(only)
     modules = [experiment(name) for name in names]  # unknown names fail before any run
+    check_count("jobs", jobs)
     out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for index, module in enumerate(modules):
-        if progress is not None:
-            progress(module.NAME, index, len(modules))
-        start = time.perf_counter()
-        try:
-            result = module.run(out, quick=quick)
-        except Exception as error:  # one broken experiment must not lose the others' results
-            result = failure(module, error)
-        result.seconds = time.perf_counter() - start
-        results.append(result)
+    if jobs == 1 or len(modules) == 1:
+        results = []
+        for index, module in enumerate(modules):
+            if progress is not None:
+                progress(module.NAME, index, len(modules))
+            results.append(_run_one(module.NAME, out, quick))
+    else:
+        results = _run_in_parallel([m.NAME for m in modules], out, quick, progress, jobs)
     if progress is not None:
         progress("", len(modules), len(modules))
     return results
+
+
+def _run_one(name: str, out: Path, quick: bool) -> Result:
+    """One experiment, timed, from torch's global generator seeded with 0; a run that raises
+    becomes a failed Result."""
+    module = experiment(name)
+    torch.manual_seed(0)  # the same start alone, after another, or in a worker
+    start = time.perf_counter()
+    try:
+        result = module.run(out, quick=quick)
+    except Exception as error:  # one broken experiment must not lose the others' results
+        result = failure(module, error)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _run_in_parallel(
+    names: list[str],
+    out: Path,
+    quick: bool,
+    progress: Callable[[str, int, int], None] | None,
+    jobs: int,
+) -> list[Result]:
+    """``names`` run by ``jobs`` worker processes (started fresh: no thread pool is inherited
+    half-used), collected in their order."""
+    context = multiprocessing.get_context("spawn")
+    done: dict[str, Result] = {}
+    with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=context) as pool:
+        running = {pool.submit(_run_one, name, out, quick): name for name in names}
+        if progress is not None:
+            progress(names[0], 0, len(names))
+        for future in as_completed(running):
+            name = running[future]
+            try:
+                done[name] = future.result()
+            except Exception as error:  # the worker itself died
+                done[name] = failure(experiment(name), error)
+            if progress is not None:
+                waiting = [n for n in names if n not in done]
+                progress(waiting[0] if waiting else "", len(done), len(names))
+    return [done[name] for name in names]
 
 
 __all__ = ["ORDER", "Experiment", "Result", "experiment", "run_all"]
