@@ -26,6 +26,7 @@ ORDER: dict[str, str] = {
     "warmup-attention": "warmup_attention",
     "classification-loss": "classification_loss",
     "normalization": "normalization",
+    "saddle-escape": "saddle_escape",
     "minimum-ratio": "minimum_ratio",
     "batch-size": "batch_size",
     "momentum": "momentum",
