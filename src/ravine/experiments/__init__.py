@@ -17,6 +17,7 @@ from .base import Experiment, failure
 # name → module, in the order the lecture makes the claims
 ORDER: dict[str, str] = {
     "stuck": "stuck",
+    "gd-critical": "gd_critical",
     "tiny-lr": "tiny_lr",
     "adagrad-bursts": "adagrad_bursts",
     "decay": "decay",
