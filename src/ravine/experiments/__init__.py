@@ -23,6 +23,7 @@ ORDER: dict[str, str] = {
     "decay": "decay",
     "rmsprop": "rmsprop",
     "full-rule": "full_rule",
+    "resnet-warmup": "resnet_warmup",
     "warmup-variance": "warmup_variance",
     "warmup-attention": "warmup_attention",
     "classification-loss": "classification_loss",
