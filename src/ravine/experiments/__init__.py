@@ -24,6 +24,7 @@ ORDER: dict[str, str] = {
     "rmsprop": "rmsprop",
     "full-rule": "full_rule",
     "resnet-warmup": "resnet_warmup",
+    "transformer-schedule": "transformer_schedule",
     "warmup-variance": "warmup_variance",
     "warmup-attention": "warmup_attention",
     "classification-loss": "classification_loss",
