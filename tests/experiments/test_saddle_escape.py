@@ -1,0 +1,68 @@
+"""The saddle-escape experiment in quick mode: the tools find the lecture's saddle and its
+eigenpair, the measured ΔL matches ½λε², and the criterion fails on numbers that miss it."""
+
+import copy
+import json
+import math
+
+import pytest
+
+from ravine.experiments import ORDER, experiment, saddle_escape
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("saddle-escape")
+    return out, saddle_escape.run(out, quick=True)
+
+
+def test_registered_under_its_name():
+    assert ORDER["saddle-escape"] == "saddle_escape"
+    assert experiment("saddle-escape") is saddle_escape
+
+
+def test_quick_run_holds_with_figures_and_json_numbers(quick):
+    out, result = quick
+    assert result.reproduced is saddle_escape.holds(result.numbers) is True
+    assert result.outcome == "held"
+    assert result.verdict.startswith("Reproduced: ")
+    assert [f.name for f in result.figures] == list(saddle_escape.CAPTIONS)
+    for figure in result.figures:
+        assert (out / figure).read_bytes()[:8] == PNG
+    json.dumps(result.to_json(), allow_nan=False)
+    assert result.lecture and result.command.startswith("ravine descend saddle")
+    assert [e.holds for e in result.evidence] == [True] * len(result.evidence)
+
+
+def test_the_network_is_the_lectures_hand_computed_saddle(quick):
+    net = quick[1].numbers["network"]
+    assert net["hessian"] == [[0.0, -2.0], [-2.0, 0.0]]  # H of (1 − w1·w2)² at the origin
+    assert net["kind"] == "saddle point" and net["gradient_norm"] == 0
+    assert net["lambda"] == pytest.approx(-2)
+    assert [abs(c) for c in net["u"]] == pytest.approx([1 / math.sqrt(2)] * 2)
+    for row in net["along"]:  # exactly: L(εu) − L(0) = −ε² + ε⁴/4 on both sides
+        exact = -(row["epsilon"] ** 2) + row["epsilon"] ** 4 / 4
+        assert row["change_plus"] == pytest.approx(exact, rel=1e-9)
+        assert row["change_minus"] == pytest.approx(exact, rel=1e-9)
+    assert net["descent_from_saddle_final"] == 1.0  # g = 0: descent never moves
+    assert abs(net["w_final"][0] * net["w_final"][1] - 1) < 1e-6  # on the valley w1·w2 = 1
+
+
+def test_criterion_fails_on_numbers_that_miss_it(quick):
+    numbers = quick[1].numbers
+    assert saddle_escape.holds(numbers)
+    wrong_lambda = copy.deepcopy(numbers)  # ΔL half of ½λε²: the eigenvalue is off by 2
+    for row in wrong_lambda["network"]["along"]:
+        row["ratio_plus"] = row["ratio_minus"] = 0.5
+    rises = copy.deepcopy(numbers)  # the loss rises along −u
+    rises["surface"]["along"][0]["change_minus"] = 1e-7
+    descends = copy.deepcopy(numbers)  # descent from the saddle moved after all
+    descends["network"]["descent_from_saddle_final"] = 0.5
+    stays = copy.deepcopy(numbers)  # the escape step did not free the descent
+    stays["network"]["escaped_fraction"] = 0.9
+    for bad in (wrong_lambda, rises, descends, stays):
+        assert saddle_escape.holds(bad) is False
+        assert saddle_escape.verdict(bad, False).startswith("Not reproduced: ")
+    assert any(e.holds is False for e in saddle_escape.evidence(wrong_lambda))
