@@ -16,6 +16,7 @@ from .base import Experiment, failure
 
 # name → module, in the order the lecture makes the claims
 ORDER: dict[str, str] = {
+    "piecewise-linear": "piecewise_linear",
     "stuck": "stuck",
     "tiny-lr": "tiny_lr",
     "adagrad-bursts": "adagrad_bursts",
