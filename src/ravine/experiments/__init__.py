@@ -17,6 +17,7 @@ from .base import Experiment, failure
 # name → module, in the order the lecture makes the claims
 ORDER: dict[str, str] = {
     "piecewise-linear": "piecewise_linear",
+    "fat-or-tall": "fat_or_tall",
     "stuck": "stuck",
     "tiny-lr": "tiny_lr",
     "adagrad-bursts": "adagrad_bursts",
