@@ -18,6 +18,7 @@ from .base import Experiment, failure
 ORDER: dict[str, str] = {
     "piecewise-linear": "piecewise_linear",
     "fat-or-tall": "fat_or_tall",
+    "more-layers": "more_layers",
     "stuck": "stuck",
     "tiny-lr": "tiny_lr",
     "adagrad-bursts": "adagrad_bursts",
