@@ -107,6 +107,9 @@ def test_criterion_holds_on_falling_errors_and_fails_otherwise():
     rises = _numbers(FALLS, [0.36, 0.22, 0.05, 0.22, 0.15])  # 0.05 → 0.22: not a tie
     assert not piecewise_linear.holds(rises) and piecewise_linear.outcome(rises) == "partial"
     assert "does not fall steadily" in piecewise_linear.verdict(rises, False)
+    rises["fits"]["relu"]["dead"] = [0, 1, 0, 8, 9]  # the verdict names the optimization
+    text = piecewise_linear.verdict(rises, False)
+    assert "6 pairs draw the curve exactly" in text and "8 of 16, 9 of 32" in text
     flat = _numbers([0.6, 0.5, 0.45, 0.4, 0.1], FALLS)  # 6× only, short of 10×
     assert not piecewise_linear.holds(flat)
     assert "by less than 10×" in piecewise_linear.verdict(flat, False)

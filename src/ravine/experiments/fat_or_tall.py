@@ -40,9 +40,10 @@ CLAIM = (
     "shallow one (fat + short): that is why the lecture's networks grow deeper, not wider."
 )
 LECTURE = (
-    "为什么是深度学习而不是宽 (肥) 度学习? — Why deep, and not fat? With as many parameters, "
-    "many layers (thin + tall, 瘦高) against one wide layer (fat + short, 矮胖): the lecture "
-    "says the deep one is better, and leaves the why for a later lecture."
+    "为什么是深度学习而不是宽 (肥) 度学习? — why deep, and not fat, learning? The notes ask "
+    "it when the networks grow deeper (AlexNet, GoogLeNet) and leave it for a later lecture, "
+    "whose answer is that with as many parameters, thin + tall (瘦高, many layers) beats "
+    "fat + short (矮胖, one wide layer)."
 )
 COMMAND = (
     "ravine train --task sinc --model deep:layers=3,units=11 --optimizer adam --lr 0.005 "

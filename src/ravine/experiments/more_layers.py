@@ -1,8 +1,8 @@
 """More layers eventually overfit: the training loss keeps falling with depth, while the loss
 on data the network has not seen turns up.
 
-The lecture's table (its viewer-count data; loss in thousands of viewers, 2017–2020 for
-training, 2021 for testing):
+The lecture's table (from its slides, not in the notes: its viewer-count data, loss in
+thousands of viewers, 2017–2020 for training, 2021 for testing):
 
     layers     1      2      3      4
     training   0.28k  0.18k  0.14k  0.10k

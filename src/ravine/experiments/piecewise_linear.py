@@ -272,22 +272,24 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
             else f"falls by less than {FACTOR:g}×"
         )
         listed = ", ".join(f"{e:.2g}" for e in errors)
-        rows.append(f"with {label} it {how} ({listed} of the variance for n = {sizes})")
+        rows.append(f"with {label} the error {how} ({listed} of the variance for n = {sizes})")
         if family == "relu" and not all(trend.values()) and "dead" in fits[family]:
             dead = ", ".join(
                 f"{d} of {2 * n}" for d, n in zip(fits[family]["dead"], sizes, strict=True)
             )
             rows.append(
-                f"yet {numbers['pieces'] + 1} ReLUs draw the curve exactly (the decomposition), "
-                "so the shortfall is the optimization, not the pieces: gradient descent from "
-                "random starts left kinks away from the corners, and dead ReLUs (0 on every x, "
-                f"so their gradient is 0 and they never move) in the best fits: {dead}"
+                f"yet {numbers['pieces']} pairs draw the curve exactly (the decomposition) and "
+                f"n = {', '.join(str(n) for n in sizes if n >= numbers['pieces'])} have as many "
+                "or more, so the shortfall is the optimization, not the pieces: gradient "
+                "descent from random starts left kinks away from the corners, and dead ReLUs "
+                "(0 on every x, so their gradient is 0 and they never move) in the best fits: "
+                + dead
             )
     exact = max(numbers["hard_sigmoid_error"], numbers["relu_pair_error"])
     return (
         f"{said[outcome(numbers)]}: the {numbers['pieces']}-piece curve equals its constant plus "
         f"hard sigmoids (and plus ReLU pairs) to within {exact:.1e} "
-        f"({'exact' if exact <= EXACT else 'NOT exact'}); the fitted error " + "; ".join(rows) + "."
+        f"({'exact' if exact <= EXACT else 'NOT exact'}); fitted to it, " + "; ".join(rows) + "."
     )
 
 
