@@ -29,6 +29,9 @@ def test_quick_run_trains_every_depth(quick):
     assert [n["parameters"] for n in nets] == [385 + 1056 * (d - 1) for d in range(1, 6)]
     for n in nets:
         assert n["curves"]["train"][-1] < n["curves"]["train"][0]
+        assert n["lowest_val"] == min(n["curves"]["val"]) <= sum(n["val"]) / 3 + 1e-6
+        at = -(-n["lowest_val_update"] // more_layers.EVERY)  # the last record is update 125
+        assert n["curves"]["val"][at] == n["lowest_val"]
     # a least-squares line explains about half of the diabetes target's variance
     assert 0.3 < result.numbers["straight_line_val"] < 0.8
     assert result.outcome == more_layers.outcome(result.numbers)
@@ -56,6 +59,11 @@ def test_criterion_holds_on_the_lecture_shape_and_fails_otherwise():
     assert not more_layers.holds(measured) and more_layers.outcome(measured) == "partial"
     text = more_layers.verdict(measured, False)
     assert "past the turn" in text and "short of the 1.1× turn" in text
+    for index, net in enumerate(measured["nets"]):
+        net.update(lowest_val=0.5 + index / 100, lowest_val_update=30)
+    assert "lowest, depth by depth, at 0.5 at update 30, 0.51 at update 30" in (
+        more_layers.verdict(measured, False)
+    )
     # 5% worse is a tie, not a turn
     small = _numbers([0.28, 0.18, 0.14, 0.12, 0.10], [0.43, 0.39, 0.38, 0.38, 0.399])
     assert not more_layers.holds(small)

@@ -108,6 +108,10 @@ def measure(quick: bool = False) -> dict[str, Any]:
                     "curves": {k: [sum(r) / len(r) for r in v] for k, v in run.curves.items()},
                 }
             )
+            lowest = min(nets[-1]["curves"]["val"])  # in time: where validation turned
+            nets[-1]["lowest_val"] = lowest
+            at = nets[-1]["curves"]["val"].index(lowest)  # records: every EVERY, and the last
+            nets[-1]["lowest_val_update"] = min(at * EVERY, updates)
     return {
         "seeds": list(SEEDS),
         "lr": LR,
@@ -168,6 +172,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         f"validation than a straight line fitted by least squares ({line:.2g}), so the "
         f"{numbers['updates']} updates let each net memorize its {TRAIN_PATIENTS} training "
         "patients and there is no better shallow net for a deeper one to fall behind"
+        + _turn_in_time(numbers)
     )
     return (
         f"{said[outcome(numbers)]}: after {numbers['updates']} Adam updates, mean over "
@@ -179,6 +184,19 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         f"{'s' if best > 1 else ''}), "
         f"{'it turns up' if shown['validation turns up'] else f'short of the {TURN:g}× turn'}"
         f"{why}."
+    )
+
+
+def _turn_in_time(numbers: dict[str, Any]) -> str:
+    """The turn seen along the updates instead: each depth's lowest mean validation loss and
+    the update it came at (empty when the numbers do not have them)."""
+    nets = numbers["nets"]
+    if not all("lowest_val" in n for n in nets):
+        return ""
+    lows = ", ".join(f"{n['lowest_val']:.2g} at update {n['lowest_val_update']}" for n in nets)
+    return (
+        f"; the turn shows in time instead: validation was lowest, depth by depth, at {lows}, "
+        "then rose while training kept falling"
     )
 
 
