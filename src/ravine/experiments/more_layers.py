@@ -63,8 +63,9 @@ CAPTIONS = {
         "Training falls with every layer; look for where validation stops falling and rises."
     ),
     "curves.png": (
-        "Loss during training for each depth, mean over seeds: the deep nets drive the training "
-        "loss down fastest, and their validation loss turns up while training still falls."
+        "Loss during training for each depth, mean over seeds: look where each dashed "
+        "(validation) line is lowest, and whether it turns up while its solid (training) line "
+        "keeps falling — overfitting along the updates rather than along the depth."
     ),
 }
 

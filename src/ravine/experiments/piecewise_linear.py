@@ -78,14 +78,15 @@ CAPTIONS = {
         "curve."
     ),
     "fits.png": (
-        "Left: sums of n sigmoids; right: n pairs of ReLUs, fitted to the red curve. One piece "
-        "can only make one step; with as many pieces as the curve has corners the fit follows "
-        "every corner (ReLUs exactly, sigmoids with rounded corners)."
+        "Left: sums of n sigmoids; right: n pairs of ReLUs, fitted to the red curve (the best of "
+        "3 random starts). One piece makes one step; look whether each larger n follows more of "
+        "the corners — a sigmoid can only round a corner, a ReLU can make it sharp if gradient "
+        "descent puts its kink there."
     ),
     "error.png": (
         "The fraction of the curve's variance each fit misses, against the number of pieces n "
-        "(both axes logarithmic): it falls as n grows, until the fit is exact to the eye (the "
-        "dotted floor)."
+        "(both axes logarithmic). The claim expects both lines to fall to the dotted line "
+        "(exact to the eye); a line that rises means more pieces did not help the optimizer."
     ),
 }
 
@@ -398,10 +399,11 @@ def _draw_errors(path: Path, numbers: dict[str, Any]) -> Path:
         ax.plot(numbers["sizes"], numbers["fits"][family]["errors"], "o-", label=label)
     ax.axhline(FLOOR, color="tab:gray", linestyle=":", label=f"exact to the eye ({FLOOR:g})")
     ax.set_xscale("log", base=2)
+    ax.set_xticks(numbers["sizes"], [str(n) for n in numbers["sizes"]])
     ax.set_yscale("log")
     ax.set_xlabel("pieces n")
     ax.set_ylabel("error / variance of the curve")
-    ax.set_title("More pieces fit better: error of the best of 3 starts", fontsize=9)
+    ax.set_title("Do more pieces fit better? Error of the best of 3 starts", fontsize=9)
     ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
