@@ -21,6 +21,9 @@ from .base import Experiment, failure
 
 # name → module, in the order the lecture makes the claims
 ORDER: dict[str, str] = {
+    "piecewise-linear": "piecewise_linear",
+    "fat-or-tall": "fat_or_tall",
+    "more-layers": "more_layers",
     "stuck": "stuck",
     "gd-critical": "gd_critical",
     "tiny-lr": "tiny_lr",
