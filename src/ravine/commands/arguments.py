@@ -2,6 +2,10 @@
 
 A type refuses a bad value with one line that names what was expected and repeats what was
 typed (``argument --steps: must be >= 1, got 0``); the parser prints it and exits with status 2.
+
+The optimizer flags (:func:`add_optimizer_arguments`) give η and the other hyperparameters
+apart: :func:`hyperparameters` returns η as its own value, ``--lr`` first, else ``--opt lr=X``,
+else None for the optimizer's own default.
 """
 
 from __future__ import annotations
@@ -151,12 +155,17 @@ def add_opt(parser: argparse.ArgumentParser, help: str = OPT_HELP) -> None:
     parser.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
-def optimizer_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments that ``--lr`` and ``--opt`` give the optimizer ``name``."""
-    options = catalog.parse_options(name, args.opt)
-    if args.lr is not None:
-        options["lr"] = args.lr
-    return options
+def hyperparameters(
+    optimizer: str, pairs: Iterable[str], lr: float | None
+) -> tuple[float | None, dict[str, Any]]:
+    """η and the other hyperparameters of ``optimizer`` from the command line.
+
+    ``pairs`` are the ``--opt key=value`` texts, ``lr`` the ``--lr`` value (None when not
+    given). η is ``lr``, else ``--opt lr=X``, else None: the optimizer's own default, which the
+    library fills in and reports with its result."""
+    options = catalog.parse_options(optimizer, pairs)
+    given = options.pop("lr", None)
+    return (given if lr is None else lr), options
 
 
 # --- the rest of the shared flags ---------------------------------------------------------------

@@ -16,8 +16,8 @@ from .arguments import (
     add_optimizer_arguments,
     add_plot,
     add_steps,
+    hyperparameters,
     one_of,
-    optimizer_options,
     start_point,
 )
 
@@ -56,13 +56,12 @@ def run(args: argparse.Namespace) -> int:
     surface = surfaces.surface(args.surface)
     if args.lr is not None and len(args.lr) > 1:  # many η: a sweep
         return sweep.show(args, sweep.swept(args, surface))
-    args.lr = None if args.lr is None else args.lr[0]
-    options = optimizer_options(args.optimizer, args)
-    lr = options.pop("lr", catalog.entry(args.optimizer).defaults()["lr"])
+    lr, options = hyperparameters(args.optimizer, args.opt, None if args.lr is None else args.lr[0])
     trajectory = surfaces.descend(
         surface,
         args.optimizer,
-        lr=lr,
+        # surfaces.descend has a default η of its own; the command uses the optimizer's
+        lr=catalog.entry(args.optimizer).defaults()["lr"] if lr is None else lr,
         options=options,
         schedule=args.schedule,
         steps=args.steps,

@@ -14,7 +14,7 @@ from .arguments import (
     add_seed,
     add_steps,
     add_task,
-    optimizer_options,
+    hyperparameters,
 )
 from .progress import step_line
 
@@ -39,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the checkup with a progress line on stderr and print its reading; exit status 0."""
     from ..diagnose.doctor import checkup
 
-    options = optimizer_options(args.optimizer, args)
-    lr = options.pop("lr", None)
+    lr, options = hyperparameters(args.optimizer, args.opt, args.lr)
     found = checkup(
         args.task,
         args.optimizer,

@@ -22,7 +22,7 @@ from .arguments import (
     add_task,
     fold_count,
     fraction,
-    optimizer_options,
+    hyperparameters,
     whole_number,
 )
 from .progress import epoch_line
@@ -77,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """Train (one run, or one per fold), plot with ``--plot``, say on stderr where a run
     stopped, print the numbers (text or JSON); exit status 1 when a run stopped early."""
     task = tasks.task(args.task, seed=args.seed, model=args.model, loss=args.loss)
-    options = optimizer_options(args.optimizer, args)
-    lr = options.pop("lr", None)
+    lr, options = hyperparameters(args.optimizer, args.opt, args.lr)
     if args.folds is not None and args.validation is not None:
         raise ValueError(
             f"--validation {args.validation:g} does not apply with --folds {args.folds}: each "

@@ -15,7 +15,7 @@ import torch
 from .. import schedules
 from ..optim import catalog
 from ..optim.equivalence import compare_with_torch
-from .arguments import add_json, add_optimizer_arguments, add_steps, optimizer_options
+from .arguments import add_json, add_optimizer_arguments, add_steps, hyperparameters
 
 NAME = "verify"
 HELP = "train a small network with ravine and torch.optim and compare"
@@ -52,7 +52,9 @@ def comparisons(names: list[str], args: argparse.Namespace) -> Iterator[dict[str
     dtype = getattr(torch, args.dtype)
     tolerance = TOLERANCE[args.dtype]
     for name in names:
-        options = optimizer_options(name, args)
+        lr, options = hyperparameters(name, args.opt, args.lr)
+        if lr is not None:
+            options["lr"] = lr  # compare_with_torch gives both constructors the same options
         if catalog.entry(name).torch_class is None:
             raise ValueError(f"{name} is the lecture's own rule and has no torch.optim counterpart")
         found = compare_with_torch(
