@@ -55,8 +55,6 @@ def comparisons(names: list[str], args: argparse.Namespace) -> Iterator[dict[str
         lr, options = hyperparameters(name, args.opt, args.lr)
         if lr is not None:
             options["lr"] = lr  # compare_with_torch gives both constructors the same options
-        if catalog.entry(name).torch_class is None:
-            raise ValueError(f"{name} is the lecture's own rule and has no torch.optim counterpart")
         found = compare_with_torch(
             name, options, steps=args.steps, dtype=dtype, scheduler=scheduler_factory(args.schedule)
         )
