@@ -1,6 +1,6 @@
 """``ravine descend SURFACE --optimizer NAME [--lr X|X,Y,...|A:B:N] [--opt key=value ...]
 [--schedule SPEC] [--steps N] [--start b,w] [--plot FILE.png] [--json]``: descend a
-two-parameter error surface once, or once per η of a sweep (:mod:`.sweep`)."""
+two-parameter error surface once, or once per η of a sweep (as ``ravine sweep``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from .. import surfaces
 from ..optim import catalog
-from . import sweep
 from .arguments import (
     add_json,
     add_optimizer_arguments,
@@ -20,6 +19,7 @@ from .arguments import (
     one_of,
     start_point,
 )
+from .sweep import show, swept
 
 if TYPE_CHECKING:
     from ..schedules import Schedule
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     given several η, a sweep over them instead."""
     surface = surfaces.surface(args.surface)
     if args.lr is not None and len(args.lr) > 1:  # many η: a sweep
-        return sweep.show(args, sweep.swept(args, surface))
+        return show(args, swept(args, surface))
     lr, options = hyperparameters(args.optimizer, args.opt, None if args.lr is None else args.lr[0])
     trajectory = surfaces.descend(
         surface,
