@@ -1,0 +1,108 @@
+"""``ravine lr-find --task NAME --optimizer NAME [--lr-min X] [--lr-max X] [--steps N]
+[--batch-size B] [--opt key=value ...] [--seed S] [--json] [--plot FILE.png]``: the
+learning-rate range test, η raised log-linearly from ``--lr-min`` to ``--lr-max`` over a few
+hundred updates, and the η it suggests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from .. import tasks
+from ..optim import catalog
+from .arguments import (
+    add_batch_size,
+    add_json,
+    add_opt,
+    add_optimizer,
+    add_plot,
+    add_seed,
+    add_steps,
+    add_task,
+    positive_number,
+)
+
+if TYPE_CHECKING:
+    from ..training import RangeTest
+
+NAME = "lr-find"
+HELP = "the learning-rate range test: sweep η up for a few hundred updates"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--task``, ``--optimizer`` (both checked while parsing), ``--lr-min``, ``--lr-max``,
+    ``--steps``, ``--batch-size``, ``--opt``, ``--seed``, ``--plot``, ``--json``."""
+    from ..training import LR_MAX, LR_MIN, STEPS
+
+    add_task(parser, f"one of {', '.join(tasks.TASKS)}", names=tasks.TASKS)
+    add_optimizer(parser, checked=True)
+    for flag, default in (("--lr-min", LR_MIN), ("--lr-max", LR_MAX)):
+        parser.add_argument(
+            flag, type=positive_number, default=default, metavar="X", help=f"default {default:g}"
+        )
+    add_steps(parser, STEPS)
+    add_batch_size(parser)
+    add_opt(
+        parser, "an optimizer hyperparameter other than lr, repeatable (e.g. --opt betas=0.9,0.98)"
+    )
+    add_seed(parser, "model, split and shuffling (default 0)")
+    add_plot(parser, "save the loss against η")
+    add_json(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the range test, plot it with ``--plot`` and print what it found (text or JSON);
+    exit status 0."""
+    from ..training import lr_find
+
+    test = lr_find(
+        args.task,
+        args.optimizer,
+        options=catalog.parse_options(args.optimizer, args.opt),
+        lr_min=args.lr_min,
+        lr_max=args.lr_max,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    if args.plot:
+        from ..report.plots import plot_range_test
+
+        title = (
+            f"Range test: {args.task}, {args.optimizer}, batches of {args.batch_size}, "
+            f"seed {args.seed}"
+        )
+        plot_range_test(test, args.plot, title=title)
+    if args.json:
+        from ..report.html import jsonable
+
+        print(json.dumps(jsonable(test.to_json()), allow_nan=False, ensure_ascii=False))
+        return 0
+    print(text(test, args.task, args.optimizer, args.batch_size))
+    if args.plot:
+        print(f"  plot: {args.plot}")
+    return 0
+
+
+def text(test: RangeTest, task: str, optimizer: str, batch_size: int) -> str:
+    """The range swept, the updates recorded (and why it stopped), the minimum of the smoothed
+    loss, the suggested η* with its rule, and any warning."""
+    lines = [
+        f"{task}, {optimizer}, batch {batch_size}: η from {test.lr_min:g} to "
+        f"{test.lr_max:g} over {test.steps} updates",
+        f"  recorded     {len(test.lrs)} updates"
+        + ("" if test.stopped is None else f"; stopped: {test.stopped}"),
+    ]
+    if test.minimum is not None:
+        lines.append(
+            f"  minimum      smoothed loss {test.smoothed[test.minimum]:.4g} at "
+            f"η = {test.minimum_lr:.3g} (smoothing β = {test.smoothing:g}, lag about "
+            f"×{test.lag_factor:.2g} in η)"
+        )
+    shown = "none" if test.suggestion is None else f"η* = {test.suggestion:.3g}"
+    lines.append(f"  suggestion   {shown}")
+    lines.append(f"  rule         {test.rule}")
+    if test.warning is not None:
+        lines.append(f"  warning      {test.warning}")
+    return "\n".join(lines)

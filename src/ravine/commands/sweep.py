@@ -1,0 +1,125 @@
+"""``ravine sweep --task NAME --optimizer NAME --lr X,Y,...|A:B:N [--opt key=value ...]
+[--schedule SPEC] [--steps N] [--seed S] [--plot FILE.png] [--json]``: one copy of a task's
+network (or of a surface's θ) per η, all trained at once; the final loss against η.
+
+``ravine descend`` given many η shows its sweep with :func:`swept` and :func:`show` too."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from .. import surfaces, tasks
+from ..optim import catalog
+from .arguments import add_json, add_optimizer_arguments, add_plot, add_seed, add_steps, add_task
+
+if TYPE_CHECKING:
+    from ..schedules import Schedule
+    from ..surfaces import Surface
+    from ..sweep import SweepResult
+
+NAME = "sweep"
+HELP = "train one copy per η of a task's network (or a surface) all at once"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--task``, the optimizer flags (``--lr`` a list), ``--steps``, ``--seed``, ``--plot``,
+    ``--json``."""
+    add_task(
+        parser,
+        f"a task ({', '.join(tasks.TASKS)}) or a surface ({', '.join(surfaces.SURFACES)})",
+        names=[*tasks.TASKS, *surfaces.SURFACES],
+        kind="task or surface",
+    )
+    add_optimizer_arguments(parser, sweep=True)
+    add_steps(parser, 500)
+    add_seed(parser, "the network's seed, the same θ⁰ for every η", default=None)
+    add_plot(parser, "save the loss against η")
+    add_json(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``--lr`` is required here: a sweep is over several η."""
+    if args.lr is None:
+        raise ValueError("ravine sweep needs --lr: a list X,Y,... or a grid A:B:N")
+    return show(args, swept(args, args.task))
+
+
+def swept(args: argparse.Namespace, problem: str | Surface) -> SweepResult:
+    """:func:`ravine.sweep.sweep` of ``problem`` (a task or surface name, or a surface) over
+    the η of ``--lr``, with the optimizer, steps, seed and start the command line gives."""
+    from ..sweep import sweep
+
+    return sweep(
+        problem,
+        args.optimizer,
+        lrs=args.lr,
+        steps=args.steps,
+        options=catalog.parse_options(args.optimizer, args.opt),
+        schedule=args.schedule,
+        seed=getattr(args, "seed", None),
+        start=getattr(args, "start", None),
+    )
+
+
+def show(args: argparse.Namespace, result: SweepResult) -> int:
+    """Plot ``result`` with ``--plot`` and print its table (or JSON); exit status 0."""
+    from ..report.html import jsonable
+
+    heading = title(result, args.optimizer, args.schedule)
+    if args.plot:
+        from ..sweep.plot import plot_sweep
+
+        plot_sweep(result, args.plot, title=heading)
+    if args.json:
+        print(json.dumps(jsonable(result.to_json()), allow_nan=False, ensure_ascii=False))
+        return 0
+    print(text(result, heading))
+    if args.plot:
+        print(f"  plot: {args.plot}")
+    return 0
+
+
+def title(result: SweepResult, optimizer: str, schedule: Schedule | None) -> str:
+    """What was swept: the problem, the optimizer, the range of η, the schedule, the steps."""
+    times = "" if schedule is None else f" × {schedule.spec}"
+    lrs = result.lrs
+    return (
+        f"{result.problem}: {optimizer}, {len(lrs)} η from {min(lrs):g} to {max(lrs):g}"
+        f"{times}, {result.steps} steps"
+    )
+
+
+def text(result: SweepResult, heading: str) -> str:
+    """A :class:`~ravine.sweep.SweepResult` as a table, one row per η (final loss, distance to
+    a surface's minimum, or the step it diverged from), then the best η and the speed."""
+    batch = " (full batch)" if result.kind == "task" else ""
+    distance, diverged_at = result.distance, result.diverged_at
+    header = f"  {'η':>12}  {'final loss':>12}"
+    lines = [
+        f"{heading}{batch}",
+        header + ("  distance to the minimum" if distance is not None else ""),
+    ]
+    for r, lr in enumerate(result.lrs):
+        loss = float(result.final_loss[r])
+        if diverged_at[r] is not None:
+            row = f"  {lr:>12.4g}  {loss:>12.6g}  diverged (from step {diverged_at[r]})"
+        else:
+            row = f"  {lr:>12.4g}  {loss:>12.6g}"
+            if distance is not None:
+                row += f"  {float(distance[r]):.6g}"
+        lines.append(row + ("   ← best" if r == result.best_index else ""))
+    if result.best_index is None:
+        lines.append(f"  best         none: every run diverged (L⁰ = {result.initial_loss:.6g})")
+    else:
+        lines.append(
+            f"  best         η = {result.best_lr:.4g}: loss {result.best_loss:.6g} "
+            f"(L⁰ = {result.initial_loss:.6g})"
+        )
+    lines.append(f"  diverged     {int(result.diverged.sum())} of {len(result.lrs)}")
+    lines.append(
+        f"  time         {result.seconds:.3g} s, "
+        f"{result.settings_steps_per_second:.4g} settings·steps per second"
+    )
+    return "\n".join(lines)

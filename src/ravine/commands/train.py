@@ -1,0 +1,264 @@
+"""``ravine train --task NAME [--model SPEC] [--loss NAME] --optimizer NAME [--lr X]
+[--opt key=value ...] [--schedule SPEC] [--batch-size B] [--epochs E]
+[--validation F | --folds K] [--seed S] [--monitor] [--tensorboard DIR] [--plot DIR] [--json]``:
+train a built-in task in mini-batches, print its final numbers and plot its loss curves."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import tasks
+from .arguments import (
+    add_batch_size,
+    add_json,
+    add_optimizer_arguments,
+    add_plot,
+    add_seed,
+    add_task,
+    fold_count,
+    fraction,
+    hyperparameters,
+    whole_number,
+)
+from .progress import epoch_line
+
+if TYPE_CHECKING:
+    from ..training import Run
+
+NAME = "train"
+HELP = "train a built-in task in mini-batches and plot its loss curves"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--task``, ``--model``, ``--loss``, the optimizer flags, ``--batch-size``, ``--epochs``,
+    ``--validation`` or ``--folds``, ``--seed``, ``--monitor``, ``--tensorboard``, ``--plot``,
+    ``--json``."""
+    add_task(parser, f"one of {', '.join(tasks.TASKS)}")
+    parser.add_argument(
+        "--model",
+        metavar="SPEC",
+        help="linear, sigmoid:units=K, relu:units=K or "
+        "deep:layers=L,units=K,activation=relu|sigmoid,norm=none|batch (default: the task's)",
+    )
+    parser.add_argument(
+        "--loss",
+        metavar="NAME",
+        help="regression: mse, mae; classification: cross-entropy, mse (default: the task's)",
+    )
+    add_optimizer_arguments(parser)
+    add_batch_size(parser)
+    parser.add_argument("--epochs", type=whole_number, default=20, metavar="E", help="default 20")
+    parser.add_argument(
+        "--validation",
+        type=fraction,
+        metavar="F",
+        help="fraction held out for validation, in [0, 1) (default 0.2)",
+    )
+    parser.add_argument(
+        "--folds", type=fold_count, metavar="K", help="K-fold cross-validation instead (K >= 2)"
+    )
+    add_seed(parser, "model, split and shuffling (default 0)")
+    parser.add_argument(
+        "--monitor", action="store_true", help="attach the Monitor and print its diagnosis"
+    )
+    parser.add_argument(
+        "--tensorboard", type=Path, metavar="DIR", help="log the Monitor's numbers to TensorBoard"
+    )
+    add_plot(parser, "save loss.png (and metric.png) in DIR", folder=True)
+    add_json(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (one run, or one per fold), plot with ``--plot``, say on stderr where a run
+    stopped, print the numbers (text or JSON); exit status 1 when a run stopped early."""
+    task = tasks.task(args.task, seed=args.seed, model=args.model, loss=args.loss)
+    lr, options = hyperparameters(args.optimizer, args.opt, args.lr)
+    if args.folds is not None and args.validation is not None:
+        raise ValueError(
+            f"--validation {args.validation:g} does not apply with --folds {args.folds}: each "
+            f"fold in turn is the validation set"
+        )
+    runs = training(task, args, lr, options)
+    plots = [] if args.plot is None else draw(runs, task, args)
+    for one in runs:
+        if one.stopped is not None:
+            where = "" if one.fold is None else f"fold {one.fold + 1}: "
+            print(f"ravine: {where}{one.stopped}", file=sys.stderr)
+    status = 1 if any(one.stopped is not None for one in runs) else 0
+    if args.json:
+        from ..report.html import jsonable
+        from ..training import CrossValidation
+
+        found = runs[0].to_json() if args.folds is None else CrossValidation(runs).to_json()
+        print(json.dumps(jsonable(found), allow_nan=False, ensure_ascii=False))
+        return status
+    print(text(task, runs, args, plots))
+    return status
+
+
+def training(
+    task: tasks.Task, args: argparse.Namespace, lr: float | None, options: dict[str, Any]
+) -> list[Run]:
+    """:func:`ravine.training.train` once, or :func:`~ravine.training.cross_validate` with
+    ``--folds``, with an epoch line on stderr; the runs, in fold order."""
+    from ..training import VALIDATION, cross_validate, train
+
+    start = time.perf_counter()
+    settings = dict(
+        lr=lr,
+        options=options,
+        schedule=args.schedule,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        seed=args.seed,
+        monitor=args.monitor or args.tensorboard is not None,
+    )
+
+    def fold_settings(i: int) -> dict[str, Any]:
+        """Fold i's own progress prefix and TensorBoard folder."""
+        return {
+            "progress": epoch_line(task.metric_name, start, f"fold {i + 1}/{args.folds}  "),
+            "tensorboard": None if args.tensorboard is None else args.tensorboard / f"fold-{i + 1}",
+        }
+
+    try:
+        if args.folds is not None:
+            return cross_validate(
+                task, args.optimizer, folds=args.folds, each_fold=fold_settings, **settings
+            ).runs
+        one = train(
+            task,
+            args.optimizer,
+            validation=VALIDATION if args.validation is None else args.validation,
+            tensorboard=args.tensorboard,
+            progress=epoch_line(task.metric_name, start),
+            **settings,
+        )
+        return [one]
+    except ImportError as error:  # --tensorboard without the tensorboard package
+        raise ValueError(str(error)) from None
+
+
+def setting(task: tasks.Task, args: argparse.Namespace, first: Run) -> tuple[str, str]:
+    """What was trained (task, model, loss) and how (optimizer, the η it used, schedule,
+    batch, epochs)."""
+    what = f"{task.name}: {task.model_spec}, loss {task.loss_name}"
+    schedule = "" if first.schedule is None else f" × {first.schedule}"
+    how = f"{args.optimizer} η = {first.lr:g}{schedule}, batch {args.batch_size}, "
+    how += f"{args.epochs} epochs"
+    return what, how
+
+
+def draw(runs: list[Run], task: tasks.Task, args: argparse.Namespace) -> list[Path]:
+    """``loss.png`` (and ``metric.png`` for a task with a metric) in the ``--plot`` folder:
+    every run's curves; the paths written."""
+    from ..report.plots import plot_training
+
+    what, how = setting(task, args, runs[0])
+    folds = "" if args.folds is None else f", {args.folds}-fold cross-validation"
+    title = f"{what}\n{how}{folds}"
+    folder = args.plot
+    plots = [plot_training(runs, folder / "loss.png", title=title, ylabel="loss")]
+    if task.metric is not None:
+        plots.append(
+            plot_training(
+                runs, folder / "metric.png", title=title, quantity="metric", ylabel=task.metric_name
+            )
+        )
+    return plots
+
+
+def shown(value: float | None, spread: float | None = None) -> str:
+    """A final number as printed: 4 significant digits, "n/a" when there is none."""
+    if value is None:
+        return "n/a"
+    return f"{value:.4g}" if spread is None else f"{value:.4g} ± {spread:.2g}"
+
+
+def duration(seconds: float) -> str:
+    """Seconds as printed: milliseconds below one second, 3 significant digits."""
+    return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+def text(task: tasks.Task, runs: list[Run], args: argparse.Namespace, plots: list[Path]) -> str:
+    """The final numbers (one run's, or a table of folds with their mean ± std), the cost per
+    update and per epoch, the Monitor's diagnosis and where the logs and plots went."""
+    first = runs[0]
+    lines = [", ".join(setting(task, args, first))]
+    lines += run_lines(task, first) if args.folds is None else fold_lines(task, runs, args.folds)
+    updates = sum(one.updates for one in runs)
+    epochs = sum(len(one.history) for one in runs)
+    per_update = sum(one.update_seconds for one in runs) / max(1, updates)
+    per_epoch = sum(sum(e.seconds for e in one.history) for one in runs) / max(1, epochs)
+    each = "" if args.folds is None else " in all folds"
+    per = -(-first.train_size // args.batch_size)  # ⌈examples / B⌉
+    lines.append(f"  updates      {updates}{each} ({per} per epoch)")
+    lines.append(
+        f"  time         {duration(per_update)} per update, {duration(per_epoch)} per epoch"
+    )
+    for one in runs:
+        if one.diagnosis is not None and args.monitor:
+            where = "" if one.fold is None else f" (fold {one.fold + 1})"
+            kind = f" ({one.diagnosis.kind})" if one.diagnosis.kind else ""
+            lines.append(f"  monitor{where}: {one.diagnosis.verdict}{kind}")
+            lines.append(f"    remedy: {one.diagnosis.remedy}")
+    if args.tensorboard is not None:
+        lines.append(f"  tensorboard  {args.tensorboard}")
+    if plots:
+        lines.append(f"  plots        {', '.join(str(p) for p in plots)}")
+    return "\n".join(lines)
+
+
+def run_lines(task: tasks.Task, one: Run) -> list[str]:
+    """One run's examples, final training (and validation) loss and metric, and where it
+    stopped."""
+    final = one.final
+    train_loss, val_loss, train_metric, val_metric = (
+        (None,) * 4
+        if final is None
+        else (final.train_loss, final.val_loss, final.train_metric, final.val_metric)
+    )
+
+    def with_metric(value: float | None) -> str:
+        return "" if task.metric is None else f"   {task.metric_name} {shown(value)}"
+
+    lines = [f"  examples     {one.train_size} training, {one.val_size} validation"]
+    lines.append(f"  train loss   {shown(train_loss)}{with_metric(train_metric)}")
+    if one.val_size:
+        lines.append(f"  val loss     {shown(val_loss)}{with_metric(val_metric)}")
+    if one.stopped is not None:
+        after = "" if final is None else f"; the numbers above are after epoch {final.epoch}"
+        lines.append(
+            f"  stopped      at update {one.stopped.update} in epoch "
+            f"{one.stopped.epoch} ({one.stopped.reason}){after}"
+        )
+    return lines
+
+
+def fold_lines(task: tasks.Task, runs: list[Run], folds: int) -> list[str]:
+    """A table: one row per fold (its final losses and metrics), then their mean ± std."""
+    from ..training import CrossValidation
+
+    keys = ["train_loss", "val_loss"]
+    header = ["fold", "train loss", "val loss"]
+    if task.metric is not None:
+        keys += ["train_metric", "val_metric"]
+        header += [f"train {task.metric_name}", f"val {task.metric_name}"]
+    rows = [header]
+    for one in runs:
+        values = [None if one.final is None else getattr(one.final, key) for key in keys]
+        label = f"{one.fold + 1}" + ("" if one.stopped is None else " stopped")
+        rows.append([label, *(shown(v) for v in values)])
+    spread = CrossValidation(runs)
+    rows.append(["mean ± std", *(shown(spread.mean(k), spread.std(k)) for k in keys)])
+    widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
+    lines = [f"  {folds}-fold cross-validation of {task.size} examples"]
+    for row in rows:
+        cells = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+        lines.append("  " + cells.rstrip())
+    return lines
