@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     training = train_to_critical_point(model, task.loss_fn, task.inputs, task.targets)
     point = classify_critical_point(model, task.loss_fn, task.inputs, task.targets)
     if args.json:
-        from ..report.html import jsonable
+        from ..report import jsonable
 
         print(json.dumps(jsonable(summary(task, args.seed, point)), allow_nan=False))
         return 0

@@ -36,11 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the checkup with a progress line on stderr and print its reading; exit status 0."""
-    from ..diagnose.doctor import checkup
+    """Train and diagnose with a progress line on stderr and print its reading; exit status 0."""
+    from ..diagnose.doctor import train_and_diagnose
 
     lr, options = hyperparameters(args.optimizer, args.opt, args.lr)
-    found = checkup(
+    found = train_and_diagnose(
         args.task,
         args.optimizer,
         lr=lr,
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def text(reading: dict[str, Any]) -> str:
-    """The checkup's JSON as lines: the verdict, one line per piece of evidence, the remedy."""
+    """The diagnosis as lines: the verdict, one line per piece of evidence, the remedy."""
     kind = f" ({reading['kind']})" if reading["kind"] else ""
     lines = [
         f"{reading['task']}, {reading['optimizer']}, {reading['steps']} steps: "

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         )
         plot_range_test(test, args.plot, title=title)
     if args.json:
-        from ..report.html import jsonable
+        from ..report import jsonable
 
         print(json.dumps(jsonable(test.to_json()), allow_nan=False, ensure_ascii=False))
         return 0

@@ -34,7 +34,7 @@ class ExperimentBar:
 
 
 def step_line(steps: int) -> Callable[[int, int, float], None]:
-    """``progress`` for the doctor's checkup: ``[######              ] step 150/500  loss 0.31``
+    """``progress`` for the doctor's run: ``[######              ] step 150/500  loss 0.31``
     about every 1/20 of ``steps`` updates, at the last one and whenever the loss is nan."""
     every = max(1, steps // 20)
 

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the experiments with a progress bar on stderr, write the report, print one line per
     claim; exit status 1 unless every claim was reproduced."""
-    from ..report.html import write_report
+    from ..report import write_report
 
     results = experiments.run_all(
         args.out, only=args.only, quick=args.quick, progress=ExperimentBar()

@@ -65,7 +65,7 @@ def swept(args: argparse.Namespace, problem: str | Surface) -> SweepResult:
 
 def show(args: argparse.Namespace, result: SweepResult) -> int:
     """Plot ``result`` with ``--plot`` and print its table (or JSON); exit status 0."""
-    from ..report.html import jsonable
+    from ..report import jsonable
 
     heading = title(result, args.optimizer, args.schedule)
     if args.plot:

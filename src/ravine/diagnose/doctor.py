@@ -122,10 +122,6 @@ def train_and_diagnose(
     return DiagnosedRun(task, optimizer, len(monitor.history), diagnosis, monitor)
 
 
-# The command line's name for train_and_diagnose until it imports the new one; then remove.
-checkup = train_and_diagnose
-
-
 @torch.no_grad()
 def _crossed_curvature(model, params, before, loss_fn, inputs, targets) -> float:
     """λ_max of the Hessian midway along the last step, (θ^{T−1} + θ^T)/2: the curvature a step
