@@ -12,8 +12,12 @@ $(BIN)/ravine: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
+# Exit status 1 from reproduce is a result, not an error: some claim did not hold here (the
+# report says which and why). Anything else fails.
 demo: $(BIN)/ravine
-	$(BIN)/ravine reproduce --out out/reproduce
+	@$(BIN)/ravine reproduce --out out/reproduce; status=$$?; \
+	  if [ $$status -eq 1 ]; then echo "(some claims did not hold here: see the report)"; fi; \
+	  [ $$status -le 1 ]
 
 # The report's browser test needs headless Chromium (Debian's package). Installed when missing
 # and apt-get can run; where it cannot, that one test skips and says why.

@@ -58,3 +58,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"ravine: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a second Ctrl-C, or one where no command stops cleanly
+        print("ravine: interrupted", file=sys.stderr)
+        return 130

@@ -57,6 +57,28 @@ fold_count = reading(
 fraction = reading(float, "a number", lambda v: 0 <= v < 1, "must be a fraction in [0, 1)")
 
 
+def folder_path(text: str) -> Path:
+    """argparse type: a folder to write in; an existing regular file there is refused."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
+    return path
+
+
+def figure_file(text: str) -> str:
+    """argparse type: a figure's file name; refused when a folder above it is a regular file
+    (the figure could not be written there) or when it names a folder."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file name")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(f"{str(parent)!r} is a file, not a folder")
+            break
+    return text
+
+
 def one_of(kind: str, names: Iterable[str]) -> Callable[[str], str]:
     """argparse type: a name from ``names``; anything else is refused listing the valid ones."""
     valid = list(names)
@@ -232,9 +254,9 @@ def add_seed(
 def add_plot(parser: argparse.ArgumentParser, help: str, *, folder: bool = False) -> None:
     """``--plot FILE.png``, or ``--plot DIR`` (a Path) for a ``folder`` of figures."""
     if folder:
-        parser.add_argument("--plot", type=Path, metavar="DIR", help=help)
+        parser.add_argument("--plot", type=folder_path, metavar="DIR", help=help)
     else:
-        parser.add_argument("--plot", metavar="FILE.png", help=help)
+        parser.add_argument("--plot", type=figure_file, metavar="FILE.png", help=help)
 
 
 def add_json(parser: argparse.ArgumentParser, help: str = "print JSON") -> None:

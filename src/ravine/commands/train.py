@@ -1,14 +1,23 @@
 """``ravine train --task NAME [--model SPEC] [--loss NAME] --optimizer NAME [--lr X]
 [--opt key=value ...] [--schedule SPEC] [--batch-size B] [--epochs E]
-[--validation F | --folds K] [--seed S] [--monitor] [--tensorboard DIR] [--plot DIR] [--json]``:
-train a built-in task in mini-batches, print its final numbers and plot its loss curves."""
+[--validation F | --folds K] [--seed S] [--monitor] [--tensorboard DIR] [--plot DIR] [--json]
+[--checkpoint DIR [--checkpoint-every N]] [--resume DIR]``: train a built-in task in
+mini-batches, print its final numbers and plot its loss curves.
+
+Ctrl-C (SIGINT) or SIGTERM stops training cleanly after the update in flight: with
+``--checkpoint`` a checkpoint is written there, the plots and numbers of what was trained are
+written as usual, a line says where it stopped and how to resume, and the exit status is 130.
+A second Ctrl-C stops at once."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +30,7 @@ from .arguments import (
     add_seed,
     add_task,
     fold_count,
+    folder_path,
     fraction,
     hyperparameters,
     whole_number,
@@ -67,10 +77,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--monitor", action="store_true", help="attach the Monitor and print its diagnosis"
     )
     parser.add_argument(
-        "--tensorboard", type=Path, metavar="DIR", help="log the Monitor's numbers to TensorBoard"
+        "--tensorboard",
+        type=folder_path,
+        metavar="DIR",
+        help="log the Monitor's numbers to TensorBoard",
     )
     add_plot(parser, "save loss.png (and metric.png) in DIR", folder=True)
     add_json(parser)
+    parser.add_argument(
+        "--checkpoint",
+        type=folder_path,
+        metavar="DIR",
+        help="write a checkpoint in DIR each epoch (or every --checkpoint-every updates) and on "
+        "Ctrl-C; resume it with --resume DIR",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=whole_number,
+        metavar="N",
+        help="a checkpoint every N updates instead of each epoch",
+    )
+    parser.add_argument(
+        "--resume",
+        type=folder_path,
+        metavar="DIR",
+        help="continue the run checkpointed in DIR (same settings; --epochs may be more)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,15 +115,35 @@ def run(args: argparse.Namespace) -> int:
             f"--validation {args.validation:g} does not apply with --folds {args.folds}: each "
             f"fold in turn is the validation set"
         )
-    runs = training(task, args, lr, options)
-    plots = [] if args.plot is None else draw(runs, task, args)
+    for flag in ("checkpoint", "resume"):
+        if args.folds is not None and getattr(args, flag) is not None:
+            raise ValueError(f"--{flag} does not apply with --folds: checkpoint one run at a time")
+    if args.checkpoint_every is not None and args.checkpoint is None:
+        raise ValueError("--checkpoint-every needs --checkpoint DIR, the folder to write in")
+    from ..files import claimed_folder
+
+    with ExitStack() as held, stop_on_signals() as stop:
+        for folder in {args.checkpoint, args.plot} - {None}:
+            held.enter_context(claimed_folder(folder))  # one run per folder
+        runs = training(task, args, lr, options, stop)
+        plots = [] if args.plot is None else draw(runs, task, args)
+    return report(task, runs, args, plots)
+
+
+def report(task: tasks.Task, runs: list[Run], args: argparse.Namespace, plots: list[Path]) -> int:
+    """Say on stderr where a run stopped or was interrupted, print the numbers (text or
+    JSON); exit status 130 when interrupted, 1 when a run stopped early, else 0."""
     for one in runs:
         if one.stopped is not None:
             where = "" if one.fold is None else f"fold {one.fold + 1}: "
             print(f"ravine: {where}{one.stopped}", file=sys.stderr)
     status = 1 if any(one.stopped is not None for one in runs) else 0
+    interrupted = next((one.interrupted for one in runs if one.interrupted is not None), None)
+    if interrupted is not None:
+        print(f"ravine: {interrupted}; {resume_hint(args)}", file=sys.stderr)
+        status = 130
     if args.json:
-        from ..report.html import jsonable
+        from ..report import jsonable
         from ..training import CrossValidation
 
         found = runs[0].to_json() if args.folds is None else CrossValidation(runs).to_json()
@@ -101,8 +153,39 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
+def resume_hint(args: argparse.Namespace) -> str:
+    """How to go on after an interruption."""
+    if args.checkpoint is None:
+        return "add --checkpoint DIR to be able to resume"
+    return f"to resume, run the same command with --resume {args.checkpoint}"
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[Any]:
+    """A ``stop()`` that turns True on the first SIGINT or SIGTERM (training then stops after
+    the update in flight); a second SIGINT raises KeyboardInterrupt at once. The handlers
+    before are put back after."""
+    asked: list[int] = []
+
+    def handler(number: int, frame: Any) -> None:
+        if asked and number == signal.SIGINT:
+            raise KeyboardInterrupt
+        asked.append(number)
+
+    before = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: bool(asked)
+    finally:
+        for number, old in before.items():
+            signal.signal(number, old)
+
+
 def training(
-    task: tasks.Task, args: argparse.Namespace, lr: float | None, options: dict[str, Any]
+    task: tasks.Task,
+    args: argparse.Namespace,
+    lr: float | None,
+    options: dict[str, Any],
+    stop: Any = None,
 ) -> list[Run]:
     """:func:`ravine.training.train` once, or :func:`~ravine.training.cross_validate` with
     ``--folds``, with an epoch line on stderr; the runs, in fold order."""
@@ -117,6 +200,7 @@ def training(
         epochs=args.epochs,
         seed=args.seed,
         monitor=args.monitor or args.tensorboard is not None,
+        stop=stop,
     )
 
     def fold_settings(i: int) -> dict[str, Any]:
@@ -137,6 +221,9 @@ def training(
             validation=VALIDATION if args.validation is None else args.validation,
             tensorboard=args.tensorboard,
             progress=epoch_line(task.metric_name, start),
+            checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every,
+            resume=args.resume,
             **settings,
         )
         return [one]

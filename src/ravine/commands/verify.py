@@ -27,7 +27,7 @@ TOLERANCE = {"float64": 1e-9, "float32": 1e-4}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The optimizer flags (``--optimizer`` repeatable), ``--steps``, ``--dtype``, ``--json``."""
     add_optimizer_arguments(parser, many=True)
-    add_steps(parser, 100, "training steps (default 100)", metavar=None, type=int)
+    add_steps(parser, 100, "training steps (default 100)", metavar=None)
     parser.add_argument("--dtype", choices=sorted(TOLERANCE), default="float64")
     add_json(parser)
 

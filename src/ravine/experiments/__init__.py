@@ -73,7 +73,9 @@ def run_all(
     modules = [experiment(name) for name in names]  # unknown names fail before any run
     check_count("jobs", jobs)
     out.mkdir(parents=True, exist_ok=True)
-    if jobs == 1 or len(modules) == 1:
+    # a module made in memory (no source file) cannot be imported by a worker: run here
+    in_files = all(getattr(m, "__file__", None) for m in modules)
+    if jobs == 1 or len(modules) == 1 or not in_files:
         results = []
         for index, module in enumerate(modules):
             if progress is not None:

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import torch
 
-from ..report.result import Evidence, Result
+from ..report.result import HELD, NOT_HELD, Evidence, Result
 
 __all__ = ["Evidence", "Experiment", "Result", "conclude", "failure", "torch_threads"]
 
@@ -53,22 +53,24 @@ class Experiment(Protocol):
 
 def conclude(module: str, numbers: dict[str, Any], figures: Sequence[Path]) -> Result:
     """The :class:`Result` of the experiment module called ``module`` (its ``__name__``):
-    its NAME, TITLE and CLAIM, reproduced = holds(numbers), the verdict(numbers, reproduced)
-    sentence, the measured ``numbers`` and the ``figures`` (paths relative to the output
-    folder)."""
+    its NAME, TITLE and CLAIM, the outcome (``outcome(numbers)`` where the module has one, else
+    held when ``holds(numbers)``), reproduced only when held in full, the
+    verdict(numbers, holds(numbers)) sentence, the measured ``numbers`` and the ``figures``
+    (paths relative to the output folder)."""
     experiment: Experiment = sys.modules[module]  # type: ignore[assignment]
-    reproduced = experiment.holds(numbers)
-    outcome = getattr(experiment, "outcome", None)
+    holds = experiment.holds(numbers)
+    outcome_of = getattr(experiment, "outcome", None)
+    outcome = outcome_of(numbers) if outcome_of is not None else (HELD if holds else NOT_HELD)
     evidence = getattr(experiment, "evidence", None)
     return Result(
         name=experiment.NAME,
         title=experiment.TITLE,
         claim=experiment.CLAIM,
-        reproduced=reproduced,
-        verdict=experiment.verdict(numbers, reproduced),
+        reproduced=outcome == HELD,  # in full: a claim held in part is not reproduced
+        verdict=experiment.verdict(numbers, holds),
         numbers=numbers,
         figures=list(figures),
-        outcome=outcome(numbers) if outcome is not None else "",
+        outcome=outcome,
         lecture=getattr(experiment, "LECTURE", ""),
         captions=dict(getattr(experiment, "CAPTIONS", {})),
         evidence=list(evidence(numbers)) if evidence is not None else [],

@@ -83,4 +83,6 @@ def cross_validate(
                 task, optimizer, indices=part, fold=i, schedule=copy.deepcopy(schedule), **settings
             )
         )
+        if runs[-1].interrupted is not None:  # asked to stop: the later folds are not run
+            break
     return CrossValidation(runs)

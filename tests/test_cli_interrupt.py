@@ -1,0 +1,110 @@
+"""The command line under interruption and bad output paths: Ctrl-C during training stops
+cleanly (exit 130, one line saying where and how to resume) and a resumed run ends where the
+whole run ends; an output path that is a file, or a folder another run holds, is refused in
+one line with exit status 2; counts must be >= 1 everywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ravine import cli
+from ravine.files import LOCK
+
+TRAIN = ["train", "--task", "sinc", "--optimizer", "adam", "--batch-size", "16", "--seed", "1"]
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _ravine(*argv: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ravine", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_resumes_to_the_same_end(tmp_path, capsys):
+    folder = tmp_path / "ckpt"
+    epochs = ["--epochs", "400", "--checkpoint-every", "7", "--json"]
+    process = _ravine(*TRAIN, *epochs, "--checkpoint", str(folder))
+    deadline = time.monotonic() + 120
+    while not (folder / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "training stopped after update" in err
+    assert f"to resume, run the same command with --resume {folder}" in err
+    assert json.loads(out)["updates"] < 4000  # what was trained is reported
+
+    code, out, _ = run(
+        capsys, *TRAIN, *epochs, "--checkpoint", str(folder), "--resume", str(folder)
+    )
+    assert code == 0
+    resumed = json.loads(out)
+    code, out, _ = run(capsys, *TRAIN, "--epochs", "400", "--json")
+    whole = json.loads(out)
+    assert resumed["updates"] == whole["updates"] == 4000
+    assert resumed["final"]["train_loss"] == whole["final"]["train_loss"]
+    assert resumed["history"][-1]["val_loss"] == whole["history"][-1]["val_loss"]
+
+
+def test_sigterm_without_a_checkpoint_says_it_cannot_resume(tmp_path):
+    process = _ravine(*TRAIN, "--epochs", "4000", "--plot", str(tmp_path / "plots"))
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "plots" / LOCK).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the folder is claimed once the signal handlers are in place
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "add --checkpoint DIR to be able to resume" in err
+    assert (tmp_path / "plots" / "loss.png").is_file()  # the plots of what was trained
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([*TRAIN, "--plot", "{file}"], "argument --plot: '{file}' is a file, not a folder"),
+        ([*TRAIN, "--tensorboard", "{file}"], "argument --tensorboard: '{file}' is a file"),
+        ([*TRAIN, "--checkpoint", "{file}"], "argument --checkpoint: '{file}' is a file"),
+        (["schedule", "cosine:steps=9", "--steps", "9", "--plot", "{file}/x.png"], "is a file"),
+        (["reproduce", "--only", "stuck", "--out", "{file}"], "argument --out: '{file}' is a file"),
+        (["verify", "--optimizer", "adam", "--steps", "0"], "argument --steps: must be >= 1"),
+        (["verify", "--optimizer", "adam", "--steps", "-3"], "argument --steps: must be >= 1"),
+        ([*TRAIN, "--checkpoint-every", "5"], "--checkpoint-every needs --checkpoint DIR"),
+        ([*TRAIN, "--folds", "3", "--resume", "{dir}"], "--resume does not apply with --folds"),
+    ],
+)
+def test_bad_output_paths_and_counts_fail_in_one_line(tmp_path, capsys, argv, message):
+    file = tmp_path / "taken.txt"
+    file.write_text("keep me")
+    shown = [a.format(file=file, dir=tmp_path) for a in argv]
+    with pytest.raises(SystemExit) as info:
+        raise SystemExit(cli.main(shown))
+    _, err = capsys.readouterr()
+    assert info.value.code == 2
+    assert message.format(file=file, dir=tmp_path) in err
+    assert len(err.strip().splitlines()) == 1
+    assert file.read_text() == "keep me"
+
+
+def test_a_folder_another_live_run_holds_is_refused(tmp_path, capsys):
+    (tmp_path / LOCK).write_text(str(os.getpid()))  # a live process holds it
+    code, _, err = run(capsys, "reproduce", "--only", "stuck", "--quick", "--out", str(tmp_path))
+    assert code == 2
+    assert "is in use by another ravine run" in err
