@@ -219,7 +219,8 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             "",
             "",
             "the lecture's explanation: σ_w shrinks until a step along w is unstable (η·λ/σ > 2, "
-            "as for gradient descent), then it shoots out",
+            "as for gradient descent), then it shoots out; shown beside the verdict, not part "
+            "of its test",
             None,
         ),
         Evidence(

@@ -31,11 +31,11 @@ from ..surfaces import Trajectory, descend, surface
 from .base import Evidence, Result, conclude
 
 NAME = "tiny-lr"
-TITLE = "η = 10⁻⁷: no bouncing, and no progress"
+TITLE = "η = 10⁻⁷: no bouncing, but stalled far from the minimum"
 CLAIM = (
     "Making η small enough to stop the bouncing does not fix training: with η = 10⁻⁷, gradient "
     "descent slides down the steep direction and then crawls so slowly along the flat "
-    "direction that 100,000 updates leave it almost as far from the minimum as it started."
+    "direction that 100,000 updates leave most of the way to the minimum still to go."
 )
 
 LECTURE = (
