@@ -27,10 +27,11 @@ def test_quick_run_has_the_digits_figure_and_json_numbers(quick):
     assert result.reproduced == classification_loss.holds(result.numbers)
     assert "On the digits" in result.verdict
     assert [f.name for f in result.figures] == [
+        "surfaces.png",  # MSE and cross-entropy side by side, as the lecture shows them
         "gap-left.png",
-        "mse-path.png",
         "digits-accuracy.png",
     ]
+    assert set(classification_loss.CAPTIONS) == {f.name for f in result.figures}
     assert (out / result.figures[-1]).read_bytes()[:8] == PNG
     assert json.loads(json.dumps(result.numbers, allow_nan=False)) == result.numbers
 

@@ -33,7 +33,7 @@ import torch
 
 from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
-from .base import Result, conclude
+from .base import Evidence, Result, conclude
 
 NAME = "adagrad-bursts"
 TITLE = "Adagrad with a fixed η: close to the minimum, then bursts"
@@ -43,6 +43,29 @@ CLAIM = (
     "accumulated σ of the steep parameter shrinks, its steps grow, and it is flung up the steep "
     "wall again and again before σ catches up and it falls back."
 )
+
+LECTURE = (
+    "有 Adagrad 以后 (with Adagrad) the flat direction's 步伐可以变大 (steps can grow), so it "
+    "走到非常接近终点 (gets very close to the end) — 但是快走到终点的时候突然爆炸了 (but near "
+    "the end it suddenly explodes): along the steep axis it has seen many small gradients, "
+    "累积了很小的 σ (accumulated a small σ), the step grows and 就喷出去了 (it shoots out); "
+    "up there the gradients are large, σ grows again and it comes back — 又累计一段时间以后又会喷 "
+    "(and after a while it shoots out again)."
+)
+COMMAND = (
+    "ravine descend pokemon --optimizer lecture-adagrad --lr 1 --steps 100000 --plot adagrad.png"
+)
+CAPTIONS = {
+    "pokemon-path.png": (
+        "The whole path (blue) comes up the steep wall and runs along the valley's floor to "
+        "the minimum (★); drawn over it, each burst (orange) is a spike up and down the steep "
+        "axis w, and each one falls back to the floor."
+    ),
+    "loss.png": (
+        "The loss above the minimum on a log scale: it falls by orders of magnitude, then jumps "
+        "back up again and again — each spike is one burst, followed by a slow decay back down."
+    ),
+}
 
 THRESHOLD = 1.0  # τ, in units of w
 ARRIVAL = 1.0  # radius around θ*, in units of (b, w)
@@ -168,9 +191,52 @@ def _preceded(bursts: list[Burst], onsets: list[int]) -> int:
     return count
 
 
+def evidence(numbers: dict[str, Any]) -> list[Evidence]:
+    """Arrival, the bursts after it, and what set them off (context)."""
+    n = numbers
+    return [
+        Evidence(
+            f"first update within {n['arrival_radius']:g} of the minimum θ*",
+            n["arrival_step"] if n["arrival_step"] is not None else "never",
+            "updates",
+            f"within the {n['steps']:,} updates",
+            "the lecture's first half: with σ per parameter Adagrad travels the flat floor that "
+            "gradient descent with η = 10⁻⁷ could not (see tiny-lr)",
+            n["arrival_step"] is not None,
+        ),
+        Evidence(
+            f"bursts after arriving (|w − w*| > {n['burst_threshold']:g} again)",
+            n["bursts_after_arrival"],
+            "bursts",
+            f"≥ {n['min_bursts']}",
+            "one excursion could be left over from the descent; the lecture describes a cycle "
+            "that repeats (又会喷), so it has to happen again and again",
+            n["bursts_after_arrival"] >= n["min_bursts"],
+        ),
+        Evidence(
+            "bursts that began after the largest eigenvalue of diag(η/σ)·H passed 2",
+            f"{n['bursts_after_an_onset']} of {n['bursts']}",
+            "",
+            "",
+            "the lecture's explanation: σ_w shrinks until a step along w is unstable (η·λ/σ > 2, "
+            "as for gradient descent), then it shoots out; shown beside the verdict, not part "
+            "of its test",
+            None,
+        ),
+        Evidence(
+            "largest burst: |w − w*| and L − L*",
+            f"{n['largest_burst_w_error']:.3g} and {n['largest_burst_loss_gap']:.3g}",
+            "",
+            "",
+            "how far up the steep wall the bursts are thrown",
+            None,
+        ),
+    ]
+
+
 def holds(numbers: dict[str, Any]) -> bool:
     """Arrived near θ*, then at least ``MIN_BURSTS`` bursts."""
-    return numbers["arrival_step"] is not None and numbers["bursts_after_arrival"] >= MIN_BURSTS
+    return all(e.holds for e in evidence(numbers) if e.holds is not None)
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
@@ -191,6 +257,18 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     )
 
 
+def burst_segments(trajectory: Trajectory, run: int = 0) -> torch.Tensor:
+    """The points θ^t of every burst of run ``run``, from the step before it leaves τ to the
+    step it is back, each burst followed by a row of NaN — a plot breaks its line there, so
+    the bursts are drawn as separate strokes over the whole path; shape (points, 2)."""
+    theta = trajectory.theta[:, run]
+    gap = torch.full((1, 2), float("nan"), dtype=theta.dtype)
+    pieces = []
+    for burst in find_bursts(trajectory, run=run):
+        pieces += [theta[max(burst.start - 1, 0) : burst.end + 1], gap]
+    return torch.cat(pieces) if pieces else gap
+
+
 def loss_gap(trajectory: Trajectory) -> torch.Tensor:
     """L(θ^t) − L(θ*), floored at 10⁻¹²·L(θ*) for a log axis."""
     minimum = trajectory.surface.loss(_minimum(trajectory))
@@ -205,7 +283,12 @@ def run(out: Path, quick: bool = False) -> Result:
     path = Path(NAME) / "pokemon-path.png"
     plot_contour(
         trajectory.surface,
-        {f"Adagrad, η = {LR:g}, {steps:,} updates": trajectory.theta[:, 0].numpy()},
+        {
+            f"Adagrad, η = {LR:g}, {steps:,} updates": trajectory.theta[:, 0].numpy(),
+            f"its {numbers['bursts']} bursts (|w − w*| > {THRESHOLD:g})": burst_segments(
+                trajectory
+            ).numpy(),
+        },
         out / path,
         title="Adagrad on the Pokémon loss: the bursts go up and down the steep axis w",
         bounds=((-200.0, -100.0), (-5.0, 8.0)),

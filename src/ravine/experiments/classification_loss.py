@@ -50,12 +50,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..report.plots import plot_contour, plot_curves
+from ..report.plots import plot_curves, save_figure  # (selects matplotlib's file backend)
 from ..surfaces import Trajectory, descend, surface
 from ..tasks import Task, task
 from ..training import VALIDATION, Epoch, Run, split, train
 from ..validation import require
-from .base import Result, conclude, torch_threads
+from .base import Evidence, Result, conclude, torch_threads
 from .batch_norm import before_training
 
 NAME = "classification-loss"
@@ -67,6 +67,32 @@ CLAIM = (
     "and descends to its minimum. On a real network, the same net from the same start reaches "
     "a given accuracy in fewer updates of the same gradient descent with cross-entropy."
 )
+
+LECTURE = (
+    "Changing the loss function can change the difficulty of optimization (改变 loss 可以改变"
+    "优化的难度). For classification, 交叉熵 (cross-entropy) e = −Σ ŷ_i ln y'_i is used rather "
+    "than the mean square error (MSE) e = Σ (ŷ_i − y'_i)²: on the MSE surface, loss 很大的地方"
+    "非常平坦 (where the loss is large it is very flat, the gradient small) and 很容易被 stuck "
+    "(it is easily stuck); cross-entropy's surface is much better there."
+)
+COMMAND = "ravine descend classification-mse --optimizer gd --lr 1 --steps 1000 --plot mse.png"
+CAPTIONS = {
+    "surfaces.png": (
+        "The two losses of the same classifier side by side, from the same start (●) in the "
+        "corner where it is confidently wrong: the MSE surface is a flat plateau there and "
+        "gradient descent has hardly left it after the budget (○), while on cross-entropy the "
+        "slope is steep and the same number of updates reaches the minimum (★)."
+    ),
+    "gap-left.png": (
+        "The fraction of the way down still to go, log scale: cross-entropy falls at once, "
+        "MSE stays near 1 for thousands of updates before it finds the slope."
+    ),
+    "digits-accuracy.png": (
+        "On the digits network with the same SGD, the cross-entropy curve (solid blue) climbs "
+        "to 90% long before the MSE one (solid orange); with Adam (dashed) the two coincide: "
+        "Adam's σ divides out the smaller gradient of MSE."
+    ),
+}
 
 LR = 1.0  # η, the same for both losses
 STEPS = 5000  # N: long enough for MSE to leave its plateau (≈ 3,400 updates); 0.3 s for both
@@ -270,6 +296,73 @@ def holds(numbers: dict[str, Any]) -> bool:
     return bool(surface_holds(numbers) and digits is not None and digits_holds(digits))
 
 
+def outcome(numbers: dict[str, Any]) -> str:
+    """held: both parts; partial: one of the two; not held: neither."""
+    digits = numbers.get("digits")
+    parts = [surface_holds(numbers), digits is not None and digits_holds(digits)]
+    return "held" if all(parts) else "partial" if any(parts) else "not held"
+
+
+def evidence(numbers: dict[str, Any]) -> list[Evidence]:
+    """The surface part's three numbers, then the digits part's (when measured)."""
+    n, limits = numbers, numbers["criteria"]
+    mse, ce = n["mse"], n["cross_entropy"]
+    rows = [
+        Evidence(
+            "surface: ‖∇L‖ of cross-entropy over ‖∇L‖ of MSE at the start",
+            n["gradient_norm_ratio"],
+            "×",
+            f"≥ {limits['gradient_norm_ratio_at_least']:g}",
+            "an order of magnitude: where the outputs are confidently wrong, MSE's slope carries "
+            "the sigmoid's factor p·(1 − p) ≈ 0 and cross-entropy's does not",
+            bool(n["gradient_norm_ratio"] >= limits["gradient_norm_ratio_at_least"]),
+        ),
+        Evidence(
+            f"surface: MSE's gap to its minimum left after {n['budget']:,} updates",
+            mse["gap_left_at_budget"],
+            "",
+            f"> {limits['mse_gap_left_above']:g}",
+            "stuck on the plateau: more than half of the way down still to go",
+            bool(mse["gap_left_at_budget"] > limits["mse_gap_left_above"]),
+        ),
+        Evidence(
+            f"surface: cross-entropy's gap left after the same {n['budget']:,} updates",
+            ce["gap_left_at_budget"],
+            "",
+            f"< {limits['cross_entropy_gap_left_below']:g}",
+            "at the minimum: 99.9% of the way down with the same η and the same budget",
+            bool(ce["gap_left_at_budget"] < limits["cross_entropy_gap_left_below"]),
+        ),
+    ]
+    digits = n.get("digits")
+    if digits is None:
+        return rows
+    row = digits["sgd"][f"{digits['lr']:g}"]
+    faster = digits["criteria"]["faster_at_least"]
+    level = f"{digits['accuracy_level']:.0%}"
+    return [
+        *rows,
+        Evidence(
+            "digits: both nets start from the same θ⁰",
+            digits["same_initial_parameters"],
+            "",
+            "true",
+            "only then is the loss the one difference between the two runs",
+            bool(digits["same_initial_parameters"]),
+        ),
+        Evidence(
+            f"digits, SGD η = {digits['lr']:g}: updates to {level} training accuracy, "
+            "cross-entropy / MSE",
+            f"{_reached(row['cross_entropy'])} / {_reached(row['mse'])}",
+            "updates",
+            f"cross-entropy reaches it, MSE never or after ≥ {faster:g}× as many",
+            "twice as many updates is a difference a training curve shows plainly, and more "
+            "than the one-epoch resolution of the count can make",
+            digits_holds({**digits, "same_initial_parameters": True}),
+        ),
+    ]
+
+
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     mse, ce = numbers["mse"], numbers["cross_entropy"]
 
@@ -329,6 +422,127 @@ def digits_verdict(digits: dict[str, Any]) -> str:
     )
 
 
+NAMES = {"mse": "MSE", "cross_entropy": "cross-entropy"}
+
+
+def _reached(run: dict[str, Any]) -> str:
+    """A digits run's updates to ``ACCURACY``, or "not in N" when it never got there."""
+    updates = run["updates_to_accuracy"]
+    return f"{updates:,}" if updates is not None else f"not in {run['updates']:,}"
+
+
+def plot_surfaces(trajectories: dict[str, Trajectory], budget: int, path: Path) -> Path:
+    """The MSE and the cross-entropy surface side by side, as the lecture shows them: filled
+    contours of L(w, b) over the same window, each with gradient descent's path from the
+    common start, solid for the first ``budget`` updates (○ where it is then), dotted after."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), dpi=100)
+    for ax, key in zip(axes, ("mse", "cross_entropy"), strict=True):
+        trajectory = trajectories[key]
+        s = trajectory.surface
+        (x0, x1), (y0, y1) = s.bounds
+        xs = torch.linspace(x0, x1, 200, dtype=torch.float64)
+        ys = torch.linspace(y0, y1, 200, dtype=torch.float64)
+        loss = s.loss(torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)).numpy()
+        filled = ax.contourf(xs.numpy(), ys.numpy(), loss, levels=24, cmap="viridis")
+        fig.colorbar(filled, ax=ax, label=f"{NAMES[key]} loss L(w, b)")
+        theta = trajectory.theta[:, 0].numpy()
+        ax.plot(
+            theta[budget:, 0],
+            theta[budget:, 1],
+            ":",
+            color="#ffd166",
+            linewidth=1.6,
+            label=f"after update {budget:,}",
+            zorder=3,
+        )
+        ax.plot(
+            theta[: budget + 1, 0],
+            theta[: budget + 1, 1],
+            "-",
+            color="white",
+            linewidth=2.0,
+            label=f"GD, η = {LR:g}, first {budget:,} updates",
+            zorder=4,
+        )
+        ax.plot(
+            *theta[budget],
+            "o",
+            markerfacecolor="none",
+            markeredgecolor="white",
+            markersize=10,
+            markeredgewidth=2,
+            zorder=5,
+        )
+        ax.plot(
+            *theta[0],
+            "o",
+            color="black",
+            markeredgecolor="white",
+            markersize=7,
+            label="start",
+            zorder=5,
+        )
+        ax.plot(
+            *s.minimum,
+            "*",
+            color="#c0392b",
+            markeredgecolor="white",
+            markersize=15,
+            label="minimum",
+            zorder=5,
+        )
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_xlabel(s.labels[0])
+        ax.set_ylabel(s.labels[1])
+        ax.set_title(f"{NAMES[key]}", fontsize=10)
+        ax.legend(fontsize=7, loc="upper right")
+    fig.suptitle(
+        "The same classifier, two losses: MSE is flat where the outputs are confidently wrong",
+        fontsize=10,
+    )
+    return save_figure(fig, path)
+
+
+def plot_digits(digits: dict[str, Any], path: Path) -> Path:
+    """Training accuracy after each epoch (left) and L/L⁰ (right) of the digits nets: one
+    colour per loss, solid for SGD, dashed with markers for Adam (drawn on top, so where the
+    two Adam runs coincide both stay visible)."""
+    import matplotlib.pyplot as plt
+
+    colours = {"cross_entropy": "#1f5fa8", "mse": "#e07b00"}
+    judged = digits["sgd"][f"{digits['lr']:g}"]
+    runs = [(f"SGD η = {digits['lr']:g}", judged, "-", None, 2.0, 2)]
+    if digits["adam"] is not None:
+        runs.append((f"Adam η = {digits['adam_lr']:g}", digits["adam"], "--", "o", 1.2, 3))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
+    for ax, quantity in ((left, "train_accuracy"), (right, "relative_loss")):
+        for label, row, style, marker, width, order in runs:
+            for key in ("cross_entropy", "mse"):
+                ax.plot(
+                    row[key][quantity],
+                    linestyle=style,
+                    marker=marker,
+                    markersize=3,
+                    fillstyle="none",
+                    linewidth=width,
+                    color=colours[key],
+                    zorder=order,
+                    label=f"{label}, {NAMES[key]}",
+                )
+        ax.set_xlabel(f"epoch ({judged['cross_entropy']['updates'] // digits['epochs']} updates)")
+        ax.grid(alpha=0.3)
+    left.axhline(digits["accuracy_level"], color="#999999", linewidth=0.8, linestyle=":")
+    left.set_ylabel("training accuracy")
+    left.legend(fontsize=7, loc="lower right")
+    right.set_ylabel("loss / initial loss, L/L⁰")
+    right.set_ylim(bottom=0)
+    fig.suptitle(f"Digits, {digits['model']}, the same θ⁰ for both losses", fontsize=10)
+    return save_figure(fig, path)
+
+
 def run(out: Path, quick: bool = False) -> Result:
     """The surface part at full size always (a fraction of a second); the digits part at full
     size trains SGD at four η and Adam for 20 epochs, quick only SGD at η = DIGITS_LR for 10."""
@@ -348,30 +562,9 @@ def run(out: Path, quick: bool = False) -> Result:
         ylabel="(L − L*) / (L⁰ − L*)",
         logy=True,
     )
-    paths = Path(NAME) / "mse-path.png"
-    plot_contour(
-        trajectories["mse"].surface,
-        {f"GD on MSE, η = {LR:g}, {STEPS:,} updates": trajectories["mse"].theta[:, 0].numpy()},
-        out / paths,
-        title="The MSE surface: flat where the outputs are confidently wrong",
-    )
-    digits = numbers["digits"]
-    judged = digits["sgd"][f"{DIGITS_LR:g}"]
-    names = {"cross_entropy": "cross-entropy", "mse": "MSE"}
-    accuracy = {f"SGD η = {DIGITS_LR:g}, {names[k]}": judged[k]["train_accuracy"] for k in names}
-    if digits["adam"] is not None:
-        accuracy |= {
-            f"Adam η = {DIGITS_ADAM_LR:g}, {names[k]}": digits["adam"][k]["train_accuracy"]
-            for k in names
-        }
+    surfaces = Path(NAME) / "surfaces.png"
+    (out / surfaces).parent.mkdir(parents=True, exist_ok=True)
+    plot_surfaces(trajectories, BUDGET, out / surfaces)
     figure = Path(NAME) / "digits-accuracy.png"
-    plot_curves(
-        accuracy,
-        out / figure,
-        title=f"Digits, {DIGITS_MODEL}, same θ⁰: training accuracy, and L/L⁰ for SGD (dashed)",
-        xlabel="epoch (45 updates)",
-        ylabel="training accuracy",
-        right={f"L/L⁰, SGD, {names[k]}": judged[k]["relative_loss"] for k in names},
-        right_label="loss / initial loss",
-    )
-    return conclude(__name__, numbers, [curves, paths, figure])
+    plot_digits(numbers["digits"], out / figure)
+    return conclude(__name__, numbers, [surfaces, curves, figure])

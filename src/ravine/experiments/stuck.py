@@ -25,7 +25,7 @@ import torch
 
 from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
-from .base import Result, conclude
+from .base import Evidence, Result, conclude
 
 NAME = "stuck"
 TITLE = "Training stuck ≠ small gradient"
@@ -34,6 +34,24 @@ CLAIM = (
     "narrow convex valley, gradient descent with η = 10⁻² bounces from wall to wall, so the "
     "loss curve goes flat while the norm of the gradient stays large."
 )
+
+LECTURE = (
+    "训练卡住 (training stuck) ≠ 梯度很小 (small gradient): when the loss 不再下降 (stops going "
+    "down), people guess a critical point, but the gradient's norm 并没有真的变得很小 (has not "
+    "really become small) — the parameters 在山谷的两个谷壁间不断的来回震荡 (oscillate between "
+    "the two walls of the valley). The lecture's η is 10⁻²."
+)
+COMMAND = "ravine descend valley --optimizer gd --lr 1e-2 --steps 2000 --plot valley.png"
+CAPTIONS = {
+    "loss-and-gradient.png": (
+        "The loss (solid, left axis) drops and then runs flat, while the gradient's norm "
+        "(dashed, right axis) stays far above zero: the curve goes flat without a critical point."
+    ),
+    "valley-path.png": (
+        "The path comes down and then jumps back and forth across the narrow valley, between "
+        "the same two points on opposite walls, never running along the floor to the minimum (★)."
+    ),
+}
 
 FLAT = 1e-3  # largest relative change of L over the last half that counts as flat
 LARGE = 0.1  # smallest ‖∇L‖ over the last half, as a fraction of ‖∇L(θ^0)‖, that counts as large
@@ -89,11 +107,44 @@ def measure(lr: float = LR, steps: int = STEPS) -> tuple[dict[str, Any], Traject
     return numbers, trajectory
 
 
+def evidence(numbers: dict[str, Any]) -> list[Evidence]:
+    """The two numbers that decide the verdict, and where θ ended up (context)."""
+    n = numbers
+    tail = n["steps"] - n["steps"] // 2
+    return [
+        Evidence(
+            f"change of the loss over the last {tail:,} updates, relative to the loss",
+            n["loss_relative_change_last_half"],
+            "",
+            f"< {n['flat_threshold']:g}",
+            "a loss that moves by less than a thousandth of itself over a thousand updates is "
+            "what a training curve shows as flat: training looks stuck",
+            bool(n["loss_relative_change_last_half"] < n["flat_threshold"]),
+        ),
+        Evidence(
+            f"smallest ‖∇L‖ over the last {tail:,} updates, as a fraction of ‖∇L(θ⁰)‖",
+            n["gradient_fraction_last_half"],
+            "",
+            f"> {n['large_gradient_fraction']:g}",
+            "at a critical point ‖∇L‖ would go to 0; a gradient that never drops below a tenth "
+            "of its starting size is nowhere near one",
+            bool(n["gradient_fraction_last_half"] > n["large_gradient_fraction"]),
+        ),
+        Evidence(
+            "|w1| at the end, against the bouncing point w̄ = (η·400/2)·tanh(w̄)",
+            f"{abs(n['w1_final']):.4g} (predicted {n['w1_bounce_predicted']:.4g})",
+            "",
+            "",
+            "where a step of η overshoots the floor by exactly as much as it came: the two "
+            "walls GD bounces between",
+            None,
+        ),
+    ]
+
+
 def holds(numbers: dict[str, Any]) -> bool:
     """The criterion: flat loss and large gradient over the last half (see the module doc)."""
-    flat = numbers["loss_relative_change_last_half"] < numbers["flat_threshold"]
-    large = numbers["gradient_fraction_last_half"] > numbers["large_gradient_fraction"]
-    return bool(flat and large)
+    return all(e.holds for e in evidence(numbers) if e.holds is not None)
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:

@@ -28,15 +28,34 @@ import torch
 
 from ..report.plots import plot_contour
 from ..surfaces import Trajectory, descend, surface
-from .base import Result, conclude
+from .base import Evidence, Result, conclude
 
 NAME = "tiny-lr"
-TITLE = "η = 10⁻⁷: no bouncing, and no progress"
+TITLE = "η = 10⁻⁷: no bouncing, but stalled far from the minimum"
 CLAIM = (
     "Making η small enough to stop the bouncing does not fix training: with η = 10⁻⁷, gradient "
     "descent slides down the steep direction and then crawls so slowly along the flat "
-    "direction that 100,000 updates leave it almost as far from the minimum as it started."
+    "direction that 100,000 updates leave most of the way to the minimum still to go."
 )
+
+LECTURE = (
+    "调到 10⁻⁷ 以后,终於不再震盪了 (at η = 10⁻⁷ it finally stops oscillating): it slides down "
+    "the steep wall and turns left along the valley, 但是这个训练永远走不到终点 (but this "
+    "training never reaches the end) — 十万个点 (100,000 updates) and still not near the "
+    "minimum. So learning rate cannot be one-size-fits-all (学习率不能一体适用): different "
+    "parameters need different learning rates."
+)
+COMMAND = "ravine descend pokemon --optimizer gd --lr 1e-7 --steps 100000 --plot pokemon.png"
+CAPTIONS = {
+    "pokemon-path.png": (
+        "The path drops straight down the steep wall (along w) in a few updates, then hardly "
+        "moves along the flat floor (along b): its end (■) is still far from the minimum (★)."
+    ),
+    "valley-path.png": (
+        "The same η on the valley: no zigzag any more — w1 comes down smoothly — but the path "
+        "barely leaves its starting w2."
+    ),
+}
 
 LR = 1e-7  # η, the lecture's
 STEPS, QUICK_STEPS = 100_000, 20_000  # N: the lecture's; quick mode's (the claim holds there too)
@@ -96,16 +115,64 @@ def measure(lr: float = LR, steps: int = STEPS) -> tuple[dict[str, Any], Traject
     return numbers, trajectory, creep
 
 
+def evidence(numbers: dict[str, Any]) -> list[Evidence]:
+    """The four numbers that decide the verdict, and the updates it would need (context)."""
+    n, limits = numbers, numbers["criteria"]
+    came_down = limits["w_error_fraction_left_below"]
+    stalled = limits["distance_fraction_left_above"]
+    kept = limits["valley_w2_fraction_left_above"]
+    return [
+        Evidence(
+            "Pokémon: |w − w*| left after the run, as a fraction of its start",
+            n["w_error_fraction_left"],
+            "",
+            f"< {came_down:g}",
+            "the steep direction must have been travelled (90% of it): η is not too small to "
+            "move where the gradient is large",
+            bool(n["w_error_fraction_left"] < came_down),
+        ),
+        Evidence(
+            "Pokémon: ‖θ − θ*‖ left after the run, as a fraction of its start",
+            n["distance_fraction_left"],
+            "",
+            f"> {stalled:g}",
+            "more than half the way still to go after the lecture's 100,000 updates: training "
+            "has not reached the end in any useful sense",
+            bool(n["distance_fraction_left"] > stalled),
+        ),
+        Evidence(
+            "valley: w1 never went back up",
+            n["valley_w1_never_increased"],
+            "",
+            "true",
+            "a single increase would be a bounce off the far wall; the lecture's point is that "
+            "10⁻⁷ is small enough to stop the bouncing",
+            bool(n["valley_w1_never_increased"]),
+        ),
+        Evidence(
+            "valley: w2 left after the run, as a fraction of its start",
+            n["valley_w2_fraction_left"],
+            "",
+            f"> {kept:g}",
+            "along the flat floor (curvature 1) the step η·1 shrinks w2 by only 1 − 10⁻⁷ per "
+            "update; moving less than 5% of the way is no progress",
+            bool(n["valley_w2_fraction_left"] > kept),
+        ),
+        Evidence(
+            "updates GD would need to close 99% of the way on the Pokémon loss, ln(100)/(η·λ_min)",
+            n["updates_to_close_99_percent"],
+            "updates",
+            "",
+            f"the flat floor's curvature λ_min sets the pace: "
+            f"{n['updates_to_close_99_percent'] / n['steps']:.0f} times this run's budget",
+            None,
+        ),
+    ]
+
+
 def holds(numbers: dict[str, Any]) -> bool:
     """The criterion of the module doc: down the wall, stalled far away, no bouncing."""
-    limits = numbers["criteria"]
-    came_down = numbers["w_error_fraction_left"] < limits["w_error_fraction_left_below"]
-    stalled = numbers["distance_fraction_left"] > limits["distance_fraction_left_above"]
-    creeps = (
-        numbers["valley_w1_never_increased"]
-        and numbers["valley_w2_fraction_left"] > limits["valley_w2_fraction_left_above"]
-    )
-    return bool(came_down and stalled and creeps)
+    return all(e.holds for e in evidence(numbers) if e.holds is not None)
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
