@@ -22,6 +22,7 @@ ORDER: dict[str, str] = {
     "decay": "decay",
     "rmsprop": "rmsprop",
     "full-rule": "full_rule",
+    "adam-parts": "adam_parts",
     "warmup-variance": "warmup_variance",
     "warmup-attention": "warmup_attention",
     "classification-loss": "classification_loss",
