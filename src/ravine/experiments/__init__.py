@@ -23,6 +23,7 @@ ORDER: dict[str, str] = {
     "rmsprop": "rmsprop",
     "full-rule": "full_rule",
     "adam-parts": "adam_parts",
+    "adam-defaults": "adam_defaults",
     "warmup-variance": "warmup_variance",
     "warmup-attention": "warmup_attention",
     "classification-loss": "classification_loss",
