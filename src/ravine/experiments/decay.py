@@ -65,8 +65,9 @@ CAPTIONS = {
         "burst; the 1/√(t+1) curve has none but reaches the bottom tens of times later."
     ),
     "other-decays.png": (
-        "Cosine and step decay keep η large at first: they still burst early, as often as "
-        "the fixed η does, and stop once η^t has shrunk — arriving as early as the fixed η."
+        "Cosine and step decay keep η large at first: they burst while η^t is still large, "
+        "like the fixed η over the same steps, and stop once η^t has shrunk — arriving about "
+        "as early as the fixed η."
     ),
 }
 

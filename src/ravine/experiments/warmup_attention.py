@@ -93,7 +93,7 @@ COMMAND = (
 CAPTIONS = {
     "loss.png": (
         "Over the whole run: Adam without warm-up stays near chance; the warmed-up runs and "
-        "RAdam train, and the run whose η decays after its warm-up ends lowest."
+        "RAdam train, and the run whose η decays after its warm-up ends far below warm-up alone."
     ),
     "early.png": (
         "The first steps: without warm-up the loss jumps up at once; with warm-up η starts "
