@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ravine.diagnose import mean_prediction_loss
-from ravine.experiments import ORDER, experiment, general_guide
+from ravine.experiments import ORDER, experiment, general_guide, model_selection
 from ravine.tasks import task
 from ravine.training import split
 
@@ -35,15 +35,21 @@ def test_quick_run_reproduces_with_a_figure_per_case_and_json_numbers(quick):
         general_guide.TITLE,
         general_guide.CLAIM,
     )
-    assert result.reproduced is general_guide.holds(result.numbers) is True
+    assert result.reproduced is general_guide.holds(result.numbers)
     assert result.verdict == general_guide.verdict(result.numbers, result.reproduced)
-    assert result.verdict.startswith("Reproduced: ")
+    said = {"held": "Reproduced: ", "partial": "Partly reproduced: ", "not held": "Not rep"}
+    assert result.outcome == general_guide.outcome(result.numbers)
+    assert result.verdict.startswith(said[result.outcome])
+    assert general_guide.cases_hold(result.numbers)
     assert [f.name for f in result.figures] == [
         "model-bias.png",
         "optimization-issue.png",
         "overfitting.png",
         "fine.png",
+        "selection.png",
+        "mismatch.png",
     ]
+    assert set(general_guide.CAPTIONS) == {f.name for f in result.figures}
     for figure in result.figures:
         assert not figure.is_absolute() and figure.parts[0] == "general-guide"
         assert (out / figure).read_bytes()[:8] == PNG
@@ -124,6 +130,11 @@ def test_criterion_fails_when_any_case_would_be_read_otherwise(quick):
         _runs(numbers, case)[name].update({k: v * b for k, v in values.items()})
         return numbers
 
+    good = copy.deepcopy(good)
+    good["selection"].update(single_split_choice=["a", "b", "a"], k_fold_choice=["a", "a"])
+    for run in good["mismatch"]["runs"]:
+        run.update(train_loss=0.0, val_loss=0.0, shifted_val_loss=10.0)
+    assert general_guide.holds(good) and general_guide.outcome(good) == "held"
     # the largest tiny model fits the training data: no longer model bias
     assert not general_guide.holds(changed("model bias", "sigmoid 1×1×1", train_loss=0.01))
     # the deep net ties the shallow one: model bias, not an optimization issue
@@ -145,4 +156,57 @@ def test_criterion_fails_when_any_case_would_be_read_otherwise(quick):
     numbers = changed("overfitting", "ReLU, 256 units", val_loss=0.05)
     numbers["cases"]["overfitting"]["verdict"] = "fine"
     text = general_guide.verdict(numbers, general_guide.holds(numbers))
-    assert text.startswith("Not reproduced: ") and "said 'fine'" in text
+    assert general_guide.outcome(numbers) == "partial"
+    assert text.startswith("Partly reproduced: ") and "said 'fine'" in text
+
+
+def test_selection_criterion():
+    def numbers(single, k_fold):
+        return {"single_split_choice": single, "k_fold_choice": k_fold}
+
+    assert model_selection.steadiness(["a", "b", "a", "c"]) == 0.5
+    assert model_selection.selection_holds(numbers(["a", "b", "a", "a"], ["a", "a"]))
+    # one split never changes its choice: the lecture's point is not shown
+    assert not model_selection.selection_holds(numbers(["a", "a", "a"], ["a", "a"]))
+    # K folds no steadier than one split
+    assert not model_selection.selection_holds(numbers(["a", "b", "a", "b"], ["a", "b"]))
+    assert not model_selection.selection_holds(numbers(["a", "b", "a"], ["b", "a", "b"]))
+
+
+def test_mismatch_criterion():
+    def numbers(train, val, moved):
+        runs = [
+            {"train_loss": t, "val_loss": v, "shifted_val_loss": m}
+            for t, v, m in zip(train, val, moved, strict=True)
+        ]
+        return {"target": 0.2, "runs": runs}
+
+    assert model_selection.mismatch_holds(numbers([0.1, 0.0], [0.3, 0.1], [3.0, 9.0]))
+    # one model does fine on the shifted digits: a choice of model helps
+    assert not model_selection.mismatch_holds(numbers([0.1, 0.0], [0.3, 0.1], [3.0, 0.15]))
+    # a model that does not fit the training data: model bias, not mismatch
+    assert not model_selection.mismatch_holds(numbers([0.5, 0.0], [0.3, 0.1], [3.0, 9.0]))
+    # no model is small on validation as drawn: overfitting, not mismatch
+    assert not model_selection.mismatch_holds(numbers([0.1, 0.0], [0.3, 0.25], [3.0, 9.0]))
+
+
+def test_shifted_moves_each_row_right_and_blanks_the_left():
+    image = torch.arange(64, dtype=torch.float32).reshape(1, 64)
+    moved = model_selection.shifted(image, 2).reshape(8, 8)
+    assert moved[:, :2].eq(0).all()
+    assert torch.equal(moved[:, 2:], image.reshape(8, 8)[:, :6])
+
+
+def test_quick_selection_and_mismatch_numbers(quick):
+    _, result = quick
+    selection, mismatch = result.numbers["selection"], result.numbers["mismatch"]
+    assert len(selection["single_split_choice"]) == len(selection["seeds"]) == 3
+    assert len(selection["k_fold_choice"]) == len(selection["k_fold_seeds"]) == 2
+    for losses in selection["single_split_val_loss"].values():
+        assert len(losses) == 3
+    assert set(selection["private_loss"]) == set(selection["models"])
+    # B: the cross-entropy of the training classes' frequencies, near ln 10 (balanced digits)
+    assert mismatch["baseline"] == pytest.approx(2.302, abs=0.01)
+    assert mismatch["target"] == pytest.approx(0.1 * mismatch["baseline"])
+    for run in mismatch["runs"]:
+        assert run["shifted_val_loss"] > run["val_loss"]

@@ -217,7 +217,18 @@ def test_warmup_attention_reproduces(tmp_path):
         threads,
         deterministic,
     )
-    check_result(result, warmup_attention, tmp_path)
+    # the protocol of check_result, but the verdict's first words follow the outcome, which
+    # may be partial here (the decay half needs the full 400 steps to settle)
+    module = warmup_attention
+    assert (result.name, result.title, result.claim) == (module.NAME, module.TITLE, module.CLAIM)
+    assert 1 <= len(result.figures) <= 3
+    for figure in result.figures:
+        assert (tmp_path / figure).read_bytes()[:8] == PNG
+    json.dumps(result.to_json(), allow_nan=False)
+    assert result.reproduced == module.holds(result.numbers)
+    assert result.outcome == module.outcome(result.numbers)
+    said = {"held": "Reproduced", "partial": "Partly reproduced", "not held": "Not reproduced"}
+    assert result.verdict.startswith(said[result.outcome])
     assert result.reproduced
     runs = result.numbers["runs"]
     # chance is ln 16 = 2.77 nats; the three runs start from the same weights

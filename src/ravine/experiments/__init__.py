@@ -31,6 +31,8 @@ ORDER: dict[str, str] = {
     "decay": "decay",
     "rmsprop": "rmsprop",
     "full-rule": "full_rule",
+    "adam-parts": "adam_parts",
+    "adam-defaults": "adam_defaults",
     "resnet-warmup": "resnet_warmup",
     "transformer-schedule": "transformer_schedule",
     "warmup-variance": "warmup_variance",

@@ -1,0 +1,225 @@
+"""「用預設的就好」 — Adam's defaults against a small grid of other settings, on digits.
+
+The lecture: PyTorch's Adam has hyperparameters, but its defaults (η = 1e-3, β1 = 0.9,
+β2 = 0.999) are usually good enough, and tuning them by hand sometimes makes things worse.
+
+Set-up, fixed before any run: digits (scikit-learn's 1,797 8×8 images, 20% held out),
+``relu:units=32``, cross-entropy, batch ``BATCH`` = 32 (``ravine train``'s default), ``EPOCHS``
+epochs, seed 0 for every run (the same θ⁰, split and batches). Grid: η ∈ {1e-4, 1e-3, 1e-2}
+(a decade either side of the default), β1 ∈ {0.5, 0.9, 0.99}, β2 ∈ {0.99, 0.999} — 18
+settings, the defaults among them. Measured: each setting's final validation loss and
+accuracy.
+
+The margin, stated before looking: the defaults *land near the best* when their validation
+loss is at most (1 + ``MARGIN``) times the best of the grid, MARGIN = 0.1 — the same 10% the
+general guide takes as a tie between two losses (:data:`ravine.diagnose.guide.MARGIN`).
+Shown beside it: the defaults' β against the best β at the default η — how much of a gap
+comes from η and how much from β. "Tuning can make it worse": the share of the grid with a
+higher validation loss than the defaults'.
+
+Held: the defaults land near the best. Partial: they do not, but more than half of the grid
+is worse than them (a hand-picked setting is more likely to hurt than to help). Not held:
+neither. The run length is short (a budget of seconds), which favours a larger η; the verdict
+names the best setting, so a reader sees when that is why.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+from ..diagnose.guide import MARGIN
+from ..report.plots import plot_curves
+from ..report.result import HELD, NOT_HELD, PARTIAL
+from ..tasks import task as build_task
+from ..training import train
+from .base import Evidence, Result, conclude, torch_threads
+
+NAME = "adam-defaults"
+TITLE = "Adam's defaults (η = 1e-3, β1 = 0.9, β2 = 0.999) against a grid of other settings"
+CLAIM = (
+    "Adam's hyperparameters rarely need tuning: PyTorch's defaults, η = 1e-3, β1 = 0.9, "
+    "β2 = 0.999, give a result close to the best that tuning finds, and tuning by hand "
+    "sometimes makes it worse."
+)
+LECTURE = (
+    "optimizer 裡面也有一些 hyperparameter 需要人工決定, 但是你往往用預設的那一種參數就夠好了 "
+    "(the optimizer's hyperparameters need deciding, but the defaults are usually good "
+    "enough); 你自己調有時候會調到比較差的 (tuning them yourself sometimes makes it worse)."
+)
+COMMAND = (
+    "ravine train --task digits --model relu:units=32 --optimizer adam --lr 1e-3 "
+    "--opt betas=0.9,0.999 --epochs 10 --plot adam-defaults"
+)
+CAPTIONS = {
+    "grid.png": (
+        "Each setting's validation loss, best first, the defaults marked: where they stand "
+        "among the 18, and how far above the best they end."
+    ),
+}
+
+MODEL, BATCH, EPOCHS, QUICK_EPOCHS, VALIDATION, SEED = "relu:units=32", 32, 10, 3, 0.2, 0
+DEFAULTS = (1e-3, 0.9, 0.999)  # (η, β1, β2): torch.optim.Adam's
+RATES, BETA1S, BETA2S = (1e-4, 1e-3, 1e-2), (0.5, 0.9, 0.99), (0.99, 0.999)
+
+
+def grid(quick: bool = False) -> list[tuple[float, float, float]]:
+    """(η, β1, β2) of every setting; quick: η only, at the default β."""
+    if quick:
+        return [(lr, DEFAULTS[1], DEFAULTS[2]) for lr in RATES]
+    return list(itertools.product(RATES, BETA1S, BETA2S))
+
+
+def measure(quick: bool = False) -> dict[str, Any]:
+    """Train every setting of the grid from the same θ⁰; their final losses."""
+    epochs = QUICK_EPOCHS if quick else EPOCHS
+    task = build_task("digits", seed=SEED, model=MODEL)
+    settings = []
+    with torch_threads(1):
+        for lr, beta1, beta2 in grid(quick):
+            run = train(
+                task,
+                "adam",
+                lr=lr,
+                options={"betas": (beta1, beta2)},
+                batch_size=BATCH,
+                epochs=epochs,
+                validation=VALIDATION,
+                seed=SEED,
+            )
+            final = run.final
+            settings.append(
+                {
+                    "lr": lr,
+                    "beta1": beta1,
+                    "beta2": beta2,
+                    "train_loss": None if final is None else final.train_loss,
+                    "val_loss": None if final is None else final.val_loss,
+                    "val_accuracy": None if final is None else final.val_metric,
+                }
+            )
+    return summarize(
+        {
+            "task": f"digits, {MODEL}, batch {BATCH}, {epochs} epochs, seed {SEED}",
+            "epochs": epochs,
+            "defaults": list(DEFAULTS),
+            "margin": MARGIN,
+            "settings": settings,
+        }
+    )
+
+
+def _loss(setting: dict[str, Any]) -> float:
+    return float("inf") if setting["val_loss"] is None else setting["val_loss"]
+
+
+def _is_default(setting: dict[str, Any]) -> bool:
+    return (setting["lr"], setting["beta1"], setting["beta2"]) == DEFAULTS
+
+
+def summarize(numbers: dict[str, Any]) -> dict[str, Any]:
+    """Add the best setting, the defaults' ratio to it and the share of the grid worse."""
+    settings = numbers["settings"]
+    best = min(settings, key=_loss)
+    default = next(s for s in settings if _is_default(s))
+    others = [s for s in settings if not _is_default(s)]
+    same_rate = min((s for s in settings if s["lr"] == default["lr"]), key=_loss)
+    return {
+        **numbers,
+        "best": best,
+        "default": default,
+        "ratio_to_best": _loss(default) / _loss(best),
+        "ratio_to_best_at_default_lr": _loss(default) / _loss(same_rate),
+        "worse_than_default": sum(_loss(s) > _loss(default) for s in others) / len(others),
+    }
+
+
+def near_best(numbers: dict[str, Any]) -> bool:
+    return numbers["ratio_to_best"] <= 1 + numbers["margin"]
+
+
+def holds(numbers: dict[str, Any]) -> bool:
+    """The defaults' validation loss is within (1 + MARGIN)× the grid's best."""
+    return bool(near_best(numbers))
+
+
+def outcome(numbers: dict[str, Any]) -> str:
+    """Held: near the best; partial: not, but more than half the grid is worse; else not."""
+    if near_best(numbers):
+        return HELD
+    return PARTIAL if numbers["worse_than_default"] > 0.5 else NOT_HELD
+
+
+def _name(setting: dict[str, Any]) -> str:
+    return f"η = {setting['lr']:g}, β1 = {setting['beta1']:g}, β2 = {setting['beta2']:g}"
+
+
+def evidence(numbers: dict[str, Any]) -> list[Evidence]:
+    worse = numbers["worse_than_default"]
+    return [
+        Evidence(
+            "the defaults' validation loss, against the grid's best",
+            numbers["ratio_to_best"],
+            "× the best",
+            f"<= {1 + numbers['margin']:g}",
+            "10% is the project's tie between two losses (the general guide's margin), "
+            "fixed before the runs",
+            near_best(numbers),
+        ),
+        Evidence(
+            "settings of the grid worse than the defaults",
+            worse,
+            "of the others",
+            "> 0.5 (for a partial hold)",
+            "if most hand-picked settings do worse, tuning is more likely to hurt than help",
+            worse > 0.5,
+        ),
+        Evidence("the best setting", _name(numbers["best"]), why="shown, not judged"),
+        Evidence(
+            "the defaults' β against the best β at η = 1e-3",
+            numbers["ratio_to_best_at_default_lr"],
+            "× the best",
+            why="shown, not judged: how much of the gap is η and how much β",
+        ),
+    ]
+
+
+def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
+    said = {HELD: "Reproduced", PARTIAL: "Partly reproduced", NOT_HELD: "Not reproduced"}
+    default, best = numbers["default"], numbers["best"]
+    return (
+        f"{said[outcome(numbers)]}: on {numbers['task']}, Adam's defaults ended with "
+        f"validation loss {_loss(default):.3g} (accuracy {default['val_accuracy']:.3g}), "
+        f"{numbers['ratio_to_best']:.3g}× the best of {len(numbers['settings'])} settings — "
+        f"{_name(best)}: {_loss(best):.3g} (accuracy {best['val_accuracy']:.3g}) — where "
+        f"{1 + numbers['margin']:g}× counts as near; "
+        f"{numbers['worse_than_default']:.0%} of the other settings did worse than the defaults, "
+        f"and at η = {default['lr']:g} the best β did only "
+        f"{numbers['ratio_to_best_at_default_lr']:.3g}× better than the default β."
+    )
+
+
+def run(out: Path, quick: bool = False) -> Result:
+    """Full: the 18 settings, 10 epochs each; quick: the three η at the default β, 3 epochs."""
+    numbers = measure(quick)
+    ranked = sorted(numbers["settings"], key=_loss)
+    figure = Path(NAME) / "grid.png"
+    losses = [_loss(s) for s in ranked]
+    position = next(i for i, s in enumerate(ranked) if _is_default(s))
+    plot_curves(
+        {
+            "validation loss, settings best first": losses,
+            f"the defaults (rank {position + 1})": [
+                losses[position] if i == position else float("nan") for i in range(len(ranked))
+            ],
+            f"{1 + numbers['margin']:g} × the best": [losses[0] * (1 + numbers["margin"])]
+            * len(ranked),
+        },
+        out / figure,
+        title=f"Adam on {numbers['task']}: {len(ranked)} settings of (η, β1, β2)",
+        xlabel="rank of the setting (0 = best)",
+        ylabel="validation loss (cross-entropy)",
+        logy=True,
+    )
+    return conclude(__name__, numbers, [figure])

@@ -1,0 +1,63 @@
+"""The adam-defaults experiment in quick mode (three η at the default β): the grid is trained
+from one θ⁰, the ratio to the best and the share worse are computed from it, and the outcome
+is held, partial or not held on numbers made to be each."""
+
+import json
+
+import pytest
+
+from ravine.experiments import ORDER, adam_defaults, experiment
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("adam-defaults")
+    return out, adam_defaults.run(out, quick=True)
+
+
+def test_registered_under_its_name():
+    assert ORDER["adam-defaults"] == "adam_defaults"
+    assert experiment("adam-defaults") is adam_defaults
+
+
+def test_full_grid_is_eighteen_settings_with_the_defaults():
+    settings = adam_defaults.grid()
+    assert len(settings) == 18 == len(set(settings))
+    assert (1e-3, 0.9, 0.999) in settings
+
+
+def test_quick_run_numbers_figure_and_json(quick):
+    out, result = quick
+    n = result.numbers
+    assert [(s["lr"], s["beta1"], s["beta2"]) for s in n["settings"]] == adam_defaults.grid(True)
+    assert result.reproduced is adam_defaults.holds(n)
+    assert result.outcome == adam_defaults.outcome(n)
+    assert (out / result.figures[0]).read_bytes()[:8] == PNG
+    json.dumps(result.to_json(), allow_nan=False)
+    losses = [s["val_loss"] for s in n["settings"]]
+    assert n["best"]["val_loss"] == min(losses)
+    assert n["ratio_to_best"] == pytest.approx(n["default"]["val_loss"] / min(losses))
+    # in 3 epochs η = 1e-4 barely moves from chance (ln 10 ≈ 2.3 nats)
+    assert n["settings"][0]["val_loss"] > 1.5 > n["default"]["val_loss"]
+
+
+def _numbers(default, others):
+    settings = [{"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "val_loss": default}]
+    settings += [{"lr": 1e-2, "beta1": 0.9, "beta2": 0.999, "val_loss": x} for x in others]
+    for s in settings:
+        s["val_accuracy"] = 0.9
+    return adam_defaults.summarize({"task": "t", "margin": 0.1, "settings": settings})
+
+
+def test_outcomes_from_made_numbers():
+    held = _numbers(1.1, [1.0, 2.0, 3.0])
+    assert adam_defaults.holds(held) and adam_defaults.outcome(held) == "held"
+    assert adam_defaults.verdict(held, True).startswith("Reproduced: ")
+    partial = _numbers(1.2, [1.0, 2.0, 3.0])  # 2 of 3 others worse
+    assert not adam_defaults.holds(partial) and adam_defaults.outcome(partial) == "partial"
+    failed = _numbers(1.2, [1.0, 1.1, 3.0])  # 1 of 3 worse
+    assert adam_defaults.outcome(failed) == "not held"
+    assert adam_defaults.verdict(failed, False).startswith("Not reproduced: ")
+    assert [e.holds for e in adam_defaults.evidence(failed)][:2] == [False, False]

@@ -1,0 +1,64 @@
+"""The adam-parts experiment in quick mode: momentum + RMSProp from ravine's parts, the
+preset and the formulas by hand equal torch.optim.Adam to rounding; without bias correction
+the first step is (1−β1)/sqrt(1−β2) times η; the criterion fails on numbers that fail it."""
+
+import copy
+import json
+import math
+
+import pytest
+
+from ravine.experiments import ORDER, adam_parts, experiment
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("adam-parts")
+    return out, adam_parts.run(out, quick=True)
+
+
+def test_registered_under_its_name():
+    assert ORDER["adam-parts"] == "adam_parts" and experiment("adam-parts") is adam_parts
+
+
+def test_quick_run_reproduces_with_figures_and_json(quick):
+    out, result = quick
+    assert result.reproduced is adam_parts.holds(result.numbers) is True
+    assert result.outcome == "held"
+    assert result.verdict.startswith("Reproduced: ")
+    assert [f.name for f in result.figures] == ["difference.png", "first-steps.png"]
+    for figure in result.figures:
+        assert (out / figure).read_bytes()[:8] == PNG
+        assert figure.name in adam_parts.CAPTIONS
+    json.dumps(result.to_json(), allow_nan=False)
+    assert [e.holds for e in result.evidence] == [True, True, True, True, None]
+
+
+def test_parts_equal_torch_and_the_correction_matters(quick):
+    n = quick[1].numbers
+    assert n["steps"] == adam_parts.QUICK_STEPS
+    runs = n["runs"]
+    for kind in ("parts", "ravine Adam", "by hand"):
+        assert runs[kind]["largest_relative_difference"] <= 1e-12
+    assert runs["no bias correction"]["largest_relative_difference"] > 1e-4
+    # first step: m = 0.1·g, sqrt(v) = sqrt(0.001)·|g| → |Δθ| = η·0.1/sqrt(0.001) (ε aside)
+    assert n["first_step_uncorrected"] == pytest.approx(0.1 / math.sqrt(0.001), rel=1e-3)
+    assert n["first_step_corrected"] == pytest.approx(1.0, rel=1e-3)
+    assert n["steady_gradient_ratio"]["largest"] == pytest.approx(6.5, abs=0.1)
+
+
+def test_criterion_can_fail(quick):
+    n = quick[1].numbers
+    assert adam_parts.holds(n)
+    off = copy.deepcopy(n)
+    off["runs"]["parts"]["largest_relative_difference"] = 2e-10
+    assert not adam_parts.holds(off)
+    off = copy.deepcopy(n)
+    off["runs"]["by hand"]["largest_relative_difference"] = 0.5
+    assert not adam_parts.holds(off)
+    assert "Not reproduced" in adam_parts.verdict(off, False)
+    small = dict(n, first_step_uncorrected=1.9, first_step_corrected=1.0)
+    assert not adam_parts.holds(small)
+    assert adam_parts.holds(dict(n, first_step_uncorrected=2.1, first_step_corrected=1.0))
