@@ -65,8 +65,8 @@ COMMAND = (
 CAPTIONS = {
     "time.png": (
         "Seconds for one update (left) and one epoch (right) against the batch size, on one "
-        "thread and on all: on a CPU with two cores the update's cost grows with B, so "
-        "'the same time with parallel computation' is not what this machine shows."
+        "thread and on all: the lecture expects a flat line on the left with parallel "
+        "computation, and a falling one on the right."
     ),
     "gradient-noise.png": (
         "How far a batch's gradient lands from the full gradient, against B: the dots follow "
@@ -74,8 +74,8 @@ CAPTIONS = {
     ),
     "loss.png": (
         "Left: every seed trained to the same training loss (dotted line). Right: each seed's "
-        "validation loss there, small and large batch joined: lines going up would mean the "
-        "large batch generalizes worse."
+        "validation loss there, small and large batch joined: the lecture expects every line "
+        "to go up (the large batch worse)."
     ),
 }
 CLAIM = (

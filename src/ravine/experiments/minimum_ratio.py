@@ -79,15 +79,14 @@ LECTURE = (
 COMMAND = "ravine critical --task sinc --seed 3"
 CAPTIONS = {
     "minimum-ratio-vs-loss.png": (
-        "Each network is a dot: its minimum ratio against its training loss. No dot reaches "
-        "the dashed line at 1; they sit just above the homework's 0.5 line, in the band the "
-        "lecture's figure shows — below 1 because of flat directions, not of real descent "
-        "directions."
+        "Each network is a dot: its minimum ratio against its training loss. Look whether any "
+        "dot reaches the dashed line at 1 (a strict local minimum), and where the dots sit "
+        "against the homework's 0.5 line and the lecture's band of 0.5–0.6."
     ),
     "spectrum.png": (
-        "Every eigenvalue of one network's Hessian by size: the red negative ones are a "
-        "million times smaller than the largest, about as small as the gradient left over "
-        "allows; the grey ones are 0 — the dead ReLU units' flat directions."
+        "Every eigenvalue of one network's Hessian by size: compare the red negative ones with "
+        "the largest blue ones; the grey ones are 0 to rounding — flat directions, among them "
+        "the dead ReLU units'."
     ),
 }
 LECTURE_BAND = (0.5, 0.6)  # the ratios of the lecture's figure

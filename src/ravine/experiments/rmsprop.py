@@ -71,13 +71,13 @@ COMMAND = (
 CAPTIONS = {
     "alpha-sweep.png": (
         "Left: steps until σ catches up with the steep slope again, for each α; right: the "
-        "step along θ1 on the flat stretch. The dashed line is Adagrad. Read left to right: as "
-        "α grows, the brake comes later and the flat-stretch step shrinks towards Adagrad's."
+        "step along θ1 on the flat stretch. The dashed line is Adagrad. The lecture expects, "
+        "left to right, a later brake and a shorter flat-stretch step, towards Adagrad's."
     ),
     "sigma.png": (
-        "|g1| (solid) and σ1 (dashed) along the path, for a small α, a large α and Adagrad: "
-        "where the solid line jumps up after the flat stretch, a small α's σ jumps with it; "
-        "Adagrad's and the large α's lag below it for a few steps."
+        "|g1| (solid) and σ1 (dashed) along the path, for a small α, two large ones and "
+        "Adagrad: where the solid line jumps up after the flat stretch, see whether the dashed "
+        "line jumps with it or lags below it."
     ),
     "paths.png": (
         "The paths on the crescent for three α and Adagrad, with a dot every 10 steps: dots far "
