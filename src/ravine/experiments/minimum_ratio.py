@@ -85,8 +85,9 @@ CAPTIONS = {
     ),
     "spectrum.png": (
         "Every eigenvalue of one network's Hessian by size: compare the red negative ones with "
-        "the largest blue ones; the grey ones are 0 to rounding — flat directions, among them "
-        "the dead ReLU units'."
+        "the largest blue ones and with the dashed line ρ, the most negative curvature the "
+        "gradient left over can produce; the grey ones are 0 to rounding — flat directions, "
+        "among them the dead ReLU units'."
     ),
 }
 LECTURE_BAND = (0.5, 0.6)  # the ratios of the lecture's figure
@@ -424,13 +425,17 @@ def plot_spectrum(network: dict[str, Any], path: Path) -> Path:
         ax.scatter(
             index[mask], magnitude[mask], s=6, color=color, label=f"{label}: {int(mask.sum())}"
         )
-    ax.axhline(max(tau, 1e-20), color="#999999", linewidth=1, linestyle=":")
+    ax.axhline(max(tau, 1e-20), color="#999999", linewidth=1, linestyle=":", label="τ (rounding)")
+    rho = network["leftover_gradient_bound"]
+    if rho:
+        ax.axhline(rho, color="#c0392b", linewidth=1, linestyle="--", label="ρ: |λ| the leftover "
+                   "gradient can make negative")  # fmt: skip
     ax.set_yscale("log")
     ax.set_xlabel("eigenvalues, largest |λ| first")
     ax.set_ylabel("|λ|")
     ax.set_title(
         f"Hessian spectrum of seed {network['seed']} (loss {network['training_loss']:.2g}, "
-        f"‖∇L‖ = {network['gradient_norm']:.1e}, kind: {network['kind']})",
+        f"‖∇L‖ = {network['gradient_norm']:.1e}; by the sign of λ alone: {network['kind']})",
         fontsize=9,
     )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
