@@ -32,7 +32,15 @@ def test_quick_run_computes_its_verdict_with_figures_and_json_numbers(quick):
     assert result.name == "minimum-ratio" and result.title and result.claim
     assert result.reproduced is minimum_ratio.holds(result.numbers)
     assert result.verdict == minimum_ratio.verdict(result.numbers, result.reproduced)
-    assert result.verdict.startswith("Reproduced: " if result.reproduced else "Not reproduced: ")
+    assert result.outcome == minimum_ratio.outcome(result.numbers)
+    head = {
+        "held": "Reproduced: ",
+        "partial": "Partly reproduced: ",
+        "not held": "Not reproduced: ",
+    }
+    assert result.verdict.startswith(head[result.outcome])
+    assert result.lecture and result.command.startswith("ravine critical")
+    assert {f.name for f in result.figures} == set(result.captions)
     assert len(result.figures) == 2
     for figure in result.figures:
         assert not figure.is_absolute() and figure.parts[0] == "minimum-ratio"
@@ -70,48 +78,94 @@ def failing(numbers, **changes):
     return changed
 
 
-def test_criterion_fails_on_numbers_that_do_not_meet_it(quick):
+def test_both_readings_can_fail(quick):
+    """Hand-made numbers: saddles everywhere (held), near-minima (partial: the trained
+    networks' case), a strict local minimum, too few critical points."""
     _, result = quick
-    numbers = failing(
-        result.numbers, reached=4, reached_fraction=1.0, ratio_one=0, minimum_ratio_max=0.3
+    base = failing(
+        result.numbers,
+        networks=4,
+        reached=4,
+        reached_fraction=1.0,
+        ratio_one=0,
+        strict_ratio_one=0,
+        strict_minimum_ratio_max=0.45,
     )
-    numbers.update(saddle_like=4, saddle_like_fraction=1.0)
-    assert minimum_ratio.holds(numbers) is True
-    for changes in (
-        {"saddle_like": 1, "saddle_like_fraction": 0.25},  # mostly minima: the claim fails
-        {"ratio_one": 1, "minimum_ratio_max": 1.0},  # a strict local minimum was found
-        {"reached": 2, "reached_fraction": 0.5},  # too few critical points measured
-    ):
-        bad = failing(numbers, **changes)
-        assert minimum_ratio.holds(bad) is False, changes
-        assert minimum_ratio.verdict(bad, False).startswith("Not reproduced: ")
-    none = failing(numbers, reached=0, reached_fraction=0.0)
+    saddles = failing(base, below_homework_line=4, beyond_leftover_bound=3)
+    assert minimum_ratio.holds(saddles) is True
+    assert minimum_ratio.outcome(saddles) == "held"
+    assert minimum_ratio.verdict(saddles, True).startswith("Reproduced: ")
+    near_minima = failing(base, below_homework_line=0, beyond_leftover_bound=0)
+    assert minimum_ratio.holds(near_minima) is False
+    assert minimum_ratio.outcome(near_minima) == "partial"
+    text = minimum_ratio.verdict(near_minima, False)
+    assert text.startswith("Partly reproduced: ") and "near-minima with flat directions" in text
+    # negative curvature only within the leftover bound: not saddles, however low the ratio
+    shallow = failing(saddles, beyond_leftover_bound=2)
+    assert minimum_ratio.outcome(shallow) == "partial"
+    above_line = failing(saddles, below_homework_line=2)
+    assert minimum_ratio.outcome(above_line) == "partial"
+    strict_minimum = failing(near_minima, strict_ratio_one=1, strict_minimum_ratio_max=1.0)
+    assert minimum_ratio.outcome(strict_minimum) == "not held"
+    assert minimum_ratio.verdict(strict_minimum, False).startswith("Not reproduced: ")
+    saddles_and_a_minimum = failing(saddles, strict_ratio_one=1, strict_minimum_ratio_max=1.0)
+    assert minimum_ratio.outcome(saddles_and_a_minimum) == "partial"
+    few = failing(saddles, reached=2, reached_fraction=0.5)
+    assert minimum_ratio.outcome(few) == "not held"
+    assert "only 2 of 4" in minimum_ratio.verdict(few, False)
+    assert next(e.holds for e in minimum_ratio.evidence(few)) is False
+    none = failing(base, reached=0, reached_fraction=0.0)
     assert minimum_ratio.holds(none) is False
     assert "none of the" in minimum_ratio.verdict(none, False)
+    assert [e.holds for e in minimum_ratio.evidence(saddles)] == [True, True, True, True, None]
 
 
-def test_summary_of_local_minima_fails_the_claim():
-    """Records of networks whose Hessians have no negative eigenvalue: every point a
-    (degenerate) local minimum, so the claim is not reproduced."""
-    record = {
+def record(**changes):
+    """One network's record, as measure_network gives it (``spectrum`` left out)."""
+    base = {
         "training_loss": 1e-3,
         "gradient_norm": 1e-4,
         "reached": True,
-        "minimum_ratio": 0.9,
-        "strict_minimum_ratio": 0.95,
-        "negative": 0,
+        "minimum_ratio": 0.45,
+        "strict_minimum_ratio": 0.55,
+        "negative": 3,
         "zero": 38,
         "dead_units": 10,
-        "negative_over_max": -0.1,
+        "negative_over_max": 1e-6,
         "leftover_gradient_bound": 1e-4,
         "zero_tolerance": 1e-11,
-        "min_eigenvalue": 0.0,
-        "local_minimum_like": True,
+        "min_eigenvalue": -1e-6,
+        "local_minimum_like": False,
         "strict_local_minimum_like": True,
     }
-    numbers = minimum_ratio.summarize([dict(record, seed=s) for s in range(4)])
-    assert numbers["saddle_like"] == 0 and numbers["local_minimum_like"] == 4
-    assert minimum_ratio.holds(numbers) is False
+    return {**base, **changes}
+
+
+def test_summary_of_near_minima_holds_only_in_part():
+    """Negative eigenvalues within the leftover bound and ratios above 0.5: no strict local
+    minimum, and no saddle either."""
+    numbers = minimum_ratio.summarize([record(seed=s) for s in range(4)])
+    assert numbers["beyond_leftover_bound"] == 0 and numbers["below_homework_line"] == 0
+    assert numbers["within_leftover_bound"] == 4 and numbers["strict_ratio_one"] == 0
+    assert minimum_ratio.outcome(numbers) == "partial"
+
+
+def test_summary_of_real_saddles_holds():
+    """λ_min = −0.01, far below −ρ = −10⁻⁴, and ratios 0.4: saddle points."""
+    saddle = record(min_eigenvalue=-1e-2, minimum_ratio=0.3, strict_minimum_ratio=0.4)
+    numbers = minimum_ratio.summarize([dict(saddle, seed=s) for s in range(4)])
+    assert numbers["beyond_leftover_bound"] == 4 and numbers["below_homework_line"] == 4
+    assert minimum_ratio.outcome(numbers) == "held"
+
+
+def test_summary_of_strict_minima_fails():
+    """Every eigenvalue positive: ratio 1, and no negative curvature."""
+    minimum = record(
+        minimum_ratio=1.0, strict_minimum_ratio=1.0, negative=0, zero=0, min_eigenvalue=1e-3
+    )
+    numbers = minimum_ratio.summarize([dict(minimum, seed=s) for s in range(4)])
+    assert numbers["strict_ratio_one"] == 4
+    assert minimum_ratio.outcome(numbers) == "not held"
     assert minimum_ratio.verdict(numbers, False).startswith("Not reproduced: ")
 
 

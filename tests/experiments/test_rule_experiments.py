@@ -1,4 +1,4 @@
-"""The experiments on RMSProp, the full rule and warm-up: quick runs, their numbers, and their
+"""The experiments on the full rule and warm-up: quick runs, their numbers, and their
 criteria, which must be able to come out False."""
 
 import copy
@@ -8,9 +8,8 @@ import math
 import pytest
 import torch
 
-from ravine.experiments import full_rule, rmsprop, warmup_attention, warmup_variance
+from ravine.experiments import full_rule, warmup_attention, warmup_variance
 from ravine.optim.magnitudes import rectification_lengths
-from ravine.surfaces.library import Crescent
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -128,82 +127,6 @@ def test_full_rule_criterion_can_fail(tmp_path):
     short, _ = full_rule.measure(steps=100)
     assert "pokemon" in short["full_rule_falls_short_on"]
     assert not full_rule.holds(short)
-
-
-# --- rmsprop --------------------------------------------------------------------------------
-
-
-def test_brake_numbers_by_hand():
-    """Steep → flat → steep: |g| = 8 (3 steps), 0.5 (6 steps), 8 (4 steps). Adagrad's σ is the
-    root mean square of all past g; RMSProp's (α = 0.5) starts at |g⁰| and averages."""
-    g = torch.tensor([8.0] * 3 + [0.5] * 6 + [8.0] * 4, dtype=torch.float64)
-    count = torch.arange(1, len(g) + 1, dtype=torch.float64)
-    adagrad = torch.sqrt(torch.cumsum(g * g, 0) / count)
-    square = [float(g[0] ** 2)]
-    for value in g[1:].tolist():
-        square.append(0.5 * square[-1] + 0.5 * value * value)
-    rmsprop_sigma = torch.tensor(square, dtype=torch.float64).sqrt()
-    slow = rmsprop.brake_numbers(g, adagrad, lr=0.1)
-    fast = rmsprop.brake_numbers(g, rmsprop_sigma, lr=0.1)
-    for m in (slow, fast):
-        # flat: |g| < 0.1·8; steep again: |g| >= 0.25·8 at step 9
-        assert (m["flat_start"], m["steep_again"], m["flat_steps"]) == (3, 9, 6)
-        assert m["slope_peak_after_steep"] == 8.0
-    # Adagrad at step 9: σ² = (4·64 + 6·0.25)/10 = 25.75, σ = 5.07 >= 4; braked at once
-    assert slow["sigma_before_steep"] == pytest.approx(math.sqrt((3 * 64 + 6 * 0.25) / 9))
-    assert fast["brake_delay"] == 0 and fast["unbraked_steps"] == 0
-    assert fast["largest_step_after_steep"] <= 0.1 * math.sqrt(2) + 1e-12  # σ >= |g|/√2
-    assert slow["largest_step_after_steep"] == pytest.approx(0.1 * 8 / math.sqrt(25.75))
-    # a longer flat stretch: Adagrad's σ falls below ½·|g| and needs steps to catch up
-    g_long = torch.tensor([8.0] * 3 + [0.5] * 60 + [8.0] * 20, dtype=torch.float64)
-    count = torch.arange(1, len(g_long) + 1, dtype=torch.float64)
-    lagging = rmsprop.brake_numbers(g_long, torch.sqrt(torch.cumsum(g_long**2, 0) / count), 0.1)
-    # at step 63 + k: σ² = (3·64 + 60·0.25 + (k + 1)·64)/(64 + k) >= 16 = (½·8)² from k = 16
-    assert lagging["steep_again"] == 63
-    assert lagging["brake_delay"] == 16 and lagging["unbraked_steps"] == 16
-
-
-def test_rmsprop_criterion_can_fail():
-    steep = {"steep_again": 100, "brake_delay": 0}
-    assert rmsprop.holds({"adagrad": dict(steep, brake_delay=6), "rmsprop": steep})
-    assert not rmsprop.holds({"adagrad": steep, "rmsprop": steep})  # a tie is not sooner
-    assert not rmsprop.holds(
-        {"adagrad": dict(steep, brake_delay=6), "rmsprop": dict(steep, brake_delay=9)}
-    )
-    no_steepening = dict(steep, steep_again=None, brake_delay=None)
-    assert not rmsprop.holds({"adagrad": no_steepening, "rmsprop": no_steepening})
-
-
-def test_rmsprop_runs(tmp_path):
-    result = rmsprop.run(tmp_path, quick=True)
-    check_result(result, rmsprop, tmp_path)
-    n = result.numbers
-    assert n["start"] == [4.0, 4.0]
-    for label in ("adagrad", "rmsprop"):
-        assert n[label]["slope_start"] == pytest.approx(float(Crescent()._slope(torch.tensor(4.0))))
-
-
-def test_rmsprop_reproduces_on_the_library_crescent(tmp_path):
-    assert rmsprop.run(tmp_path, quick=True).reproduced
-
-
-def test_rmsprop_reproduces_on_a_steep_flat_steep_crescent(tmp_path, monkeypatch):
-    """With h'(θ1) = θ1·(0.3 + 8·s(10(θ1 − 2.5)) + 24·s(10(1.5 − θ1))) — steep above 2.5,
-    flat (|h'| about 1) between 1.5 and 2.5, steep again below — RMSProp brakes at once and
-    Adagrad, whose σ still remembers the flat stretch, does not."""
-
-    def slope(self, x):
-        return x * (0.3 + 8 * torch.sigmoid(10 * (x - 2.5)) + 24 * torch.sigmoid(10 * (1.5 - x)))
-
-    monkeypatch.setattr(Crescent, "_slope", slope)
-    result = rmsprop.run(tmp_path, quick=True)
-    check_result(result, rmsprop, tmp_path)
-    assert result.reproduced
-    adagrad, fast = result.numbers["adagrad"], result.numbers["rmsprop"]
-    assert fast["brake_delay"] == 0 < adagrad["brake_delay"]
-    assert adagrad["sigma_before_steep"] < 0.5 * adagrad["slope_peak_after_steep"]
-    # thrown: Adagrad's step along θ1 reaches 2.5·η, RMSProp's at most sqrt(2)·η
-    assert adagrad["largest_step_after_steep"] > 2 * rmsprop.LR > fast["largest_step_after_steep"]
 
 
 # --- warmup-attention -----------------------------------------------------------------------
