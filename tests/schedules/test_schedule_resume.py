@@ -389,7 +389,7 @@ def test_resume_in_either_order_is_exact(make, order):
             loss = torch.nn.functional.mse_loss(model(X), Y)
             loss.backward()
             optimizer.step()
-            scheduler.step(float(loss) if scheduler.schedule.metric_driven else None)
+            scheduler.step(float(loss.detach()) if scheduler.schedule.metric_driven else None)
 
     model = _model(0)
     optimizer = ravine.optim.Adam(model.parameters(), lr=0.05)

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         )
         index = write_report(results, args.out)
     print(text(results, index))
-    return 0 if all(r.reproduced for r in results) else 1
+    return 0 if all(r.outcome == "held" for r in results) else 1
 
 
 MARKS = {"held": "✓", "partial": "◐", "not held": "✗"}
@@ -72,11 +72,10 @@ def text(results: Sequence[Result], index: Path) -> str:
     width = max((len(r.name) for r in results), default=0)
     lines = [f"{r.name:<{width}}  {MARKS[r.outcome]}  {r.verdict}" for r in results]
     counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in MARKS}
-    passed = sum(r.reproduced for r in results)
     lines += [
         "",
         f"{counts['held']} held, {counts['partial']} partial, {counts['not held']} not held here",
-        f"{passed} of {len(results)} claims reproduced",
+        f"{counts['held']} of {len(results)} claims reproduced",
         f"report: {index}",
     ]
     return "\n".join(lines)

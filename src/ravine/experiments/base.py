@@ -54,7 +54,7 @@ class Experiment(Protocol):
 def conclude(module: str, numbers: dict[str, Any], figures: Sequence[Path]) -> Result:
     """The :class:`Result` of the experiment module called ``module`` (its ``__name__``):
     its NAME, TITLE and CLAIM, the outcome (``outcome(numbers)`` where the module has one, else
-    held when ``holds(numbers)``), reproduced only when held in full, the
+    held when ``holds(numbers)``), reproduced = holds(numbers), the
     verdict(numbers, holds(numbers)) sentence, the measured ``numbers`` and the ``figures``
     (paths relative to the output folder)."""
     experiment: Experiment = sys.modules[module]  # type: ignore[assignment]
@@ -66,7 +66,7 @@ def conclude(module: str, numbers: dict[str, Any], figures: Sequence[Path]) -> R
         name=experiment.NAME,
         title=experiment.TITLE,
         claim=experiment.CLAIM,
-        reproduced=outcome == HELD,  # in full: a claim held in part is not reproduced
+        reproduced=holds,
         verdict=experiment.verdict(numbers, holds),
         numbers=numbers,
         figures=list(figures),
