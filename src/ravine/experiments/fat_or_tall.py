@@ -199,7 +199,7 @@ def _draw_curves(path: Path, numbers: dict[str, Any]) -> Path:
     ax.set_xlabel("Adam update (full batch)")
     ax.set_ylabel("mean squared error")
     ax.set_title("sinc: fat + short against thin + tall at ~300 parameters", fontsize=9)
-    ax.legend(fontsize=6, loc="best")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
 

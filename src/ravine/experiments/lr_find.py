@@ -300,7 +300,7 @@ def plot_sweep(numbers: dict[str, Any], path: str | Path, *, title: str) -> Path
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.grid(alpha=0.1, which="minor")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     save_figure(fig, path)
     return path
 

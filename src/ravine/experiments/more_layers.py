@@ -265,13 +265,13 @@ def _draw_depth(path: Path, numbers: dict[str, Any]) -> Path:
     ax.set_xlabel(f"hidden layers of {UNITS} ReLUs")
     ax.set_ylabel("mean squared error (standardized)")
     ax.set_title("diabetes: more layers — training keeps falling, validation turns up?", fontsize=9)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
 
 
 def _draw_curves(path: Path, numbers: dict[str, Any]) -> Path:
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=100)
+    fig, ax = plt.subplots(figsize=(7.2, 4.8), dpi=100)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for color, n in zip(colors, numbers["nets"], strict=False):
         steps = [i * numbers["every"] for i in range(len(n["curves"]["train"]))]
@@ -283,6 +283,6 @@ def _draw_curves(path: Path, numbers: dict[str, Any]) -> Path:
     ax.set_xlabel("Adam update (full batch)")
     ax.set_ylabel("mean squared error (standardized)")
     ax.set_title("diabetes: loss during training, by depth", fontsize=9)
-    ax.legend(fontsize=6, loc="best", ncol=2)
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     ax.grid(alpha=0.3)
     return save_figure(fig, path)

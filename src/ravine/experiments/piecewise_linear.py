@@ -374,7 +374,7 @@ def _draw_target(path: Path, knots: list, values: list) -> Path:
     ax.set_title(
         f"A {len(knots) - 1}-piece curve = constant + {len(knots) - 1} hard sigmoids", fontsize=9
     )
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
 
@@ -391,7 +391,7 @@ def _draw_fits(path: Path, knots: list, values: list, fits: dict[str, Any]) -> P
             ax.plot(x, shape, linewidth=1.2, label=f"n = {n}")
         ax.set_title(f"Fitted with {label}", fontsize=9)
         ax.set_xlabel("x")
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         ax.grid(alpha=0.3)
     return save_figure(fig, path)
 
@@ -407,6 +407,6 @@ def _draw_errors(path: Path, numbers: dict[str, Any]) -> Path:
     ax.set_xlabel("pieces n")
     ax.set_ylabel("error / variance of the curve")
     ax.set_title("Do more pieces fit better? Error of the best of 3 starts", fontsize=9)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
