@@ -24,6 +24,7 @@ def _run(name: str, per_tensor: bool, monkeypatch, dtype=torch.float64) -> list[
     torch.manual_seed(0)
     params = [torch.nn.Parameter(torch.randn(s, dtype=dtype)) for s in SHAPES]
     optimizer = create(name, params, **OPTIONS.get(name, {}))
+    optimizer.foreach = True  # lists on the CPU too (by default only on accelerators)
     if per_tensor:
         monkeypatch.setattr(Optimizer, "_list_key", lambda self, p, g: None)
     generator = torch.Generator().manual_seed(1)
@@ -62,6 +63,22 @@ def test_lists_are_used_for_parameters_at_the_same_step(monkeypatch):
     monkeypatch.setattr(Optimizer, "_update_list", spy)
     _run("adam", per_tensor=False, monkeypatch=monkeypatch)
     assert calls and max(calls) == 4  # every parameter but the 0-d one, as one list
+
+
+def test_lists_follow_torchs_foreach_choice():
+    params = [torch.nn.Parameter(torch.randn(3)) for _ in range(2)]
+    grad = torch.ones(3)
+    default = create("adam", params)
+    assert default._list_key(params[0], grad) is None  # on the CPU, per tensor, as torch's
+    for flag in (True, False):
+        optimizer = create("adam", params)
+        optimizer.foreach = flag
+        assert (optimizer._list_key(params[0], grad) is not None) is flag
+    from ravine.optim import Adam
+
+    assert Adam(params, foreach=True).foreach is True
+    with pytest.raises(ValueError, match="foreach must be None, True or False, got 'yes'"):
+        Adam(params, foreach="yes")
 
 
 def test_a_part_stores_a_new_list_into_each_parameters_state():

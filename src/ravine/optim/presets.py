@@ -1,11 +1,12 @@
 """torch.optim's optimizers as choices of (m, σ): same signatures, defaults and results.
 
-Each class is one composition of the parts; none repeats the math. ``foreach`` is accepted so
-code written for torch.optim runs unchanged (it chooses torch's kernels and does not change
-results). ``fused=True`` takes ravine's fast path (:mod:`ravine.optim.fused`), on every preset
-— RMSprop, RAdam and NAdam included, which torch has no fused kernel for. ``capturable=True`` and
-``differentiable=True`` are torch features ravine does not offer and raise ValueError.
-``nonfinite`` is ravine's (see :class:`~ravine.optim.optimizer.Optimizer`).
+Each class is one composition of the parts; none repeats the math. ``foreach`` chooses, as in
+torch, whether the eager step runs a group as lists of tensors (multi-tensor kernels; by default
+on accelerators, not on the CPU); it does not change results. ``fused=True`` takes ravine's fast
+path (:mod:`ravine.optim.fused`), on every preset — RMSprop, RAdam and NAdam included, which
+torch has no fused kernel for. ``capturable=True`` and ``differentiable=True`` are torch
+features ravine does not offer and raise ValueError. ``nonfinite`` is ravine's (see
+:class:`~ravine.optim.optimizer.Optimizer`).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class Preset(Optimizer):
             nonfinite=settings.get("nonfinite", "raise"),
             # torch's signatures take fused=None; the lecture's rules take a bool, checked
             fused=bool(fused) if self.torch_format is not None else fused,
+            foreach=settings.get("foreach"),
         )
 
 
