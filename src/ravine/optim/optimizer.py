@@ -281,8 +281,9 @@ class Optimizer(torch.optim.Optimizer):
 
     def _list_key(self, param: torch.Tensor, grad: torch.Tensor) -> tuple | None:
         """Which list ``param`` joins: parameters of one device and dtype at the same step
-        (and the same shared scalars, NAdam's Π μ); None for one stepped alone (0-d, complex,
-        a gradient of another dtype or layout, or a step the Monitor samples σ on)."""
+        (with the same shared scalars, NAdam's Π μ, and the same state entries); None for one
+        stepped alone: lists not chosen (``foreach``), a 0-d or complex parameter, a gradient
+        of another dtype or layout, or a step the Monitor samples σ on."""
         if (
             self.foreach is False
             or (self.foreach is None and param.device.type == "cpu")  # see _update_group
@@ -294,9 +295,10 @@ class Optimizer(torch.optim.Optimizer):
         ):
             return None
         state = self.state.get(param)
-        shared = ()
-        if state:
+        shared: tuple = ()
+        if state:  # the same step, shared scalars and state entries (a buffer made lazily)
             shared = tuple(float(state[k]) for k in ("step", *self.scalar_state) if k in state)
+            shared += tuple(sorted(state))
         return (param.device, param.dtype, shared)
 
     def _update_list(
