@@ -34,7 +34,7 @@ from ..report.plots import plot_curves
 from ..report.result import HELD, NOT_HELD, PARTIAL
 from ..tasks import task as build_task
 from ..training import train
-from .base import Evidence, Result, conclude, torch_threads
+from .base import OPENING, Evidence, Result, conclude, torch_threads
 
 NAME = "adam-defaults"
 TITLE = "Adam's defaults (η = 1e-3, β1 = 0.9, β2 = 0.999) against a grid of other settings"
@@ -186,10 +186,9 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
-    said = {HELD: "Reproduced", PARTIAL: "Partly reproduced", NOT_HELD: "Not reproduced"}
     default, best = numbers["default"], numbers["best"]
     return (
-        f"{said[outcome(numbers)]}: on {numbers['task']}, Adam's defaults ended with "
+        f"{OPENING[outcome(numbers)]}: on {numbers['task']}, Adam's defaults ended with "
         f"validation loss {_loss(default):.3g} (accuracy {default['val_accuracy']:.3g}), "
         f"{numbers['ratio_to_best']:.3g}× the best of {len(numbers['settings'])} settings — "
         f"{_name(best)}: {_loss(best):.3g} (accuracy {best['val_accuracy']:.3g}) — where "

@@ -19,16 +19,35 @@ For the page that teaches, a module may also state (each optional):
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
-from ..report.result import HELD, NOT_HELD, Evidence, Result
+from ..report.result import HELD, NOT_HELD, PARTIAL, Evidence, Result
 
-__all__ = ["Evidence", "Experiment", "Result", "conclude", "failure", "torch_threads"]
+__all__ = [
+    "OPENING",
+    "Evidence",
+    "Experiment",
+    "Result",
+    "conclude",
+    "failure",
+    "outcome_of",
+    "torch_threads",
+]
+
+# How a verdict begins, by its outcome.
+OPENING = {HELD: "Reproduced", PARTIAL: "Partly reproduced", NOT_HELD: "Not reproduced"}
+
+
+def outcome_of(parts: Iterable[bool]) -> str:
+    """A claim made of parts: held when every part holds, partial when some do, not held when
+    none does."""
+    shown = list(parts)
+    return HELD if all(shown) else PARTIAL if any(shown) else NOT_HELD
 
 
 class Experiment(Protocol):

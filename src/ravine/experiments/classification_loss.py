@@ -55,7 +55,7 @@ from ..surfaces import Trajectory, descend, surface
 from ..tasks import Task, task
 from ..training import VALIDATION, Epoch, Run, split, train
 from ..validation import require
-from .base import Evidence, Result, conclude, torch_threads
+from .base import Evidence, Result, conclude, outcome_of, torch_threads
 from .batch_norm import before_training
 
 NAME = "classification-loss"
@@ -300,7 +300,7 @@ def outcome(numbers: dict[str, Any]) -> str:
     """held: both parts; partial: one of the two; not held: neither."""
     digits = numbers.get("digits")
     parts = [surface_holds(numbers), digits is not None and digits_holds(digits)]
-    return "held" if all(parts) else "partial" if any(parts) else "not held"
+    return outcome_of(parts)
 
 
 def evidence(numbers: dict[str, Any]) -> list[Evidence]:

@@ -33,10 +33,9 @@ from typing import Any
 
 from .. import schedules
 from ..report.plots import plot_contour, plot_curves
-from ..report.result import HELD, NOT_HELD, PARTIAL
 from ..surfaces import Trajectory, descend, surface
 from .adagrad_bursts import LR, adagrad_run, burst_numbers, loss_gap
-from .base import Evidence, Result, conclude
+from .base import OPENING, Evidence, Result, conclude, outcome_of
 
 NAME = "decay"
 TITLE = "Learning-rate decay: no more bursts, but a later arrival"
@@ -178,7 +177,7 @@ def holds(numbers: dict[str, Any]) -> bool:
 def outcome(numbers: dict[str, Any]) -> str:
     """Held: every decay runs smoothly; partial: some do; not held: none."""
     rows = [smooth(numbers), *(smooth(r) for r in numbers["other_decays"].values())]
-    return HELD if all(rows) else PARTIAL if any(rows) else NOT_HELD
+    return outcome_of(rows)
 
 
 def _delay(value: float | None) -> str:
@@ -248,7 +247,6 @@ def _other_text(name: str, row: dict[str, Any]) -> str:
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     n, fixed = numbers, numbers["fixed_lr"]
-    said = {HELD: "Reproduced", PARTIAL: "Partly reproduced", NOT_HELD: "Not reproduced"}
     arrived = (
         f"came within {n['arrival_radius']:g} of the minimum at step {n['arrival_step']:,} "
         f"({_delay(n['arrival_delay'])})"
@@ -257,7 +255,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     )
     others = "; ".join(_other_text(name, row) for name, row in n["other_decays"].items())
     return (
-        f"{said[outcome(n)]}: with η^t = η/√(t+1) Adagrad had {n['bursts']} bursts and "
+        f"{OPENING[outcome(n)]}: with η^t = η/√(t+1) Adagrad had {n['bursts']} bursts and "
         f"{n['loss_rises']} rises of the loss in {n['steps']:,} updates, {arrived}, and ended "
         f"{n['distance_final']:.3g} from the minimum (L − L* = "
         f"{n['loss_final'] - n['loss_minimum']:.3g}), where with the fixed η = {n['lr']:g} it "

@@ -30,7 +30,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from ..report.plots import save_figure  # (selects matplotlib's file backend)
-from .base import Evidence, Result, conclude, torch_threads
+from .base import OPENING, Evidence, Result, conclude, torch_threads
 from .deep_networks import train_seeds
 
 NAME = "fat-or-tall"
@@ -126,7 +126,6 @@ def outcome(numbers: dict[str, Any]) -> str:
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
-    said = {"held": "Reproduced", "partial": "Partly reproduced", "not held": "Not reproduced"}
     nets = numbers["nets"]
     listed = "; ".join(
         f"{name} (P = {n['parameters']}) training {_mean(n['train']):.2g}, validation "
@@ -150,7 +149,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         "random start matters as much as the shape"
     )
     return (
-        f"{said[outcome(numbers)]}: mean squared error over {len(numbers['seeds'])} seeds after "
+        f"{OPENING[outcome(numbers)]}: mean squared error over {len(numbers['seeds'])} seeds after "
         f"{numbers['updates']} Adam updates — {listed}; the tall net beat the fat one on {parts}"
         f"{why}."
     )

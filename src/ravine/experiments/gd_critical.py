@@ -41,7 +41,7 @@ from ..diagnose import hessian_eigs
 from ..diagnose.critical import GRAD_TOL
 from ..report.plots import plot_curves
 from ..tasks import sinc_task
-from .base import Evidence, Result, conclude, torch_threads
+from .base import OPENING, Evidence, Result, conclude, torch_threads
 
 NAME = "gd-critical"
 TITLE = "Gradient descent on a real network stops before it reaches a critical point"
@@ -223,11 +223,10 @@ def _after(run: dict[str, Any]) -> str:
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
-    state = {"held": "Reproduced", "partial": "Partly reproduced", "not held": "Not reproduced"}
     texts = "; ".join(_describe(r, numbers["steps"]) for r in numbers["runs"])
     lowest = min(r["gradient_norm_min"] for r in numbers["runs"])
     return (
-        f"{state[outcome(numbers)]}: on the "
+        f"{OPENING[outcome(numbers)]}: on the "
         f"sinc network (λ_max(θ⁰) = {numbers['lambda_max_start']:.3g}), {texts}; the smallest "
         f"‖g‖ of any step was {lowest:.2g}, against {numbers['critical_gradient_norm']:g} for a "
         "critical point."

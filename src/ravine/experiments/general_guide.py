@@ -66,10 +66,9 @@ from ..diagnose.guide import (
     mean_prediction_loss,
 )
 from ..report.plots import plot_curves
-from ..report.result import HELD, NOT_HELD, PARTIAL
 from ..tasks import task as build_task
 from ..training import split, train
-from .base import Evidence, Result, conclude, torch_threads
+from .base import OPENING, Evidence, Result, conclude, outcome_of, torch_threads
 from .model_selection import (
     measure_mismatch,
     measure_selection,
@@ -308,7 +307,7 @@ def holds(numbers: dict[str, Any]) -> bool:
 def outcome(numbers: dict[str, Any]) -> str:
     """Held: every part; partial: some; not held: none."""
     held = list(parts(numbers).values())
-    return HELD if all(held) else PARTIAL if any(held) else NOT_HELD
+    return outcome_of(held)
 
 
 def _cases_text(numbers: dict[str, Any]) -> str:
@@ -327,9 +326,8 @@ def _cases_text(numbers: dict[str, Any]) -> str:
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
-    said = {HELD: "Reproduced", PARTIAL: "Partly reproduced", NOT_HELD: "Not reproduced"}
     return (
-        f"{said[outcome(numbers)]}: with T = {numbers['target_fraction_of_baseline']:g}·B (B: "
+        f"{OPENING[outcome(numbers)]}: with T = {numbers['target_fraction_of_baseline']:g}·B (B: "
         f"the loss of predicting the mean of the training targets) — {_cases_text(numbers)}. "
         f"Model selection: {selection_text(numbers['selection'])}. Mismatch: "
         f"{mismatch_text(numbers['mismatch'])}."

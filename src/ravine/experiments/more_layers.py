@@ -38,7 +38,7 @@ import torch
 from ..report.plots import save_figure  # (selects matplotlib's file backend)
 from ..tasks import task as build_task
 from ..training import split
-from .base import Evidence, Result, conclude, torch_threads
+from .base import OPENING, Evidence, Result, conclude, outcome_of, torch_threads
 from .deep_networks import train_seeds
 
 NAME = "more-layers"
@@ -155,12 +155,10 @@ def holds(numbers: dict[str, Any]) -> bool:
 
 def outcome(numbers: dict[str, Any]) -> str:
     """Held: both parts; partial: one; not held: neither."""
-    shown = parts(numbers).values()
-    return "held" if all(shown) else "partial" if any(shown) else "not held"
+    return outcome_of(parts(numbers).values())
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
-    said = {"held": "Reproduced", "partial": "Partly reproduced", "not held": "Not reproduced"}
     train, val = _means(numbers, "train"), _means(numbers, "val")
     layers = [n["layers"] for n in numbers["nets"]]
     best = layers[val.index(min(val[:-1]))]
@@ -176,7 +174,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         + _turn_in_time(numbers)
     )
     return (
-        f"{said[outcome(numbers)]}: after {numbers['updates']} Adam updates, mean over "
+        f"{OPENING[outcome(numbers)]}: after {numbers['updates']} Adam updates, mean over "
         f"{len(numbers['seeds'])} seeds, for {layers[0]}…{layers[-1]} layers the training loss "
         f"was {', '.join(f'{t:.2g}' for t in train)} "
         f"({'falls' if shown['training falls'] else 'does not fall'} with depth) and the "

@@ -55,7 +55,7 @@ import torch
 
 from ..report.plots import save_figure  # (selects matplotlib's file backend)
 from ..tasks import parse_model
-from .base import Evidence, Result, conclude, torch_threads
+from .base import OPENING, Evidence, Result, conclude, outcome_of, torch_threads
 
 NAME = "piecewise-linear"
 TITLE = "A curve as a constant plus hard sigmoids; more sigmoids (or ReLU pairs) fit better"
@@ -257,13 +257,11 @@ def holds(numbers: dict[str, Any]) -> bool:
 
 def outcome(numbers: dict[str, Any]) -> str:
     """Held: all three parts; partial: some; not held: none."""
-    shown = parts(numbers).values()
-    return "held" if all(shown) else "partial" if any(shown) else "not held"
+    return outcome_of(parts(numbers).values())
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     sizes, fits = numbers["sizes"], numbers["fits"]
-    said = {"held": "Reproduced", "partial": "Partly reproduced", "not held": "Not reproduced"}
     rows = []
     for family, label in (("sigmoid", "sigmoids"), ("relu", "ReLU pairs")):
         errors = fits[family]["errors"]
@@ -291,8 +289,8 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
             )
     exact = max(numbers["hard_sigmoid_error"], numbers["relu_pair_error"])
     return (
-        f"{said[outcome(numbers)]}: the {numbers['pieces']}-piece curve equals its constant plus "
-        f"hard sigmoids (and plus ReLU pairs) to within {exact:.1e} "
+        f"{OPENING[outcome(numbers)]}: the {numbers['pieces']}-piece curve equals its constant "
+        f"plus hard sigmoids (and plus ReLU pairs) to within {exact:.1e} "
         f"({'exact' if exact <= EXACT else 'NOT exact'}); fitted to it, " + "; ".join(rows) + "."
     )
 

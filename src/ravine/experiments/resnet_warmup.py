@@ -51,7 +51,7 @@ from ..optim import SGD
 from ..report.plots import plot_curves
 from ..schedules import Scheduler, resnet_warmup
 from ..tasks import digits_data
-from .base import Evidence, Result, conclude, torch_threads
+from .base import OPENING, Evidence, Result, conclude, torch_threads
 
 NAME = "resnet-warmup"
 TITLE = "ResNet's warm-up: η = 0.01 until the training error is below 80%, then 0.1"
@@ -275,7 +275,6 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     m = numbers["means"]
-    state = {"held": "Reproduced", "partial": "Partly reproduced", "not held": "Not reproduced"}
     switches = [s["runs"]["warm-up"]["switched_at"] for s in numbers["per_seed"]]
     reasons = []
     if not _large_unstable(numbers):
@@ -290,7 +289,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         )
     why = "" if not reasons else " — " + "; ".join(reasons)
     return (
-        f"{state[outcome(numbers)]}: over seeds {numbers['seeds']} and {numbers['steps']} steps, "
+        f"{OPENING[outcome(numbers)]}: over seeds {numbers['seeds']} and {numbers['steps']} steps, "
         f"η = 0.1 from the start climbed to ×{m['0.1']['early_spike']:.2g} its first loss in "
         f"the first {numbers['early_steps']} steps and got the batch error below 80% after "
         f"{m['0.1']['steps_to_error_below_80']:.1f} steps; the warm-up climbed to "

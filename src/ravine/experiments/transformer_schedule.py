@@ -49,7 +49,7 @@ from ..optim import Adam
 from ..report.plots import plot_curves, plot_schedule
 from ..schedules import Scheduler, transformer
 from ..tasks.sequence import D_MODEL, VOCAB, ReverseModel, reverse_data
-from .base import Evidence, Result, conclude, torch_threads
+from .base import OPENING, Evidence, Result, conclude, torch_threads
 from .warmup_attention import BATCH, BETAS, EPS, EVAL, LEVEL, summarize
 
 NAME = "transformer-schedule"
@@ -252,14 +252,13 @@ def _final(run: dict[str, Any]) -> str:
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     f, runs = numbers["formula"], numbers["runs"]
-    state = {"held": "Reproduced", "partial": "Partly reproduced", "not held": "Not reproduced"}
 
     def reach(run: dict[str, Any]) -> str:
         step = run["steps_to_level"]
         return "never reached it" if step is None else f"reached it at step {step}"
 
     return (
-        f"{state[outcome(numbers)]}: ravine's transformer schedule matches the formula to "
+        f"{OPENING[outcome(numbers)]}: ravine's transformer schedule matches the formula to "
         f"{f['largest_relative_difference']:.1e} and peaks at step_num {f['peak_step_num']} "
         f"with {f['peak_value']:.4g} (by hand d_model^−0.5·warmup^−0.5 = "
         f"{f['peak_by_hand']:.4g}; half of it at steps {f['warmup_steps'] // 2} and "

@@ -56,10 +56,9 @@ from torch import nn
 
 from ..optim import Adam, RAdam
 from ..report.plots import plot_curves
-from ..report.result import HELD, NOT_HELD, PARTIAL
 from ..schedules import Schedule, Scheduler, linear_warmup, transformer
 from ..tasks.sequence import D_MODEL, HEADS, LENGTH, VOCAB, ReverseModel, reverse_data
-from .base import Evidence, Result, conclude, torch_threads
+from .base import OPENING, Evidence, Result, conclude, outcome_of, torch_threads
 
 NAME = "warmup-attention"
 TITLE = "Warm-up on an attention model: Adam with a large η, with and without warm-up, RAdam"
@@ -228,7 +227,7 @@ def decay_settles(numbers: dict[str, Any]) -> bool:
 def outcome(numbers: dict[str, Any]) -> str:
     """Held: warm-up (or RAdam) is needed and the decay half settles; partial: one of them."""
     parts = [holds(numbers), decay_settles(numbers)]
-    return HELD if all(parts) else PARTIAL if any(parts) else NOT_HELD
+    return outcome_of(parts)
 
 
 def evidence(numbers: dict[str, Any]) -> list[Evidence]:
@@ -276,7 +275,6 @@ def _run_text(run: dict[str, Any], early: int) -> str:
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     runs, early = numbers["runs"], numbers["early_steps"]
-    said = {HELD: "Reproduced", PARTIAL: "Partly reproduced", NOT_HELD: "Not reproduced"}
     decayed = runs.get("adam + warm-up + decay")
     decay = (
         ""
@@ -285,7 +283,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         f"{'below' if decay_settles(numbers) else 'not below'} warm-up alone at the end"
     )
     return (
-        f"{said[outcome(numbers)]}: asked to bring the attention "
+        f"{OPENING[outcome(numbers)]}: asked to bring the attention "
         f"model's loss from {runs['adam']['initial_loss']:.3g} to {numbers['level']:g} nats "
         f"within {numbers['steps']} steps at η = {numbers['lr']:g}, Adam without warm-up "
         f"{_run_text(runs['adam'], early)}, Adam with a {numbers['warmup_steps']}-step warm-up "
