@@ -19,7 +19,7 @@ import re
 import pytest
 import torch
 
-from ravine.optim import interop, lecture, presets
+from ravine.optim import CATALOG, interop, lecture, presets
 
 F64 = torch.float64
 BEFORE = 6  # steps before the state_dict is taken (RAdam's σ is rectified from step 6 on)
@@ -381,20 +381,7 @@ def test_a_tensor_learning_rate_and_betas_load_as_numbers():
 
 # --- loading twice, another algorithm's fixed keys, a state entry missing -------------------
 
-CATALOG_NAMES = (
-    "sgd",
-    "momentum",
-    "adagrad",
-    "rmsprop",
-    "adam",
-    "adamw",
-    "radam",
-    "nadam",
-    "gd",
-    "lecture-momentum",
-    "lecture-adagrad",
-    "lecture-rmsprop",
-)
+CATALOG_NAMES = tuple(CATALOG)  # every name the command line knows
 
 
 def _stepped(name: str, steps: int = 2):
