@@ -40,6 +40,16 @@ def write_text(path: str | Path, text: str) -> Path:
 LOCK = ".ravine-run.lock"
 
 
+def folder_to_write(folder: str | Path, what: str = "") -> Path:
+    """``folder`` as a Path, refused (ValueError) when a regular file stands there: nothing
+    could be written in it. ``what`` names it in the message ("output folder"), if given."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        named = f"{what} " if what else ""
+        raise ValueError(f"{named}{str(folder)!r} is a file, not a folder")
+    return folder
+
+
 @contextmanager
 def claimed_folder(folder: str | Path) -> Iterator[Path]:
     """Hold ``folder`` for one run while the block runs: a second run into the same folder is
@@ -47,9 +57,7 @@ def claimed_folder(folder: str | Path) -> Iterator[Path]:
     overwriting each other's files. The claim is a lock file made with O_EXCL holding the
     process id; one left by a process that no longer runs (killed) is taken over. An existing
     regular file at ``folder`` is refused too."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"output folder {str(folder)!r} is a file, not a folder")
+    folder = folder_to_write(folder, "output folder")
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / LOCK
     for _ in range(2):

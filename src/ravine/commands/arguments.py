@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import schedules
+from ..files import folder_to_write
 from ..optim import catalog
 from ..validation import is_real
 
@@ -59,10 +60,10 @@ fraction = reading(float, "a number", lambda v: 0 <= v < 1, "must be a fraction 
 
 def folder_path(text: str) -> Path:
     """argparse type: a folder to write in; an existing regular file there is refused."""
-    path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
-    return path
+    try:
+        return folder_to_write(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def figure_file(text: str) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from ..files import replace_atomically
+from ..files import folder_to_write, replace_atomically
 
 FORMAT = "ravine-train-checkpoint/1"
 FILE = "checkpoint.pt"
@@ -52,10 +52,7 @@ def path_of(directory: str | Path) -> Path:
 def check_folder(directory: str | Path) -> Path:
     """``directory`` as a folder a checkpoint can be written in: an existing regular file
     there is refused (ValueError), a missing folder is created at the first save."""
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise ValueError(f"checkpoint folder {str(directory)!r} is a file, not a folder")
-    return directory
+    return folder_to_write(directory, "checkpoint folder")
 
 
 def save(directory: str | Path, contents: dict[str, Any]) -> Path:
