@@ -103,8 +103,18 @@ def test_bad_output_paths_and_counts_fail_in_one_line(tmp_path, capsys, argv, me
     assert file.read_text() == "keep me"
 
 
-def test_a_folder_another_live_run_holds_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["reproduce", "--only", "stuck", "--quick", "--out", "{dir}"],
+        [*TRAIN, "--epochs", "1", "--tensorboard", "{dir}"],
+        [*TRAIN, "--epochs", "1", "--plot", "{dir}"],
+    ],
+    ids=["reproduce --out", "train --tensorboard", "train --plot"],
+)
+def test_a_folder_another_live_run_holds_is_refused(tmp_path, capsys, argv):
     (tmp_path / LOCK).write_text(str(os.getpid()))  # a live process holds it
-    code, _, err = run(capsys, "reproduce", "--only", "stuck", "--quick", "--out", str(tmp_path))
+    code, _, err = run(capsys, *(a.format(dir=tmp_path) for a in argv))
     assert code == 2
     assert "is in use by another ravine run" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK]  # nothing written

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ravine.files import LOCK, claimed_folder, replace_atomically, write_text
+from ravine.files import LOCK, claimed_file, claimed_folder, replace_atomically, write_text
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -52,3 +52,17 @@ def test_a_file_where_the_folder_should_be_is_refused(tmp_path):
     with pytest.raises(ValueError, match="is a file, not a folder"):
         with claimed_folder(tmp_path / "out"):
             pass
+
+
+def test_a_file_written_row_by_row_is_claimed_against_other_processes(tmp_path):
+    log = tmp_path / "run.csv"
+    lock = claimed_file(log)
+    assert lock == tmp_path / ".run.csv.lock" and lock.read_text() == str(os.getpid())
+    assert claimed_file(log) == lock  # this process again: granted
+    lock.write_text(str(os.getppid()))  # another live process holds it
+    with pytest.raises(ValueError, match=r"run.csv' is in use by another ravine run \(process"):
+        claimed_file(log)
+    lock.write_text("999999999")  # a process that does not run
+    assert claimed_file(log).read_text() == str(os.getpid())
+    with pytest.raises(ValueError, match="is a folder, not a file"):
+        claimed_file(tmp_path)

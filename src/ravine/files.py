@@ -54,33 +54,54 @@ def folder_to_write(folder: str | Path, what: str = "") -> Path:
 def claimed_folder(folder: str | Path) -> Iterator[Path]:
     """Hold ``folder`` for one run while the block runs: a second run into the same folder is
     refused (ValueError naming the folder and the process that holds it) instead of the two
-    overwriting each other's files. The claim is a lock file made with O_EXCL holding the
-    process id; one left by a process that no longer runs (killed) is taken over. An existing
-    regular file at ``folder`` is refused too."""
+    overwriting each other's files. An existing regular file at ``folder`` is refused too.
+    See :func:`claim` for how."""
     folder = folder_to_write(folder, "output folder")
     folder.mkdir(parents=True, exist_ok=True)
-    lock = folder / LOCK
+    lock = claim(folder / LOCK, f"output folder {str(folder)!r}")
+    try:
+        yield folder
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def claimed_file(path: str | Path) -> Path:
+    """Claim ``path`` for one process that writes it bit by bit (a log written row by row,
+    which cannot be replaced atomically): a writer in another live process is refused. Within
+    this process the claim is granted again: the writers are the program's own to order (and a
+    notebook cell run twice makes its new writer before dropping the old one). Returns the lock
+    file beside it, ``.<name>.lock``; unlink it to release the claim."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder, not a file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return claim(path.with_name(f".{path.name}.lock"), f"{str(path)!r}", mine=True)
+
+
+def claim(lock: Path, what: str, mine: bool = False) -> Path:
+    """Make the lock file ``lock`` holding this process's id, with O_EXCL so that only one
+    claimant can; one left by a process that no longer runs (killed) is taken over, one held by
+    a live process is refused with a ValueError that names ``what`` and the holder — this
+    process too, unless ``mine``. Returns ``lock``."""
     for _ in range(2):
         try:
             descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             holder = _holder(lock)
+            if mine and holder == os.getpid():
+                return lock
             if holder is not None and _alive(holder):
                 raise ValueError(
-                    f"output folder {str(folder)!r} is in use by another ravine run (process "
-                    f"{holder}); wait for it or choose another folder"
+                    f"{what} is in use by another ravine run (process {holder}); wait for it or "
+                    "write elsewhere"
                 ) from None
             lock.unlink(missing_ok=True)  # left by a run that was killed
             continue
         with os.fdopen(descriptor, "w") as file:
             file.write(str(os.getpid()))
-        break
-    else:  # pragma: no cover - another run took the stale lock between our two tries
-        raise ValueError(f"output folder {str(folder)!r} is in use by another ravine run")
-    try:
-        yield folder
-    finally:
-        lock.unlink(missing_ok=True)
+        return lock
+    # pragma: no cover - another run took the stale lock between our two tries
+    raise ValueError(f"{what} is in use by another ravine run")
 
 
 def _holder(lock: Path) -> int | None:

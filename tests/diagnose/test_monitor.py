@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import sys
 
 import numpy as np
@@ -427,6 +428,28 @@ def test_csv_rows_are_the_records(tmp_path):
         values = [float(v) for v in row]
         expected = [float(record[key]) for key in monitor.columns]
         np.testing.assert_array_equal(values, expected)  # nan == nan here
+
+
+def test_a_csv_another_live_process_writes_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "run.csv"
+    path.write_text("step,loss\n1,0.5\n")
+    (tmp_path / ".run.csv.lock").write_text(str(os.getppid()))  # a live process holds it
+    with pytest.raises(ValueError, match=r"run.csv' is in use by another ravine run"):
+        descend("valley", 1e-2, 3, csv=path)
+    assert path.read_text() == "step,loss\n1,0.5\n"
+
+
+def test_a_newer_monitor_in_this_process_takes_the_csv_over(tmp_path):
+    path = tmp_path / "run.csv"
+    older = descend("valley", 1e-2, 3, csv=path)
+    with descend("valley", 1e-1, 5, csv=path) as newer:
+        older.close()  # releases nothing of the newer one's claim
+        assert (tmp_path / ".run.csv.lock").exists()
+    assert not (tmp_path / ".run.csv.lock").exists()
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert len(rows) == 1 + len(newer.history) == 6  # the newer run's rows only
+    assert float(rows[-1][newer.columns.index("loss")]) == newer.history[-1]["loss"]
 
 
 def test_tensorboard_scalars_are_the_records(tmp_path):

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from ..files import claimed_folder
 
     with ExitStack() as held, stop_on_signals() as stop:
-        for folder in {args.checkpoint, args.plot} - {None}:
+        for folder in {args.checkpoint, args.plot, args.tensorboard} - {None}:
             held.enter_context(claimed_folder(folder))  # one run per folder
         runs = training(task, args, lr, options, stop)
         plots = [] if args.plot is None else draw(runs, task, args)
