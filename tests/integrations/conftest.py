@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ravine import optim
+from ravine.diagnose.monitor import Monitor
 
 STEPS = 40  # optimizer steps per run: the doctor reads the last half, 20
 
@@ -113,3 +114,19 @@ def same_records(a: list[dict[str, float]], b: list[dict[str, float]]) -> bool:
             if not (both_nan or x[key] == y[key]):
                 return False
     return True
+
+
+def hand_written_history(run: Run, steps: int = STEPS) -> list[dict[str, float]]:
+    """The Monitor's record of the run trained by a plain loop: what a callback must match."""
+    torch.manual_seed(0)
+    model = run.make_model()
+    optimizer = run.optimizer(model.parameters())
+    monitor = Monitor(model, optimizer, layers=False)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = run.loss(model(run.inputs), run.targets)
+        loss.backward()
+        optimizer.step()
+        monitor.step(loss)
+    monitor.close()
+    return monitor.history

@@ -57,7 +57,8 @@ def torch_optimizer(optimizer: Any) -> torch.optim.Optimizer:
         optimizer, seen = inner, seen + 1
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(
-            f"the trainer's optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+            "the trainer's optimizer must be a torch.optim.Optimizer, got "
+            f"{type(optimizer).__name__}"
         )
     return optimizer
 
