@@ -16,6 +16,7 @@ pl = pytest.importorskip("lightning.pytorch")
 pytestmark = [  # Lightning's advice on num_workers, logging intervals; its own deprecations
     pytest.mark.filterwarnings("ignore::UserWarning"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:.*LeafSpec"),
 ]
 
 from ravine.integrations.lightning import DoctorCallback  # noqa: E402
@@ -140,3 +141,16 @@ def test_a_resumed_run_goes_on_with_the_same_record(tmp_path):
     assert same_records(second.monitor.history, whole.monitor.history)
     assert not math.isnan(second.monitor.history[8]["gradient_cosine"])
     assert same_records([second.diagnosis.evidence], [whole.diagnosis.evidence])
+
+
+def test_the_kind_of_critical_point_needs_a_batch_for_the_hessian():
+    """Given a batch, the Hessian on it says saddle; without one the kind stays unknown."""
+    saddle = RUNS[3]
+    given = DoctorCallback(critical=(saddle.inputs, saddle.targets), report=lambda line: None)
+    fit(saddle, given, steps=8)
+    assert given.diagnosis.kind == "saddle point"
+    assert given.diagnosis.evidence["min_eigenvalue"] == pytest.approx(-2.0)
+    unasked = DoctorCallback(report=lambda line: None)
+    fit(saddle, unasked, steps=8)
+    assert unasked.diagnosis.verdict == "near a critical point"
+    assert unasked.diagnosis.kind is None

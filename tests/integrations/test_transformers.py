@@ -167,3 +167,17 @@ def test_resuming_without_the_monitors_state_says_so(tmp_path):
     with pytest.warns(UserWarning, match="without the Monitor's state"):
         train(run, doctor, tmp_path, steps=8, resume_from_checkpoint=str(tmp_path / "checkpoint-4"))
     assert len(doctor.monitor.history) == 4  # a record begun anew
+
+
+def test_the_kind_of_critical_point_needs_a_batch_for_the_hessian(tmp_path):
+    """Given a batch, the Hessian on it says saddle; without one the kind stays unknown."""
+    saddle = RUNS[3]
+    batch = {"x": saddle.inputs, "labels": saddle.targets}
+    given = DoctorCallback(critical=batch, report=lambda line: None)
+    train(saddle, given, tmp_path / "given", steps=8)
+    assert given.diagnosis.kind == "saddle point"
+    assert given.diagnosis.evidence["min_eigenvalue"] == pytest.approx(-2.0)
+    unasked = DoctorCallback(report=lambda line: None)
+    train(saddle, unasked, tmp_path / "unasked", steps=8)
+    assert unasked.diagnosis.verdict == "near a critical point"
+    assert unasked.diagnosis.kind is None
