@@ -154,3 +154,27 @@ def test_the_kind_of_critical_point_needs_a_batch_for_the_hessian():
     fit(saddle, unasked, steps=8)
     assert unasked.diagnosis.verdict == "near a critical point"
     assert unasked.diagnosis.kind is None
+
+
+def test_accumulated_batches_make_one_step_with_their_mean_loss():
+    """Two half batches accumulated per step: the full batch's step, loss and gradient."""
+    run = RUNS[0]
+    doctor = DoctorCallback(report=lambda line: None)
+    half = len(run.inputs) // 2
+    data = DataLoader(TensorDataset(run.inputs, run.targets), batch_size=half)
+    trainer = pl.Trainer(
+        max_epochs=9,
+        accumulate_grad_batches=2,
+        callbacks=[doctor],
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(Module(run), data)
+    ours, theirs = doctor.monitor.history, hand_written_history(run, 9)
+    assert len(ours) == 9
+    for a, b in zip(ours, theirs, strict=True):
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7, nan_ok=True), key

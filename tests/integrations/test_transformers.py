@@ -181,3 +181,23 @@ def test_the_kind_of_critical_point_needs_a_batch_for_the_hessian(tmp_path):
     train(saddle, unasked, tmp_path / "unasked", steps=8)
     assert unasked.diagnosis.verdict == "near a critical point"
     assert unasked.diagnosis.kind is None
+
+
+def test_accumulated_batches_make_one_step_with_their_mean_loss(tmp_path):
+    """Two half batches accumulated per step: the full batch's step, loss and gradient."""
+    run = RUNS[0]
+    doctor = DoctorCallback(report=lambda line: None)
+    half = len(run.inputs) // 2
+    train(
+        run,
+        doctor,
+        tmp_path,
+        steps=9,
+        per_device_train_batch_size=half,
+        gradient_accumulation_steps=2,
+    )
+    ours, theirs = doctor.monitor.history, hand_written_history(run, 9)
+    assert len(ours) == 9
+    for a, b in zip(ours, theirs, strict=True):
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6, nan_ok=True), key

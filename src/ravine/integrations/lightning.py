@@ -6,16 +6,19 @@
     trainer.fit(model, data)   # the verdict, its evidence and the remedy at the end of fit
 
 The Monitor watches ``trainer.optimizers[0]``, ravine's or torch's, and the LightningModule's
-parameters. Hooks: ``on_train_start`` attaches it (after Lightning has built the optimizer and
-restored a checkpoint); ``on_before_optimizer_step`` — inside ``optimizer.step()``, after the
-closure that computes the gradient, before the update — reads g^t, θ^t and η^t;
-``on_train_batch_end`` hands
-over the training step's loss (Lightning's ``outputs['loss']``, already divided by the number
-of accumulated batches, so their sum is the step's loss), logs ``doctor/loss``,
-``doctor/gradient_norm``, ``doctor/update_ratio``, ``doctor/gradient_cosine`` and
-``doctor/lr`` with ``pl_module.log_dict`` (so whichever logger the Trainer has — TensorBoard,
-CSV, … — writes them, every ``log_every_n_steps``), and prints the reading every ``every``
-steps; ``on_train_end`` prints the reading of the whole run; ``on_fit_end`` takes the hooks off.
+parameters. Hooks:
+
+- ``on_train_start`` attaches it (after Lightning has built the optimizer and restored a
+  checkpoint);
+- ``on_before_optimizer_step`` — inside ``optimizer.step()``, after the closure that computes
+  the gradient, before the update — reads g^t, θ^t and η^t;
+- ``on_train_batch_end`` hands over the training step's loss L_b (``outputs['loss']`` times k:
+  in automatic optimization Lightning divides it by the number k of accumulated batches; the
+  step's loss is their mean), logs ``doctor/loss``, ``doctor/gradient_norm``,
+  ``doctor/update_ratio``, ``doctor/gradient_cosine`` and ``doctor/lr`` with
+  ``pl_module.log_dict`` (so whichever logger the Trainer has — TensorBoard, CSV, … — writes
+  them, every ``log_every_n_steps``), and prints the reading every ``every`` steps;
+- ``on_train_end`` prints the reading of the whole run; ``on_fit_end`` takes the hooks off.
 
 ``state_dict``/``load_state_dict`` put the Monitor's record in Lightning's checkpoints, so
 ``trainer.fit(model, ckpt_path=...)`` goes on with the record as if never stopped.
@@ -121,6 +124,8 @@ class DoctorCallback(pl.Callback):
         self.doctor.hold(batch)
         loss = _step_loss(outputs)
         if loss is not None:
+            if pl_module.automatic_optimization:  # Lightning divided L_b by k for backward
+                loss = loss * trainer.accumulate_grad_batches
             self.doctor.add_loss(loss)
         numbers = self.doctor.record()
         if numbers:
