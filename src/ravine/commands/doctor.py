@@ -56,15 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def text(reading: dict[str, Any]) -> str:
-    """The diagnosis as lines: the verdict, one line per piece of evidence, the remedy."""
-    kind = f" ({reading['kind']})" if reading["kind"] else ""
-    lines = [
-        f"{reading['task']}, {reading['optimizer']}, {reading['steps']} steps: "
-        f"{reading['verdict']}{kind}",
-        "evidence:",
-    ]
-    for key, value in reading["evidence"].items():
-        shown = "n/a" if value is None else f"{value:.6g}" if isinstance(value, float) else value
-        lines.append(f"  {key:<26} {shown}")
-    lines.append(f"remedy: {reading['remedy']}")
-    return "\n".join(lines)
+    """The diagnosis as lines: the run, the verdict, one line per piece of evidence, the remedy."""
+    from ..diagnose.doctor import reading_text
+
+    heading = f"{reading['task']}, {reading['optimizer']}, {reading['steps']} steps"
+    return reading_text(heading, reading)

@@ -35,16 +35,35 @@ class DiagnosedRun:
     monitor: Monitor
 
     def to_json(self) -> dict[str, Any]:
-        d = self.diagnosis
         return {
             "task": self.task,
             "optimizer": self.optimizer,
             "steps": self.steps,
-            "verdict": d.verdict,
-            "kind": d.kind,
-            "evidence": {k: _finite_or_none(v) for k, v in d.evidence.items()},
-            "remedy": d.remedy,
+            **diagnosis_json(self.diagnosis),
         }
+
+
+def diagnosis_json(diagnosis: Diagnosis) -> dict[str, Any]:
+    """The diagnosis as JSON: ``verdict``, ``kind``, ``evidence`` (a number that is not finite
+    becomes None) and ``remedy``."""
+    return {
+        "verdict": diagnosis.verdict,
+        "kind": diagnosis.kind,
+        "evidence": {k: _finite_or_none(v) for k, v in diagnosis.evidence.items()},
+        "remedy": diagnosis.remedy,
+    }
+
+
+def reading_text(heading: str, reading: dict[str, Any]) -> str:
+    """A reading (:func:`diagnosis_json`'s keys) as lines: ``heading: verdict (kind)``, one line
+    per piece of evidence, the remedy."""
+    kind = f" ({reading['kind']})" if reading["kind"] else ""
+    lines = [f"{heading}: {reading['verdict']}{kind}", "evidence:"]
+    for key, value in reading["evidence"].items():
+        shown = "n/a" if value is None else f"{value:.6g}" if isinstance(value, float) else value
+        lines.append(f"  {key:<26} {shown}")
+    lines.append(f"remedy: {reading['remedy']}")
+    return "\n".join(lines)
 
 
 def task_names() -> list[str]:

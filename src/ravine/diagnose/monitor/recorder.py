@@ -5,8 +5,10 @@ shows the two lines that attach it).
 just before the update (``register_step_pre_hook``), and θ^{t+1} by one just after it
 (``register_step_post_hook``), so ``monitor.step(loss)`` may come anywhere after
 ``optimizer.step()`` — before or after ``zero_grad()``. Call it once per optimizer step, with the
-loss L(θ^t) whose gradient that step used. Optimizers that evaluate a closure inside ``step``
-(L-BFGS) are not supported: their gradients do not exist yet when the pre-hook runs.
+loss L(θ^t) whose gradient that step used. When ``step`` computes the gradient in a closure
+(PyTorch Lightning), build the Monitor with ``closure=True`` and call :meth:`Monitor.read_gradients`
+between the closure and the update (Lightning's ``on_before_optimizer_step``) instead; an
+optimizer that evaluates its closure several times per step (L-BFGS) is not supported.
 
 **Each step records** (record t; norms are Euclidean, over every trainable parameter of the
 model that the optimizer updates; a parameter without a gradient counts as a zero gradient):
@@ -90,6 +92,8 @@ class Monitor:
             :class:`TrainingStopped`, and keep the last good state for :meth:`restore`
             (:mod:`ravine.diagnose.monitor.guard`): True (a :class:`Guard` with its defaults),
             a Guard, or None/False (default: no guard, nothing is checked or copied).
+        closure: ``optimizer.step()`` computes the gradient in a closure: read it when told
+            (:meth:`read_gradients`), not before the step.
 
     Call :meth:`close` (or use ``with Monitor(...) as monitor:``) to remove the hooks and close
     the files.
@@ -107,6 +111,7 @@ class Monitor:
         layers: bool = True,
         log_every: int = 1,
         guard: bool | Guard | None = None,
+        closure: bool = False,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -118,6 +123,7 @@ class Monitor:
         check_count("effective_lr_every", effective_lr_every, 0)
         check_count("log_every", log_every, 1)
         check_flag("layers", layers)
+        check_flag("closure", closure)
         require(
             guard is None or isinstance(guard, (bool, Guard)),
             "guard",
@@ -166,10 +172,10 @@ class Monitor:
         # gradient_norm/<name>, gradient_cosine/<name>, update_norm/…, weight_norm/…, update_ratio/…
         self._layer_keys = [tuple(f"{key}/{name}" for key in LAYER_KEYS) for name in self.names]
         self._log = RecordLog(self.columns, csv, tensorboard)  # closed by close()
-        self._handles = [
-            optimizer.register_step_pre_hook(self._before_step),
-            optimizer.register_step_post_hook(self._after_step),
-        ]
+        self._handles = [optimizer.register_step_post_hook(self._after_step)]
+        self.closure = closure  # g^t is read by read_gradients(), not by the step pre-hook
+        if not closure:
+            self._handles.append(optimizer.register_step_pre_hook(self._before_step))
 
     # --- the hooks ----------------------------------------------------------------------------
 
@@ -194,6 +200,13 @@ class Monitor:
             self._sampling = t % self.effective_lr_every == 0
             optimizer.sigma_record = self._effective_lr.sample() if self._sampling else None
 
+    def read_gradients(self) -> None:
+        """With ``closure=True``: read g^t (and θ^t) now, inside ``optimizer.step()`` after its
+        closure has computed the gradient and before the update — the step pre-hook's work."""
+        if not self.closure:
+            raise RuntimeError("read_gradients() is for a Monitor(..., closure=True)")
+        self._before_step(self.optimizer, (), {})
+
     @torch.no_grad()
     def _after_step(self, optimizer, args, kwargs) -> None:
         """Inside optimizer.step(), after the update: ‖θ^t − θ^{t+1}‖ on a detailed step, and
@@ -216,6 +229,12 @@ class Monitor:
         self._steps_seen += 1
 
     # --- the record ---------------------------------------------------------------------------
+
+    @property
+    def awaiting_loss(self) -> bool:
+        """Whether an ``optimizer.step()`` has run whose record still waits for
+        ``monitor.step(loss)`` (False after a step that a gradient scaler skipped)."""
+        return self._awaiting_loss is not None
 
     def step(self, loss: torch.Tensor | float) -> dict[str, float]:
         """Record the step just taken: ``loss`` is L(θ^t), the loss whose gradient
