@@ -1,6 +1,6 @@
 """Two-parameter error surfaces with exact gradients and Hessians, and descent on them."""
 
-from .descend import Trajectory, descend
+from .descend import Composition, Trajectory, descend
 from .library import (
     SURFACES,
     Classification,
@@ -20,6 +20,7 @@ from .module import SurfaceModel, surface_loss
 __all__ = [
     "SURFACES",
     "Classification",
+    "Composition",
     "Crescent",
     "Minimum",
     "Pokemon",

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 
 from ..optim import catalog
+from ..optim.base import Direction, Magnitude
+from ..optim.optimizer import Optimizer
 from ..optim.update import apply_rule
 from .library import Surface
 
@@ -24,6 +26,7 @@ class Trajectory:
 
     ``theta`` (N+1, R, 2): θ before each step and after the last; ``sigma`` (N, R, 2): σ^t of
     each step (None for an optimizer whose σ = 1); ``rates`` (N, R): η^t of each step.
+    ``optimizer`` is the catalog name, or for a composed rule its m and σ in words.
     """
 
     surface: Surface
@@ -65,9 +68,13 @@ class Trajectory:
         return torch.linalg.vector_norm(self.final - minimum, dim=-1)
 
 
+# A rule composed from its parts: (m, σ); None stands for m = g, or σ = 1.
+Composition = tuple[Direction | None, Magnitude | None]
+
+
 def descend(
     surface: Surface,
-    optimizer: str = "gd",
+    optimizer: str | Composition = "gd",
     *,
     lr: float | Sequence[float] = 1e-2,
     options: dict[str, Any] | None = None,
@@ -76,7 +83,12 @@ def descend(
     start: Sequence[float] | torch.Tensor | None = None,
     dtype: torch.dtype = torch.float64,
 ) -> Trajectory:
-    """Run ``optimizer`` (a catalog name, e.g. ``"lecture-adagrad"``) on ``surface``.
+    """Run ``optimizer`` on ``surface``: θ_i^{t+1} ← θ_i^t − (η^t/σ_i^t)·m_i^t.
+
+    ``optimizer`` is a catalog name (e.g. ``"lecture-adagrad"``) or any composition
+    ``(direction, magnitude)`` of the parts in :mod:`ravine.optim.directions` and
+    :mod:`ravine.optim.magnitudes` (None: m = g, or σ = 1), whose hyperparameters are the
+    parts' own; a composition equal to a named optimizer's parts gives its numbers exactly.
 
     Args:
         lr: η, one number or one per run.
@@ -101,7 +113,7 @@ def descend(
             )
     theta = first.expand(runs, 2).clone()
     # Building the optimizer checks every hyperparameter and gives the parts and the group.
-    rule = catalog.create(optimizer, [theta], lr=float(rates[0]), **(options or {}))
+    rule = _build(optimizer, theta, float(rates[0]), options)
     group = dict(rule.param_groups[0])
     state: dict[str, Any] = {}
     rule.direction.init_state(theta, state, group)
@@ -114,7 +126,27 @@ def descend(
     with torch.no_grad():  # (nothing here needs autograd; it also halves each op's overhead)
         sigmas = _run(surface, theta, state, group, rule, rates, per_run, multipliers, history)
     used = torch.tensor(multipliers, dtype=dtype).unsqueeze(-1) * rates.unsqueeze(0)
-    return Trajectory(surface, optimizer, rates, history, sigmas, used.expand(steps, runs))
+    name = optimizer if isinstance(optimizer, str) else describe(optimizer)
+    return Trajectory(surface, name, rates, history, sigmas, used.expand(steps, runs))
+
+
+def describe(composition: Composition) -> str:
+    """A composed rule in words: its m and σ formulas, e.g. ``"m = g; σ = sqrt(Σ g² / (t+1))"``."""
+    rule = Optimizer([torch.zeros(1)], 1.0, *composition)
+    return f"{rule.direction.formula()}; {rule.magnitude.formula()}"
+
+
+def _build(optimizer: str | Composition, theta: torch.Tensor, lr: float, options) -> Optimizer:
+    """The optimizer over ``theta`` (building it checks every hyperparameter)."""
+    if isinstance(optimizer, str):
+        return catalog.create(optimizer, [theta], lr=lr, **(options or {}))
+    if not (isinstance(optimizer, tuple) and len(optimizer) == 2):
+        raise ValueError(
+            f"optimizer must be a catalog name or a pair (direction, magnitude), got {optimizer!r}"
+        )
+    if options:
+        raise ValueError("a composed rule takes its hyperparameters in its parts, not options")
+    return Optimizer([theta], lr, *optimizer)
 
 
 def _run(surface, theta, state, group, rule, rates, per_run, multipliers, history):
