@@ -26,7 +26,7 @@ from ..surfaces import Trajectory, descend, surface
 from .rules import Settings
 
 DRAWN = 2000  # at most this many points of each series go to the page
-BUCKETS = 400  # the path is kept by buckets: each bucket's first point and its extremes
+BUCKETS = 399  # the path is kept by buckets: first point and extremes of each (≤ 1,995 + 3)
 
 
 def trajectory(found: Settings) -> Trajectory:

@@ -256,7 +256,11 @@ class Server(ThreadingHTTPServer):
     """The threading server with its :class:`Explorer`; closing it also stops the prefetch."""
 
     daemon_threads = True
-    explorer: Explorer
+
+    def __init__(self, address: tuple[str, int], explorer: Explorer) -> None:
+        self.explorer = explorer  # first: a failed bind closes the server at once
+        handler = type("ExplorerHandler", (Handler,), {"explorer": explorer})
+        super().__init__(address, handler)
 
     def server_close(self) -> None:
         super().server_close()
@@ -266,8 +270,4 @@ class Server(ThreadingHTTPServer):
 def make_server(host: str = "127.0.0.1", port: int = 0, prefetch: bool = True) -> Server:
     """A server bound to (``host``, ``port``; 0 = any free port), not yet serving: call
     ``serve_forever()`` (and ``shutdown()``, then ``server_close()``, to stop)."""
-    explorer = Explorer(prefetch=prefetch)
-    handler = type("ExplorerHandler", (Handler,), {"explorer": explorer})
-    server = Server((host, port), handler)
-    server.explorer = explorer
-    return server
+    return Server((host, port), Explorer(prefetch=prefetch))
