@@ -61,10 +61,12 @@ def test_port_in_use_is_one_line(capsys):
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
+EXPLORE = ["explore", "--port", "0", "--host", "127.0.0.2", "--preset", "stuck"]
+
+
 def test_serves_warns_off_loopback_and_stops_on_ctrl_c():
     process = subprocess.Popen(
-        [sys.executable, "-m", "ravine", "explore", "--port", "0", "--host", "127.0.0.2"]
-        + ["--preset", "stuck"],
+        [sys.executable, "-m", "ravine", *EXPLORE],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -80,7 +82,7 @@ def test_serves_warns_off_loopback_and_stops_on_ctrl_c():
         port = int(base.rsplit(":", 1)[1].strip("/"))
     finally:
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=120)
+        _, err = process.communicate(timeout=120)
     assert process.returncode == 130
     assert "anyone who can reach port" in err and "Traceback" not in err
     assert err.strip().endswith("ravine explore: stopped")
