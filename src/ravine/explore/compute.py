@@ -183,6 +183,7 @@ class Answers:
         self._wake = threading.Condition(self._lock)
         self._closed = False
         self._worker: threading.Thread | None = None
+        self._computing = False
 
     def get(self, found: Settings) -> tuple[dict, bool]:
         """(the answer, whether it came from the cache)."""
@@ -228,10 +229,20 @@ class Answers:
                 found = self._queue.pop(0)
                 if found in self._answers:
                     continue
+                self._computing = True
             try:
                 self._store(found, self.compute(found))
             except Exception:  # a neighbour may diverge or be refused; the page never asked
                 continue
+            finally:
+                with self._lock:
+                    self._computing = False
+
+    @property
+    def idle(self) -> bool:
+        """True when the background has nothing queued and nothing in flight."""
+        with self._lock:
+            return not self._queue and not self._computing
 
     def close(self, wait: float = 30.0) -> None:
         """Stop the worker: drop its queue and wait (at most ``wait`` seconds) for the run in
@@ -245,10 +256,16 @@ class Answers:
             worker.join(wait)
 
 
-def neighbours(found: Settings, grid: list[float], reach: int = 4) -> list[Settings]:
-    """The settings at the η slider's positions around ``found.lr``, nearest first."""
+PREFETCHED_STEPS = 200_000  # steps computed ahead per answer: 4 positions each way at 10,000
+
+
+def neighbours(found: Settings, grid: list[float], reach: int | None = None) -> list[Settings]:
+    """The settings at the η slider's positions around ``found.lr``, nearest first: ``reach``
+    positions each way (default: as many as :data:`PREFETCHED_STEPS` allows, 1 to 4)."""
     if found.lr not in grid:
         return []
+    if reach is None:
+        reach = max(1, min(4, PREFETCHED_STEPS // (2 * found.steps)))
     here = grid.index(found.lr)
     order = []
     for distance in range(1, reach + 1):

@@ -274,10 +274,11 @@ function drawMap() {
   const shown = positive ? z.map((r) => r.map((v) => (v === null ? null : Math.log10(v)))) : z;
   const traces = [{ type: "contour", x: surface.x, y: surface.y, z: shown, colorscale: "Viridis",
                     ncontours: 30, showscale: false, hoverinfo: "x+y", name: positive ? "log10 L" : "L" }];
-  for (const p of explorer.pins) {
+  const colours = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+  explorer.pins.forEach((p, i) => {
     traces.push({ type: "scatter", mode: "lines", x: p.x, y: p.y, name: "pinned: " + p.label,
-                  line: { dash: "dot", width: 2 } });
-  }
+                  line: { dash: "dot", width: 2, color: colours[i % colours.length] } });
+  });
   const series = answer.series;
   traces.push({ type: "scatter", mode: "lines", x: series.theta1, y: series.theta2,
                 name: label(explorer.state), line: { color: "#e4572e", width: 2 } });
@@ -338,7 +339,7 @@ function drawCurves() {
   const rates = sigma.filter((c) => c.yaxis === "y2").flatMap((c) => c.y);
   Plotly.react("sigma", sigma.map((c) => ({ ...c, type: "scatter", mode: "lines" })), {
     grid: { rows: 2, columns: 1, pattern: "independent" }, margin: { l: 60, r: 10, t: 30, b: 40 },
-    title: { text: s.sigma1 ? "σ_i^t and the step size η^t/σ_i^t per parameter" : "σ = 1: the step size is η^t", font: { size: 13 } },
+    title: { text: s.sigma1 ? "σᵢᵗ and the step size ηᵗ/σᵢᵗ per parameter" : "σ = 1: the step size is ηᵗ", font: { size: 13 } },
     yaxis: { type: spans(sigmas) ? "log" : "linear", title: { text: "σ" } },
     yaxis2: { type: spans(rates) ? "log" : "linear", title: { text: "η/σ" } },
     xaxis2: { title: { text: "step t" } }, legend: { orientation: "h", y: -0.2 } },
