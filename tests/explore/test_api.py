@@ -7,6 +7,7 @@ import csv
 import http.client
 import io
 import socket
+import threading
 
 import pytest
 import torch
@@ -280,3 +281,31 @@ def test_steps_bound_is_the_rules():
     with pytest.raises(ValueError, match="100,000"):
         rules.settings({**VALLEY, "steps": 100_001})
     assert rules.settings({**VALLEY, "steps": 100_000}).steps == 100_000
+
+
+def test_a_long_run_never_blocks_the_page_and_closing_stops_it():
+    from .conftest import Client, start
+
+    server, thread = start(prefetch=False)
+    client = Client(f"http://127.0.0.1:{server.server_address[1]}")
+    began = threading.Event()
+    real = server.explorer.answers.compute
+
+    def announced(found, stop=None):
+        began.set()
+        return real(found, stop)
+
+    server.explorer.answers.compute = announced
+    answers = []
+    long = {**VALLEY, "optimizer": "lecture-adagrad", "steps": 100_000}
+    runner = threading.Thread(target=lambda: answers.append(client.post("/api/run", long)))
+    runner.start()
+    assert began.wait(60)
+    assert client.get("/api/options")[0] == 200  # answered while the long run computes
+    assert client.get("/app.js")[0] == 200
+    server.shutdown()
+    server.server_close()  # stops the run in flight, which then answers 503
+    runner.join()
+    thread.join()
+    status, answer, _ = answers[0]
+    assert (status, answer) == (503, {"error": "the server is stopping"})

@@ -62,7 +62,7 @@ def test_cache_is_bounded_and_prefetch_fills_it_in_order():
     done = threading.Event()
     computed = []
 
-    def fake(found):
+    def fake(found, stop=None):
         computed.append(found.lr)
         if len(computed) == 4:
             done.set()
@@ -81,3 +81,25 @@ def test_cache_is_bounded_and_prefetch_fills_it_in_order():
     # 4 answers of 10 steps are over the limit of 25: only the newest two are kept
     assert first not in answers
     assert first.with_lr(grid[here + 2]) in answers
+
+
+def test_a_background_run_no_longer_wanted_is_stopped():
+    from ravine.surfaces import Stopped
+
+    running, stopped = threading.Event(), threading.Event()
+
+    def slow(found, stop=None):
+        running.set()
+        while not stop():
+            pass
+        stopped.set()
+        raise Stopped("no longer wanted")
+
+    answers = compute.Answers(compute=slow)
+    first = rules.settings({"surface": "valley", "optimizer": "gd", "lr": 1e-2, "steps": 10})
+    answers.prefetch([first.with_lr(1e-3)])
+    assert running.wait(60)
+    answers.prefetch([first.with_lr(1e-4)])  # the page moved on: 1e-3 is not queued any more
+    assert stopped.wait(60)
+    answers.close()
+    assert first.with_lr(1e-3) not in answers

@@ -75,3 +75,20 @@ def test_a_composition_checks_its_parts_and_takes_no_options():
         descend(surface("valley"), (None, None), lr=0.1, options={"alpha": 0.5}, steps=3)
     with pytest.raises(ValueError, match="catalog name or a pair"):
         descend(surface("valley"), (None, None, None), lr=0.1, steps=3)
+
+
+def test_stop_is_asked_between_steps_and_changes_nothing():
+    from ravine.surfaces import Stopped
+    from ravine.surfaces.descend import STOP_EVERY
+
+    asked = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    with pytest.raises(Stopped, match=f"stopped at step {2 * STOP_EVERY} of 10000"):
+        descend(surface("valley"), "gd", lr=1e-2, steps=10_000, stop=stop)
+    plain = descend(surface("valley"), "gd", lr=1e-2, steps=1000)
+    asked_never = descend(surface("valley"), "gd", lr=1e-2, steps=1000, stop=lambda: False)
+    assert torch.equal(plain.theta, asked_never.theta)

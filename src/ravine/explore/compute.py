@@ -29,8 +29,9 @@ DRAWN = 2000  # at most this many points of each series go to the page
 BUCKETS = 399  # the path is kept by buckets: first point and extremes of each (≤ 1,995 + 3)
 
 
-def trajectory(found: Settings) -> Trajectory:
-    """The run: ``descend`` with these settings (the numbers the page shows come from it)."""
+def trajectory(found: Settings, stop: Callable[[], bool] | None = None) -> Trajectory:
+    """The run: ``descend`` with these settings (the numbers the page shows come from it);
+    ``stop`` as descend takes it (raises :class:`ravine.surfaces.Stopped`)."""
     return descend(
         surface(found.surface),
         found.rule(),
@@ -39,6 +40,7 @@ def trajectory(found: Settings) -> Trajectory:
         schedule=found.schedule_callable(),
         steps=found.steps,
         start=found.start,
+        stop=stop,
     )
 
 
@@ -92,9 +94,9 @@ def numbers(run: Trajectory, found: Settings) -> dict[str, Any]:
     }
 
 
-def response(found: Settings) -> dict[str, Any]:
+def response(found: Settings, stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """The page's answer for one run: the settings, the numbers and the thinned series."""
-    run = trajectory(found)
+    run = trajectory(found, stop)
     shown = numbers(run, found)
     theta = run.theta[:, 0]
     kept = drawn_steps(theta, shown["diverged_at"])
@@ -131,9 +133,11 @@ def settings_json(found: Settings) -> dict[str, Any]:
     }
 
 
-def table(found: Settings) -> tuple[list[str], list[list[float]]]:
+def table(
+    found: Settings, stop: Callable[[], bool] | None = None
+) -> tuple[list[str], list[list[float]]]:
     """The whole run, every step (not thinned), as columns and rows for CSV and JSON."""
-    run = trajectory(found)
+    run = trajectory(found, stop)
     columns = ["t", "theta1", "theta2", "loss", "gradient_norm", "eta", "sigma1", "sigma2"]
     columns += ["effective_lr1", "effective_lr2"]
     nan = torch.full((1,), float("nan"), dtype=run.theta.dtype)
@@ -184,14 +188,15 @@ class Answers:
         self._closed = False
         self._worker: threading.Thread | None = None
         self._computing = False
+        self._generation = 0  # counts prefetch calls: a run no longer queued is dropped
 
-    def get(self, found: Settings) -> tuple[dict, bool]:
-        """(the answer, whether it came from the cache)."""
+    def get(self, found: Settings, stop: Callable[[], bool] | None = None) -> tuple[dict, bool]:
+        """(the answer, whether it came from the cache); ``stop`` as descend takes it."""
         with self._lock:
             if found in self._answers:
                 self._answers.move_to_end(found)
                 return self._answers[found], True
-        answer = self.compute(found)
+        answer = self.compute(found, stop)
         self._store(found, answer)
         return answer, False
 
@@ -214,6 +219,7 @@ class Answers:
             if self._closed:
                 return
             self._queue = list(upcoming)
+            self._generation += 1
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, daemon=True, name="prefetch")
                 self._worker.start()
@@ -230,9 +236,16 @@ class Answers:
                 if found in self._answers:
                     continue
                 self._computing = True
+                generation = self._generation
+
+            def unwanted(found=found, generation=generation) -> bool:
+                with self._lock:
+                    moved = generation != self._generation and found not in self._queue
+                    return self._closed or moved
+
             try:
-                self._store(found, self.compute(found))
-            except Exception:  # a neighbour may diverge or be refused; the page never asked
+                self._store(found, self.compute(found, unwanted))
+            except Exception:  # stopped, or refused: the page never asked for it
                 continue
             finally:
                 with self._lock:
@@ -245,8 +258,9 @@ class Answers:
             return not self._queue and not self._computing
 
     def close(self, wait: float = 30.0) -> None:
-        """Stop the worker: drop its queue and wait (at most ``wait`` seconds) for the run in
-        flight, so no computation is cut off when the process exits."""
+        """Stop the worker: drop its queue, stop the run in flight (within
+        :data:`ravine.surfaces.descend.STOP_EVERY` steps) and wait for it (at most ``wait``
+        seconds), so no computation is cut off when the process exits."""
         with self._lock:
             self._closed = True
             self._queue = []

@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import torch
 
-from ..surfaces import surface
+from ..surfaces import Stopped, surface
 from . import compute, presets, rules
 
 MAX_BODY = 64 * 1024  # bytes: a request is a few hundred
@@ -68,7 +68,9 @@ class Explorer:
 
     def __init__(self, workers: int = WORKERS, prefetch: bool = True) -> None:
         self.answers = compute.Answers()
+        self.workers = workers
         self.slots = threading.BoundedSemaphore(workers)
+        self.closing = threading.Event()  # set on close: runs in flight stop
         self.prefetch = prefetch
         self.grid = rules.lr_grid()
         self._assets: dict[str, bytes] = {}
@@ -92,7 +94,7 @@ class Explorer:
             answer, cached = self.answers.get(found)
         else:
             with self._slot():
-                answer, cached = self.answers.get(found)
+                answer, cached = self.answers.get(found, self.closing.is_set)
         if self.prefetch:
             self.answers.prefetch(compute.neighbours(found, self.grid))
         return {**answer, "cached": cached}
@@ -104,7 +106,7 @@ class Explorer:
             raise BadRequest(f"format must be 'csv' or 'json', got {kind!r}")
         found = rules.settings(request)
         with self._slot():
-            columns, table = compute.table(found)
+            columns, table = compute.table(found, self.closing.is_set)
         name = f"ravine-{found.surface}-{found.optimizer or 'composed'}.{kind}"
         if kind == "json":
             rows = [[v if math.isfinite(v) else None for v in row] for row in table]
@@ -115,6 +117,14 @@ class Explorer:
         writer.writerow(columns)
         writer.writerows([[repr(v) for v in row] for row in table])
         return text.getvalue().encode(), "text/csv; charset=utf-8", name
+
+    def close(self, wait: float = 30.0) -> None:
+        """Stop the runs in flight (foreground and background) and wait for them, at most
+        ``wait`` seconds each: nothing is computing when the process exits."""
+        self.closing.set()
+        self.answers.close(wait)
+        for _ in range(self.workers):
+            self.slots.acquire(timeout=wait)
 
     def _slot(self):
         if not self.slots.acquire(blocking=False):
@@ -196,6 +206,9 @@ class Handler(BaseHTTPRequestHandler):
                 body, kind, name = self.explorer.export(self._body())
             except ValueError as error:
                 return self._error(error)
+            except Stopped:
+                stopping = BadRequest("the server is stopping", HTTPStatus.SERVICE_UNAVAILABLE)
+                return self._error(stopping)
             except Exception as error:  # never a traceback to the page
                 return self._failure(error)
             return self._send(HTTPStatus.OK, body, kind, name)
@@ -222,6 +235,8 @@ class Handler(BaseHTTPRequestHandler):
             document = produce()
         except ValueError as error:
             return self._error(error)
+        except Stopped:
+            return self._error(BadRequest("the server is stopping", HTTPStatus.SERVICE_UNAVAILABLE))
         except Exception as error:  # never a traceback to the page
             return self._failure(error)
         self._send(HTTPStatus.OK, _json(document), "application/json")
@@ -264,7 +279,7 @@ class Server(ThreadingHTTPServer):
 
     def server_close(self) -> None:
         super().server_close()
-        self.explorer.answers.close()
+        self.explorer.close()
 
 
 def make_server(host: str = "127.0.0.1", port: int = 0, prefetch: bool = True) -> Server:

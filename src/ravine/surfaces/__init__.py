@@ -1,6 +1,6 @@
 """Two-parameter error surfaces with exact gradients and Hessians, and descent on them."""
 
-from .descend import Composition, Trajectory, descend
+from .descend import Composition, Stopped, Trajectory, descend
 from .library import (
     SURFACES,
     Classification,
@@ -27,6 +27,7 @@ __all__ = [
     "PokemonNormalized",
     "Quadratic",
     "Saddle",
+    "Stopped",
     "Surface",
     "SurfaceModel",
     "Trajectory",

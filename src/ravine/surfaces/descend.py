@@ -20,6 +20,14 @@ from ..optim.update import apply_rule
 from .library import Surface
 
 
+class Stopped(Exception):
+    """A descent given ``stop`` was asked to stop before its last step (nothing is returned)."""
+
+
+# How often (in steps) a descent asks its ``stop``: rarely enough to cost nothing.
+STOP_EVERY = 256
+
+
 @dataclass
 class Trajectory:
     """Everything a descent recorded. R runs, N steps.
@@ -82,6 +90,7 @@ def descend(
     steps: int = 1000,
     start: Sequence[float] | torch.Tensor | None = None,
     dtype: torch.dtype = torch.float64,
+    stop: Callable[[], bool] | None = None,
 ) -> Trajectory:
     """Run ``optimizer`` on ``surface``: θ_i^{t+1} ← θ_i^t − (η^t/σ_i^t)·m_i^t.
 
@@ -96,6 +105,8 @@ def descend(
         schedule: η^t/η as a function of the step (a ravine schedule or any callable).
         steps: N, the number of updates.
         start: θ⁰, one point (b, w) or one per run, shape (R, 2); default: the surface's start.
+        stop: asked every :data:`STOP_EVERY` steps; when it returns True the descent raises
+            :class:`Stopped` (a server stopping, a result no longer wanted). It changes no number.
 
     Returns the :class:`Trajectory` of all R runs, R = the number of learning rates or starts.
     """
@@ -124,7 +135,9 @@ def descend(
     history = torch.empty(steps + 1, runs, 2, dtype=dtype)
     history[0] = theta
     with torch.no_grad():  # (nothing here needs autograd; it also halves each op's overhead)
-        sigmas = _run(surface, theta, state, group, rule, rates, per_run, multipliers, history)
+        sigmas = _run(
+            surface, theta, state, group, rule, rates, per_run, multipliers, history, stop
+        )
     used = torch.tensor(multipliers, dtype=dtype).unsqueeze(-1) * rates.unsqueeze(0)
     name = optimizer if isinstance(optimizer, str) else describe(optimizer)
     return Trajectory(surface, name, rates, history, sigmas, used.expand(steps, runs))
@@ -149,7 +162,7 @@ def _build(optimizer: str | Composition, theta: torch.Tensor, lr: float, options
     return Optimizer([theta], lr, *optimizer)
 
 
-def _run(surface, theta, state, group, rule, rates, per_run, multipliers, history):
+def _run(surface, theta, state, group, rule, rates, per_run, multipliers, history, stop=None):
     """The loop: N updates of θ in place, θ and σ written to the history."""
     direction, magnitude, scale_first = rule.direction, rule.magnitude, rule.scale_first
     steps, runs = len(multipliers), theta.shape[0]
@@ -158,6 +171,8 @@ def _run(surface, theta, state, group, rule, rates, per_run, multipliers, histor
     base = float(rates[0])
     constant = all(m == 1.0 for m in multipliers)
     for t in range(steps):
+        if stop is not None and t % STOP_EVERY == 0 and stop():
+            raise Stopped(f"the descent was stopped at step {t} of {steps}")
         # η^t: a number for one rate, a column (R, 1) for many
         if per_run is None:
             eta = base * multipliers[t]
