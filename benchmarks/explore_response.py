@@ -73,11 +73,11 @@ def measure(server, base: str, rule: str, steps: int, repeats: int, grid: list[f
         assert answer["cached"] is True
         slider.append(seconds)
         again.append(post(base, neighbour)[0])
+        while not server.explorer.answers.idle:  # timed alone: the background idle
+            time.sleep(0.01)
         began = time.perf_counter()
         descend(surface("pokemon"), rule, lr=grid[index], steps=steps, start=start)
         alone.append(time.perf_counter() - began)
-        while not server.explorer.answers.idle:  # the next cold request: background idle
-            time.sleep(0.01)
     return {
         "rule": rule,
         "steps": steps,

@@ -68,7 +68,7 @@ def test_cache_is_bounded_and_prefetch_fills_it_in_order():
             done.set()
         return {"lr": found.lr}
 
-    answers = compute.Answers(limit=25, compute=fake)
+    answers = compute.Answers(limit=2, compute=fake)
     first = rules.settings({"surface": "valley", "optimizer": "gd", "lr": 1e-2, "steps": 10})
     assert answers.get(first) == ({"lr": 1e-2}, False)
     assert answers.get(first) == ({"lr": 1e-2}, True)
@@ -78,7 +78,7 @@ def test_cache_is_bounded_and_prefetch_fills_it_in_order():
     answers.close()
     here = grid.index(1e-2)
     assert computed == [1e-2, grid[here + 1], grid[here - 1], grid[here + 2]]
-    # 4 answers of 10 steps are over the limit of 25: only the newest two are kept
+    # 4 answers of size 1 (a one-key dict) are over the limit of 2: the newest two are kept
     assert first not in answers
     assert first.with_lr(grid[here + 2]) in answers
 

@@ -169,18 +169,25 @@ def finite_list(values: torch.Tensor) -> list[float | None]:
 
 
 class Answers:
-    """A bounded least-recently-used cache of :func:`response` by settings, with a background
-    worker that fills it ahead of the η slider.
+    """A bounded least-recently-used cache of answers by settings, with a background worker
+    that fills it ahead of the η slider.
 
-    ``limit`` bounds the points held (the sum of the runs' steps; a 10,000-step answer is about
-    100 kB): the oldest answers are dropped past it. :meth:`prefetch` replaces the worker's
-    queue with the given settings (the nearest slider positions first); a new call drops the
-    old queue, so the worker never computes for settings the page has left.
+    ``compute(settings, stop)`` makes an answer; ``limit`` bounds the sum of their ``size``
+    (by default their length: the server caches encoded JSON, about 170 kB for a run drawn
+    with 2,000 points), the oldest answers dropped past it. :meth:`prefetch` replaces the
+    worker's queue with the given settings (the nearest slider positions first); the run in
+    flight is stopped when the new queue no longer holds it, so the worker never computes for
+    settings the page has left.
     """
 
-    def __init__(self, limit: int = 4_000_000, compute: Callable = response) -> None:
-        self.limit, self.compute = limit, compute
-        self._answers: OrderedDict[Settings, dict] = OrderedDict()
+    def __init__(
+        self,
+        limit: int = 64 * 2**20,
+        compute: Callable = response,
+        size: Callable[[Any], int] = len,
+    ) -> None:
+        self.limit, self.compute, self.size = limit, compute, size
+        self._answers: OrderedDict[Settings, Any] = OrderedDict()
         self._held = 0
         self._lock = threading.Lock()
         self._queue: list[Settings] = []
@@ -190,7 +197,7 @@ class Answers:
         self._computing = False
         self._generation = 0  # counts prefetch calls: a run no longer queued is dropped
 
-    def get(self, found: Settings, stop: Callable[[], bool] | None = None) -> tuple[dict, bool]:
+    def get(self, found: Settings, stop: Callable[[], bool] | None = None) -> tuple[Any, bool]:
         """(the answer, whether it came from the cache); ``stop`` as descend takes it."""
         with self._lock:
             if found in self._answers:
@@ -200,14 +207,15 @@ class Answers:
         self._store(found, answer)
         return answer, False
 
-    def _store(self, found: Settings, answer: dict) -> None:
+    def _store(self, found: Settings, answer: Any) -> None:
         with self._lock:
-            if found not in self._answers:
-                self._held += found.steps
+            if found in self._answers:
+                return
+            self._held += self.size(answer)
             self._answers[found] = answer
             while self._held > self.limit and len(self._answers) > 1:
-                old, _ = self._answers.popitem(last=False)
-                self._held -= old.steps
+                _, old = self._answers.popitem(last=False)
+                self._held -= self.size(old)
 
     def __contains__(self, found: Settings) -> bool:
         with self._lock:
