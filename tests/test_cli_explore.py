@@ -88,3 +88,51 @@ def test_serves_warns_off_loopback_and_stops_on_ctrl_c():
     assert err.strip().endswith("ravine explore: stopped")
     with pytest.raises(OSError), socket.create_connection(("127.0.0.2", port), timeout=5):
         pass  # nothing listens there any more
+
+
+def test_open_opens_the_address_and_ctrl_c_closes_the_server(monkeypatch, capsys):
+    import threading
+    import webbrowser
+
+    import ravine.explore
+
+    opened, closed = [], threading.Event()
+
+    class Fake:
+        server_address = ("127.0.0.1", 8123)
+
+        def serve_forever(self):
+            closed.wait(0.5)  # the browser is opened meanwhile
+            raise KeyboardInterrupt
+
+        def server_close(self):
+            closed.set()
+
+    monkeypatch.setattr(ravine.explore, "make_server", lambda host, port: Fake())
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    assert cli.main(["explore", "--open", "--preset", "adagrad-bursts"]) == 130
+    assert closed.is_set()
+    assert opened == ["http://127.0.0.1:8123/#preset=adagrad-bursts"]
+    out, err = capsys.readouterr()
+    address = "http://127.0.0.1:8123/#preset=adagrad-bursts"
+    assert out == f"ravine explore: serving on {address}  (Ctrl-C to stop)\n"
+    assert err == "ravine explore: stopped\n"
+
+
+def test_without_open_nothing_is_opened(monkeypatch):
+    import webbrowser
+
+    import ravine.explore
+
+    class Fake:
+        server_address = ("127.0.0.1", 8124)
+
+        def serve_forever(self):
+            raise KeyboardInterrupt
+
+        def server_close(self):
+            pass
+
+    monkeypatch.setattr(ravine.explore, "make_server", lambda host, port: Fake())
+    monkeypatch.setattr(webbrowser, "open", lambda url: pytest.fail("a browser was opened"))
+    assert cli.main(["explore"]) == 130

@@ -170,3 +170,21 @@ def test_pin_keeps_a_path_and_a_click_on_the_map_moves_the_start(page):
     run = descend(surface("valley"), "gd", lr=GRID[GRID.index(1e-2) - 8], steps=300, start=start)
     assert answer["numbers"]["final"] == run.final[0].tolist()
     assert answer["numbers"]["start"] == start
+
+
+def test_downloads_the_figure_and_the_whole_run(page):
+    open_at(page, "#surface=valley&optimizer=lecture-adagrad&lr=0.1&steps=300")
+    with page.expect_download() as png:
+        page.click("#png")
+    assert png.value.suggested_filename.endswith(".png")
+    assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    with page.expect_download() as got:
+        page.click("#json")
+    document = json.loads(open(got.value.path(), encoding="utf-8").read())
+    assert len(document["rows"]) == 301 and document["settings"]["steps"] == 300
+    run = descend(surface("valley"), "lecture-adagrad", lr=0.1, steps=300)
+    assert document["rows"][-1][1:3] == run.final[0].tolist()
+    with page.expect_download() as got:
+        page.click("#csv")
+    lines = open(got.value.path(), encoding="utf-8").read().splitlines()
+    assert lines[0].startswith("t,theta1,theta2") and len(lines) == 302
