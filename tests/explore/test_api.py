@@ -157,7 +157,9 @@ def test_a_body_over_the_limit_is_a_413_and_is_never_read(served):
     assert status == 413 and "over the limit" in answer["error"]
     # a client that announces a huge body and sends none is answered at once, not waited on
     with socket.create_connection(server.server_address) as raw:
-        raw.sendall(b"POST /api/run HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n")
+        raw.sendall(
+            b"POST /api/run HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 999999999\r\n\r\n"
+        )
         assert raw.recv(100).startswith(b"HTTP/1.0 413")
     assert client.get("/api/options")[0] == 200  # still serving
 
@@ -309,3 +311,18 @@ def test_a_long_run_never_blocks_the_page_and_closing_stops_it():
     thread.join()
     status, answer, _ = answers[0]
     assert (status, answer) == (503, {"error": "the server is stopping"})
+
+
+def test_a_page_elsewhere_cannot_drive_it_by_another_host_name(served):
+    server, client = served
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1])
+    connection.request("GET", "/api/options", headers={"Host": "evil.example:8050"})
+    answer = connection.getresponse()
+    assert answer.status == 421 and b"127.0.0.1 only" in answer.read()
+    connection.close()
+    status, _, _ = client.get("/api/options")  # as 127.0.0.1: answered
+    assert status == 200
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1])
+    connection.request("GET", "/", headers={"Host": "localhost:8050"})
+    assert connection.getresponse().status == 200
+    connection.close()

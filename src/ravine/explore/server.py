@@ -43,6 +43,7 @@ MAX_BODY = 64 * 1024  # bytes: a request is a few hundred
 MAX_STEPS = rules.MAX_STEPS
 WORKERS = 2  # runs computed at once; the next one is answered 503
 GRID = 80  # contour grid: GRID × GRID points
+LOOPBACK = ("127.0.0.1", "::1")
 
 # What the server sends: URL path → (package, file name, content type). Nothing else.
 ASSETS: dict[str, tuple[str, str, str]] = {
@@ -184,7 +185,22 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "ravine-explore"
     quiet = True
 
+    def _foreign_host(self) -> bool:
+        """True (and answered 421) when a server listening on this machine's loopback is asked
+        under another name: a web page elsewhere whose name was pointed at 127.0.0.1 (DNS
+        rebinding) must not drive it."""
+        if self.server.server_address[0] not in LOOPBACK:
+            return False
+        host = urlsplit("//" + (self.headers.get("Host") or "")).hostname or ""
+        if host in LOOPBACK or host == "localhost":
+            return False
+        message = _json({"error": f"this explorer answers on 127.0.0.1 only, not {host!r}"})
+        self._send(HTTPStatus.MISDIRECTED_REQUEST, message, "application/json")
+        return True
+
     def do_GET(self) -> None:
+        if self._foreign_host():
+            return None
         url = urlsplit(self.path)
         if url.path == "/api/options":
             return self._answer(lambda: self.explorer.options)
@@ -202,6 +218,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, body, kind)
 
     def do_POST(self) -> None:
+        if self._foreign_host():
+            return None
         url = urlsplit(self.path)
         if url.path == "/api/run":
             return self._answer(lambda: self.explorer.run(self._body()))
