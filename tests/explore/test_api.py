@@ -193,6 +193,8 @@ def test_numbers_are_descends(served):
     kept = torch.tensor(series["t"])
     assert series["theta1"] == run.theta[kept, 0, 0].tolist()
     assert series["loss"] == run.loss[kept, 0].tolist()
+    assert series["gradient_norm"] == run.gradient_norm[kept, 0].tolist()
+    assert series["effective_lr1"] == run.effective_lr[kept[kept < 2000], 0, 0].tolist()
     assert client.post("/api/run", VALLEY)[1]["cached"] is True
 
 

@@ -63,15 +63,16 @@ def drawn_steps(theta: torch.Tensor, diverged: int | None) -> torch.Tensor:
     return torch.unique(kept.clamp(max=count - 1))
 
 
-def numbers(run: Trajectory, found: Settings) -> dict[str, Any]:
+def numbers(run: Trajectory, found: Settings, loss: torch.Tensor | None = None) -> dict[str, Any]:
     """What the page prints: the final point, its distance to the minimum, the first step within
     ``tolerance`` of the way (‖θ^t − θ*‖ <= tolerance·‖θ⁰ − θ*‖), where it diverged (the first
     step whose loss is not finite), and the bursts counted as :mod:`ravine.experiments.
-    adagrad_bursts` counts them (|θ2 − θ2*| > τ after first coming within τ)."""
+    adagrad_bursts` counts them (|θ2 − θ2*| > τ after first coming within τ). ``loss``:
+    L(θ^t) of run 0 when already computed."""
     theta = run.theta[:, 0]
     minimum = torch.tensor(run.surface.minimum, dtype=theta.dtype)
     distance = torch.linalg.vector_norm(theta - minimum, dim=-1)  # ‖θ^t − θ*‖
-    loss = run.loss[:, 0]
+    loss = run.loss[:, 0] if loss is None else loss
     bad = ~torch.isfinite(loss) | ~torch.isfinite(theta).all(-1)
     diverged = int(bad.int().argmax()) if bool(bad.any()) else None
     within = distance <= found.tolerance * distance[0]
@@ -97,16 +98,20 @@ def numbers(run: Trajectory, found: Settings) -> dict[str, Any]:
 def response(found: Settings, stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """The page's answer for one run: the settings, the numbers and the thinned series."""
     run = trajectory(found, stop)
-    shown = numbers(run, found)
     theta = run.theta[:, 0]
+    loss = run.loss[:, 0]  # L(θ^t), once
+    shown = numbers(run, found, loss)
     kept = drawn_steps(theta, shown["diverged_at"])
     updates = kept[kept < run.steps]  # σ^t and η^t exist for t = 0 … N−1
     series: dict[str, Any] = {
         "t": kept.tolist(),
         "theta1": finite_list(theta[kept, 0]),
         "theta2": finite_list(theta[kept, 1]),
-        "loss": finite_list(run.loss[kept, 0]),
-        "gradient_norm": finite_list(run.gradient_norm[kept, 0]),
+        "loss": finite_list(loss[kept]),
+        # ‖∇L(θ^t)‖ as Trajectory.gradient_norm computes it, at the drawn steps only
+        "gradient_norm": finite_list(
+            torch.linalg.vector_norm(run.surface.gradient(run.theta[kept]), dim=-1)[:, 0]
+        ),
         "update_t": updates.tolist(),
         "rate": finite_list(run.rates[updates, 0]),
     }
