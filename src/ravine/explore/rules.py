@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from .. import schedules
 from ..optim import catalog
 from ..optim.directions import (
@@ -35,6 +37,7 @@ from ..optim.magnitudes import (
     SquareAverage,
     Unit,
 )
+from ..optim.optimizer import Optimizer
 from ..surfaces import SURFACES, Composition
 from ..validation import check_positive, check_range, is_real, require
 
@@ -195,10 +198,6 @@ def _start(start: Any) -> tuple[float, float] | None:
 def _build_check(found: Settings) -> None:
     """Build the rule once on a dummy θ: the parts check their hyperparameters (α in (0, 1),
     β in [0, 1), ...) with their own one-line messages."""
-    import torch
-
-    from ..optim.optimizer import Optimizer
-
     theta = torch.zeros(1, 2, dtype=torch.float64)
     rule = found.rule()
     if isinstance(rule, str):
