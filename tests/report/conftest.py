@@ -48,6 +48,7 @@ def fake_results(out: Path, *, all_reproduced: bool = True) -> list[Result]:
             },
             figures=[Path("stuck/loss.png"), Path("stuck/contour.png")],
             seconds=1.25,
+            explore="ravine explore --preset stuck",
             lecture="卡住 (stuck) ≠ 梯度很小 (small gradient): the loss stops, ‖g‖ does not.",
             captions={"loss.png": "The loss goes flat by step 50 while the gradient norm stays."},
             evidence=[

@@ -160,6 +160,9 @@ def test_each_claim_is_folded_with_its_teaching_parts(report):
     command = "ravine descend valley --optimizer gd --lr 1e-2 --steps 2000 --plot v.png"
     assert f'<pre class="command"><code>{command}</code></pre>' in text
     assert text.count('<pre class="command">') == 1
+    # a claim on a surface also says how to open the explorer at its setting
+    explore = '<pre class="command explore"><code>ravine explore --preset stuck</code></pre>'
+    assert text.count(explore) == 1 and text.count('class="command explore"') == 1
 
 
 def test_captions_say_what_to_look_at_never_the_file_name(report):

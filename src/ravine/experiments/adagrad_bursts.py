@@ -72,6 +72,8 @@ ARRIVAL = 1.0  # radius around θ*, in units of (b, w)
 MIN_BURSTS = 3
 LR = 1.0  # η, fixed
 STEPS, QUICK_STEPS = 100_000, 70_000  # N; quick keeps 70,000 so decay can reuse the same run
+# the explorer's preset for this claim (`ravine explore --preset NAME`)
+EXPLORE = {"surface": "pokemon", "optimizer": "lecture-adagrad", "lr": LR, "steps": STEPS}
 BURST_DEFINITION = (
     f"a maximal run of consecutive steps t with |w^t − w*| > {THRESHOLD}, counted after the "
     f"first step at which |w^t − w*| ≤ {THRESHOLD}; a run still going at the last step counts; "

@@ -10,6 +10,9 @@ For the page that teaches, a module may also state (each optional):
 
 - ``LECTURE``: the lecture's statement in its own terms, Chinese beside the English;
 - ``COMMAND``: the one command line that re-runs the setting with other values;
+- ``EXPLORE``: for a claim that lives on an error surface, its setting as the explorer takes it
+  (``surface``, ``optimizer``, ``lr``, ``steps``, optionally ``parameters``, ``schedule`` and
+  ``start``): ``ravine explore --preset NAME`` opens the explorer there, and the page says so;
 - ``CAPTIONS``: figure file name → what to look at in it;
 - ``evidence(numbers) -> list[Evidence]``: the numbers that decide the verdict, named;
 - ``outcome(numbers) -> str``: held, partial or not held, where a claim can hold in part
@@ -94,7 +97,14 @@ def conclude(module: str, numbers: dict[str, Any], figures: Sequence[Path]) -> R
         captions=dict(getattr(experiment, "CAPTIONS", {})),
         evidence=list(evidence(numbers)) if evidence is not None else [],
         command=getattr(experiment, "COMMAND", ""),
+        explore=explore_command(experiment),
     )
+
+
+def explore_command(experiment: Experiment) -> str:
+    """``ravine explore --preset NAME`` for an experiment that declares an ``EXPLORE``
+    setting (a claim on an error surface); empty for the others."""
+    return f"ravine explore --preset {experiment.NAME}" if hasattr(experiment, "EXPLORE") else ""
 
 
 def failure(experiment: Experiment, error: Exception) -> Result:

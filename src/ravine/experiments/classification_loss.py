@@ -96,6 +96,8 @@ CAPTIONS = {
 
 LR = 1.0  # η, the same for both losses
 STEPS = 5000  # N: long enough for MSE to leave its plateau (≈ 3,400 updates); 0.3 s for both
+# the explorer's preset for this claim (`ravine explore --preset NAME`)
+EXPLORE = {"surface": "classification-mse", "optimizer": "gd", "lr": LR, "steps": STEPS}
 BUDGET = 1000  # the updates after which the two are compared
 RATIO = 10.0  # cross-entropy's ‖∇L(θ^0)‖ must be at least this many times MSE's
 MSE_LEFT = 0.5  # MSE must have more than this fraction of its gap left after BUDGET updates

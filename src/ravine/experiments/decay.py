@@ -72,6 +72,14 @@ CAPTIONS = {
 
 STEPS, QUICK_STEPS = 100_000, 70_000  # N (quick: 70,000 is past the arrival at ≈ 61,000)
 SHORT_STEPS, QUICK_SHORT_STEPS = 20_000, 10_000  # the cosine and step decays' runs
+# the explorer's preset for this claim (`ravine explore --preset NAME`)
+EXPLORE = {
+    "surface": "pokemon",
+    "optimizer": "lecture-adagrad",
+    "lr": LR,
+    "schedule": schedules.inverse_sqrt().spec,
+    "steps": STEPS,
+}
 RISE = 1e-12  # a step raises the loss if L^{t+1} − L^t > RISE·L^t
 # the numbers of the fixed-η run quoted beside the decayed one
 COMPARED = (

@@ -61,6 +61,13 @@ SCALED_LR = {"pokemon": 3.0, "valley": 0.1, "saddle": 0.03}  # η for the σ-sca
 TOLERANCE = 0.01  # reached: final distance <= 1% of the starting distance
 RIDGE_EXIT = 1.0  # left the saddle's ridge: |θ2| >= 1
 FULL_RULE = "adam"
+# the explorer's preset for this claim (`ravine explore --preset NAME`)
+EXPLORE = {
+    "surface": "pokemon",
+    "optimizer": FULL_RULE,
+    "lr": SCALED_LR["pokemon"],
+    "steps": STEPS,
+}
 
 
 def minima(s: Surface) -> torch.Tensor:

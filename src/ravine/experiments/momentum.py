@@ -86,6 +86,14 @@ TOL = 1e-6  # losses closer than this count as equal
 MIN_LOWER = 0.25  # smallest fraction of grid starts where momentum must end lower
 MAX_HIGHER = 0.05  # largest fraction where it may end higher
 SHOWN = 201  # loss-curve points drawn: both runs are flat after that
+# the explorer's preset for this claim (`ravine explore --preset NAME`)
+EXPLORE = {
+    "surface": SURFACE,
+    "optimizer": "lecture-momentum",
+    "parameters": {"lambda": MOMENTUM},
+    "lr": LR,
+    "steps": STEPS,
+}
 
 
 def endpoint(trajectory: Trajectory, run: int = 0) -> dict[str, Any]:

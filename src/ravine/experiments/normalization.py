@@ -65,6 +65,13 @@ MANY = 1e6  # the raw surface's estimate must be at least this many steps
 FAR = 0.1  # after N steps, raw GD must still be this fraction of the initial distance away
 NORMALIZED_STEPS = 100
 STEPS, QUICK_STEPS = 100_000, 20_000  # N, GD on the raw data
+# the explorer's preset for this claim (`ravine explore --preset NAME`)
+EXPLORE = {
+    "surface": "pokemon-normalized",
+    "optimizer": "gd",
+    "lr": FIXED_LR,
+    "steps": NORMALIZED_STEPS,
+}
 
 
 def spectrum(s: Surface) -> tuple[float, float]:

@@ -97,6 +97,14 @@ WINDOW = 20  # the steps from t0 in which the delay and the largest step are mea
 TREND = 0.8  # the rank correlation a dependence on α must reach (see the module doc)
 ADAGRAD = "lecture-adagrad"
 RMSPROP = "lecture-rmsprop"
+# the explorer's preset for this claim (`ravine explore --preset NAME`)
+EXPLORE = {
+    "surface": SURFACE,
+    "optimizer": RMSPROP,
+    "parameters": {"alpha": 0.9},
+    "lr": LR,
+    "steps": STEPS,
+}
 
 
 def brake_numbers(gradient: torch.Tensor, sigma: torch.Tensor, lr: float) -> dict[str, Any]:

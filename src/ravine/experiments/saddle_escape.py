@@ -84,6 +84,8 @@ SMALL = 0.1  # the ratio is judged for ε up to this
 TOLERANCE = 0.1  # |ratio − 1| allowed there
 ESCAPE = 1e-2  # ε of the escape step before descent
 LR, STEPS, QUICK_STEPS = 0.1, 200, 100  # gradient descent: η and updates
+# the explorer's preset for this claim (`ravine explore --preset NAME`)
+EXPLORE = {"surface": "saddle", "optimizer": "gd", "lr": LR, "steps": STEPS, "start": [1.5, 0.0]}
 ESCAPED = 0.01  # descent from the escaped point must end below this fraction of L(θ′)
 
 

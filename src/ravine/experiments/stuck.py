@@ -57,6 +57,8 @@ FLAT = 1e-3  # largest relative change of L over the last half that counts as fl
 LARGE = 0.1  # smallest ‖∇L‖ over the last half, as a fraction of ‖∇L(θ^0)‖, that counts as large
 LR = 1e-2  # η, the lecture's
 STEPS, QUICK_STEPS = 2000, 1000  # N
+# the explorer's preset for this claim (`ravine explore --preset NAME`)
+EXPLORE = {"surface": "valley", "optimizer": "gd", "lr": LR, "steps": STEPS}
 
 
 def bounce_point(lr: float, steep: float) -> float:

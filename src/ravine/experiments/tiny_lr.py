@@ -62,6 +62,8 @@ STEPS, QUICK_STEPS = 100_000, 20_000  # N: the lecture's; quick mode's (the clai
 CAME_DOWN = 0.1  # |w − w*| must shrink below this fraction of its start
 STALLED = 0.5  # ‖θ − θ*‖ must stay above this fraction of its start
 VALLEY_W2_KEPT = 0.95  # the valley's w2 must stay above this fraction of its start
+# the explorer's preset for this claim (`ravine explore --preset NAME`)
+EXPLORE = {"surface": "pokemon", "optimizer": "gd", "lr": LR, "steps": STEPS}
 
 
 def measure(lr: float = LR, steps: int = STEPS) -> tuple[dict[str, Any], Trajectory, Trajectory]:

@@ -49,7 +49,8 @@ class Result:
     For the page that teaches: ``lecture`` is the lecture's statement with its own terms
     (e.g. "卡住 (stuck)"), ``captions`` says what to look at in each figure (by file name),
     ``evidence`` lists the numbers that decide the verdict (:class:`Evidence`), and ``command``
-    is the one command line that re-runs the claim's setting with other values.
+    is the one command line that re-runs the claim's setting with other values; ``explore``,
+    for a claim on an error surface, the command that opens the explorer at its setting.
     """
 
     name: str
@@ -65,6 +66,7 @@ class Result:
     captions: dict[str, str] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)
     command: str = ""
+    explore: str = ""
 
     def __post_init__(self) -> None:
         if not self.outcome:
@@ -88,6 +90,7 @@ class Result:
             "captions": dict(self.captions),
             "evidence": [asdict(e) for e in self.evidence],
             "command": self.command,
+            "explore": self.explore,
         }
 
 

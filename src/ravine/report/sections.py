@@ -111,6 +111,9 @@ def section(result: Result, number: int, out: Path) -> str:
     )
     if result.evidence:
         parts.append(_evidence(result.evidence))
+    if result.explore:
+        parts.append("<h4>Explore this: change η, m, σ and the schedule in the browser</h4>")
+        parts.append(f'<pre class="command explore"><code>{text(result.explore)}</code></pre>')
     if result.command:
         parts.append("<h4>Run it yourself, with other values</h4>")
         parts.append(f'<pre class="command"><code>{text(result.command)}</code></pre>')

@@ -1,6 +1,6 @@
 """Two-parameter error surfaces with exact gradients and Hessians, and descent on them."""
 
-from .descend import Trajectory, descend
+from .descend import Composition, Stopped, Trajectory, descend
 from .library import (
     SURFACES,
     Classification,
@@ -20,12 +20,14 @@ from .module import SurfaceModel, surface_loss
 __all__ = [
     "SURFACES",
     "Classification",
+    "Composition",
     "Crescent",
     "Minimum",
     "Pokemon",
     "PokemonNormalized",
     "Quadratic",
     "Saddle",
+    "Stopped",
     "Surface",
     "SurfaceModel",
     "Trajectory",

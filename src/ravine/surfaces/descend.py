@@ -14,8 +14,18 @@ from typing import Any
 import torch
 
 from ..optim import catalog
+from ..optim.base import Direction, Magnitude
+from ..optim.optimizer import Optimizer
 from ..optim.update import apply_rule
 from .library import Surface
+
+
+class Stopped(Exception):
+    """A descent given ``stop`` was asked to stop before its last step (nothing is returned)."""
+
+
+# How often (in steps) a descent asks its ``stop``: rarely enough to cost nothing.
+STOP_EVERY = 256
 
 
 @dataclass
@@ -24,6 +34,7 @@ class Trajectory:
 
     ``theta`` (N+1, R, 2): θ before each step and after the last; ``sigma`` (N, R, 2): σ^t of
     each step (None for an optimizer whose σ = 1); ``rates`` (N, R): η^t of each step.
+    ``optimizer`` is the catalog name, or for a composed rule its m and σ in words.
     """
 
     surface: Surface
@@ -65,9 +76,13 @@ class Trajectory:
         return torch.linalg.vector_norm(self.final - minimum, dim=-1)
 
 
+# A rule composed from its parts: (m, σ); None stands for m = g, or σ = 1.
+Composition = tuple[Direction | None, Magnitude | None]
+
+
 def descend(
     surface: Surface,
-    optimizer: str = "gd",
+    optimizer: str | Composition = "gd",
     *,
     lr: float | Sequence[float] = 1e-2,
     options: dict[str, Any] | None = None,
@@ -75,8 +90,14 @@ def descend(
     steps: int = 1000,
     start: Sequence[float] | torch.Tensor | None = None,
     dtype: torch.dtype = torch.float64,
+    stop: Callable[[], bool] | None = None,
 ) -> Trajectory:
-    """Run ``optimizer`` (a catalog name, e.g. ``"lecture-adagrad"``) on ``surface``.
+    """Run ``optimizer`` on ``surface``: θ_i^{t+1} ← θ_i^t − (η^t/σ_i^t)·m_i^t.
+
+    ``optimizer`` is a catalog name (e.g. ``"lecture-adagrad"``) or any composition
+    ``(direction, magnitude)`` of the parts in :mod:`ravine.optim.directions` and
+    :mod:`ravine.optim.magnitudes` (None: m = g, or σ = 1), whose hyperparameters are the
+    parts' own; a composition equal to a named optimizer's parts gives its numbers exactly.
 
     Args:
         lr: η, one number or one per run.
@@ -84,6 +105,8 @@ def descend(
         schedule: η^t/η as a function of the step (a ravine schedule or any callable).
         steps: N, the number of updates.
         start: θ⁰, one point (b, w) or one per run, shape (R, 2); default: the surface's start.
+        stop: asked every :data:`STOP_EVERY` steps; when it returns True the descent raises
+            :class:`Stopped` (a server stopping, a result no longer wanted). It changes no number.
 
     Returns the :class:`Trajectory` of all R runs, R = the number of learning rates or starts.
     """
@@ -101,7 +124,7 @@ def descend(
             )
     theta = first.expand(runs, 2).clone()
     # Building the optimizer checks every hyperparameter and gives the parts and the group.
-    rule = catalog.create(optimizer, [theta], lr=float(rates[0]), **(options or {}))
+    rule = _build(optimizer, theta, float(rates[0]), options)
     group = dict(rule.param_groups[0])
     state: dict[str, Any] = {}
     rule.direction.init_state(theta, state, group)
@@ -112,12 +135,34 @@ def descend(
     history = torch.empty(steps + 1, runs, 2, dtype=dtype)
     history[0] = theta
     with torch.no_grad():  # (nothing here needs autograd; it also halves each op's overhead)
-        sigmas = _run(surface, theta, state, group, rule, rates, per_run, multipliers, history)
+        sigmas = _run(
+            surface, theta, state, group, rule, rates, per_run, multipliers, history, stop
+        )
     used = torch.tensor(multipliers, dtype=dtype).unsqueeze(-1) * rates.unsqueeze(0)
-    return Trajectory(surface, optimizer, rates, history, sigmas, used.expand(steps, runs))
+    name = optimizer if isinstance(optimizer, str) else describe(optimizer)
+    return Trajectory(surface, name, rates, history, sigmas, used.expand(steps, runs))
 
 
-def _run(surface, theta, state, group, rule, rates, per_run, multipliers, history):
+def describe(composition: Composition) -> str:
+    """A composed rule in words: its m and σ formulas, e.g. ``"m = g; σ = sqrt(Σ g² / (t+1))"``."""
+    rule = Optimizer([torch.zeros(1)], 1.0, *composition)
+    return f"{rule.direction.formula()}; {rule.magnitude.formula()}"
+
+
+def _build(optimizer: str | Composition, theta: torch.Tensor, lr: float, options) -> Optimizer:
+    """The optimizer over ``theta`` (building it checks every hyperparameter)."""
+    if isinstance(optimizer, str):
+        return catalog.create(optimizer, [theta], lr=lr, **(options or {}))
+    if not (isinstance(optimizer, tuple) and len(optimizer) == 2):
+        raise ValueError(
+            f"optimizer must be a catalog name or a pair (direction, magnitude), got {optimizer!r}"
+        )
+    if options:
+        raise ValueError("a composed rule takes its hyperparameters in its parts, not options")
+    return Optimizer([theta], lr, *optimizer)
+
+
+def _run(surface, theta, state, group, rule, rates, per_run, multipliers, history, stop=None):
     """The loop: N updates of θ in place, θ and σ written to the history."""
     direction, magnitude, scale_first = rule.direction, rule.magnitude, rule.scale_first
     steps, runs = len(multipliers), theta.shape[0]
@@ -126,6 +171,8 @@ def _run(surface, theta, state, group, rule, rates, per_run, multipliers, histor
     base = float(rates[0])
     constant = all(m == 1.0 for m in multipliers)
     for t in range(steps):
+        if stop is not None and t % STOP_EVERY == 0 and stop():
+            raise Stopped(f"the descent was stopped at step {t} of {steps}")
         # η^t: a number for one rate, a column (R, 1) for many
         if per_run is None:
             eta = base * multipliers[t]

@@ -1,0 +1,397 @@
+// ravine explore: the page only draws. Every number comes from the server, which runs
+// ravine.surfaces.descend; the settings live in the URL's hash, so a link restores them.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const explorer = { options: null, presets: {}, state: null, last: null, pins: [], surface: null,
+                   busy: false, pending: false, generation: 0 };
+window.explorer = explorer; // read by the browser tests
+
+const PARAMETER_KEYS = ["lambda", "mu", "beta1", "beta2", "alpha"];
+
+async function getJSON(url, init) {
+  const response = await fetch(url, init);
+  const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+  if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+  return body;
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+// --- state <-> URL ----------------------------------------------------------------------
+
+function defaults() {
+  const parameters = {};
+  for (const key of PARAMETER_KEYS) parameters[key] = explorer.options.parameters[key].default;
+  return { surface: "valley", optimizer: "gd", direction: "gradient", magnitude: "one",
+           parameters, lr: 0.01, schedule: "", steps: 2000, start: null,
+           tolerance: explorer.options.tolerance };
+}
+
+function toHash(state) {
+  const q = new URLSearchParams();
+  q.set("surface", state.surface);
+  q.set("optimizer", state.optimizer);
+  q.set("m", state.direction);
+  q.set("sigma", state.magnitude);
+  for (const key of PARAMETER_KEYS) q.set(key, String(state.parameters[key]));
+  q.set("lr", String(state.lr));
+  q.set("schedule", state.schedule);
+  q.set("steps", String(state.steps));
+  if (state.start) q.set("start", state.start.map(String).join(","));
+  q.set("tolerance", String(state.tolerance));
+  return "#" + q.toString();
+}
+
+function fromHash(hash) {
+  const q = new URLSearchParams(hash.replace(/^#/, ""));
+  if (q.has("preset") && explorer.presets[q.get("preset")]) return presetState(q.get("preset"));
+  const state = defaults();
+  if (!q.has("surface")) return state;
+  const number = (key, fallback) => (q.has(key) ? Number(q.get(key)) : fallback);
+  state.surface = q.get("surface");
+  state.optimizer = q.get("optimizer") || "";
+  state.direction = q.get("m") || state.direction;
+  state.magnitude = q.get("sigma") || state.magnitude;
+  for (const key of PARAMETER_KEYS) state.parameters[key] = number(key, state.parameters[key]);
+  state.lr = number("lr", state.lr);
+  state.schedule = q.get("schedule") || "";
+  state.steps = number("steps", state.steps);
+  state.start = q.has("start") ? q.get("start").split(",").map(Number) : null;
+  state.tolerance = number("tolerance", state.tolerance);
+  return state;
+}
+
+function presetState(name) {
+  const preset = explorer.presets[name];
+  const named = explorer.options.named[preset.optimizer];
+  return { ...defaults(), surface: preset.surface, optimizer: preset.optimizer,
+           direction: named.direction, magnitude: named.magnitude,
+           parameters: { ...preset.parameters }, lr: preset.lr, schedule: preset.schedule || "",
+           steps: preset.steps, start: preset.start || null };
+}
+
+function request(state) {
+  const body = { surface: state.surface, lr: state.lr, steps: state.steps,
+                 schedule: state.schedule, start: state.start, tolerance: state.tolerance,
+                 parameters: state.parameters };
+  if (state.optimizer) body.optimizer = state.optimizer;
+  else { body.direction = state.direction; body.magnitude = state.magnitude; }
+  return body;
+}
+
+// --- controls ---------------------------------------------------------------------------
+
+function fill(select, entries) {
+  for (const [value, label] of entries) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = label;
+    select.appendChild(option);
+  }
+}
+
+function buildControls() {
+  const o = explorer.options;
+  fill($("surface"), Object.keys(o.surfaces).map((k) => [k, k]));
+  fill($("optimizer"), Object.keys(o.named).map((k) => [k, k]));
+  fill($("direction"), Object.entries(o.directions).map(([k, v]) => [k, v.label]));
+  fill($("magnitude"), Object.entries(o.magnitudes).map(([k, v]) => [k, v.label]));
+  fill($("schedule-name"), Object.entries(o.schedules).map(([k, v]) => [v, k]));
+  fill($("preset"), Object.entries(explorer.presets).map(([k, v]) => [k, `${k}: ${v.title}`]));
+  const box = $("parameters");
+  for (const key of PARAMETER_KEYS) {
+    const label = document.createElement("label");
+    label.dataset.key = key;
+    label.textContent = o.parameters[key].label + " ";
+    const input = document.createElement("input");
+    Object.assign(input, { type: "number", step: "any", id: `parameter-${key}` });
+    input.addEventListener("change", () => {
+      explorer.state.parameters[key] = Number(input.value);
+      changed();
+    });
+    label.appendChild(input);
+    box.appendChild(label);
+  }
+  $("lr").max = String(o.lr_grid.length - 1);
+  $("steps").max = String(o.max_steps);
+  wire();
+}
+
+function wire() {
+  const s = () => explorer.state;
+  $("surface").addEventListener("change", (e) => { s().surface = e.target.value; s().start = null; changed(); });
+  $("optimizer").addEventListener("change", (e) => {
+    const name = e.target.value;
+    s().optimizer = name;
+    if (name) {
+      const named = explorer.options.named[name];
+      Object.assign(s(), { direction: named.direction, magnitude: named.magnitude, lr: named.lr });
+    }
+    changed();
+  });
+  for (const id of ["direction", "magnitude"]) {
+    $(id).addEventListener("change", (e) => { s()[id] = e.target.value; s().optimizer = ""; changed(); });
+  }
+  $("lr").addEventListener("input", (e) => { s().lr = explorer.options.lr_grid[Number(e.target.value)]; changed(); });
+  $("schedule-name").addEventListener("change", (e) => { s().schedule = e.target.value; changed(); });
+  $("schedule").addEventListener("change", (e) => { s().schedule = e.target.value.trim(); changed(); });
+  $("steps").addEventListener("change", (e) => { s().steps = Number(e.target.value); changed(); });
+  $("tolerance").addEventListener("change", (e) => { s().tolerance = Number(e.target.value); changed(); });
+  $("reset-start").addEventListener("click", () => { s().start = null; changed(); });
+  $("preset").addEventListener("change", (e) => {
+    if (e.target.value) { explorer.state = presetState(e.target.value); changed(); }
+  });
+  $("pin").addEventListener("click", pin);
+  $("unpin").addEventListener("click", () => { explorer.pins = []; drawMap(); });
+  $("copy").addEventListener("click", copyLink);
+  $("png").addEventListener("click", () =>
+    Plotly.downloadImage($("map"), { format: "png", filename: "ravine-explore", width: 1200, height: 700 }));
+  $("json").addEventListener("click", () => download("json"));
+  $("csv").addEventListener("click", () => download("csv"));
+  window.addEventListener("hashchange", () => {
+    if (location.hash !== toHash(explorer.state)) { explorer.state = fromHash(location.hash); changed(); }
+  });
+}
+
+function nearestIndex(grid, value) {
+  let best = 0;
+  for (let i = 1; i < grid.length; i++) {
+    if (Math.abs(Math.log(grid[i] / value)) < Math.abs(Math.log(grid[best] / value))) best = i;
+  }
+  return best;
+}
+
+function showState() {
+  const s = explorer.state, o = explorer.options;
+  $("surface").value = s.surface;
+  $("surface-description").textContent = o.surfaces[s.surface] ? o.surfaces[s.surface].description : "";
+  $("optimizer").value = s.optimizer;
+  $("direction").value = s.direction;
+  $("magnitude").value = s.magnitude;
+  const read = new Set([...(o.directions[s.direction] || { reads: [] }).reads,
+                        ...(o.magnitudes[s.magnitude] || { reads: [] }).reads]);
+  for (const key of PARAMETER_KEYS) {
+    document.querySelector(`#parameters [data-key="${key}"]`).hidden = !read.has(key);
+    $(`parameter-${key}`).value = String(s.parameters[key]);
+  }
+  $("lr").value = String(nearestIndex(o.lr_grid, s.lr));
+  $("lr-value").textContent = s.lr.toPrecision(3).replace(/\.?0+(e|$)/, "$1");
+  $("schedule").value = s.schedule;
+  $("schedule-name").value = Object.values(o.schedules).includes(s.schedule) ? s.schedule : "";
+  $("steps").value = String(s.steps);
+  $("tolerance").value = String(s.tolerance);
+  $("link").value = location.origin + location.pathname + toHash(s);
+}
+
+// --- runs -------------------------------------------------------------------------------
+
+function changed() {
+  history.replaceState(null, "", toHash(explorer.state));
+  showState();
+  compute();
+}
+
+async function compute() {
+  // One request in flight; changes made meanwhile are sent once it is answered (the latest).
+  if (explorer.busy) { explorer.pending = true; return; }
+  explorer.busy = true;
+  const state = JSON.parse(JSON.stringify(explorer.state));
+  const generation = ++explorer.generation;
+  $("status").textContent = "computing…";
+  try {
+    if (!explorer.surface || explorer.surface.name !== state.surface) {
+      explorer.surface = await getJSON(`/api/surfaces?name=${encodeURIComponent(state.surface)}`);
+    }
+    const started = performance.now();
+    const answer = await getJSON("/api/run", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(request(state)) });
+    explorer.last = answer;
+    showError("");
+    draw();
+    const ms = Math.round(performance.now() - started);
+    $("status").textContent = `answered in ${ms} ms${answer.cached ? " (from memory)" : ""}`;
+    document.body.dataset.generation = String(generation);
+    document.body.dataset.state = "ready";
+  } catch (error) {
+    showError(error.message);
+    $("status").textContent = "";
+    document.body.dataset.generation = String(generation);
+    document.body.dataset.state = "error";
+  } finally {
+    explorer.busy = false;
+    if (explorer.pending) { explorer.pending = false; compute(); }
+  }
+}
+
+const format = (v) => (v === null || v === undefined ? "—" : typeof v === "number" ? Number(v.toPrecision(6)).toString() : String(v));
+
+function showNumbers(n) {
+  const rows = [
+    ["final θ", n.final ? `(${format(n.final[0])}, ${format(n.final[1])})` : "not finite", "final"],
+    ["distance to θ*", format(n.distance_final), "distance_final"],
+    ["final loss", format(n.loss_final), "loss_final"],
+    [`steps to within ${format(n.tolerance)} of the way`, n.steps_to_within === null ? "never" : n.steps_to_within, "steps_to_within"],
+    ["diverged at step", n.diverged_at === null ? "no" : n.diverged_at, "diverged_at"],
+    [`bursts (|θ2 − θ2*| > ${format(n.burst_threshold)})`, n.bursts, "bursts"],
+  ];
+  const list = $("numbers");
+  list.replaceChildren();
+  for (const [name, text, key] of rows) {
+    const dt = document.createElement("dt");
+    dt.textContent = name;
+    const dd = document.createElement("dd");
+    dd.textContent = String(text);
+    dd.dataset.key = key;
+    dd.dataset.value = JSON.stringify(n[key]);
+    list.append(dt, dd);
+  }
+}
+
+function draw() {
+  showNumbers(explorer.last.numbers);
+  drawMap();
+  drawCurves();
+}
+
+function label(state) {
+  const rule = state.optimizer || `${state.direction} × ${state.magnitude}`;
+  return `${rule}, η = ${Number(state.lr.toPrecision(3))}${state.schedule ? " · " + state.schedule : ""}`;
+}
+
+function drawMap() {
+  const surface = explorer.surface, answer = explorer.last;
+  if (!surface || !answer) return;
+  const n = surface.x.length;
+  const z = [];
+  for (let row = 0; row < n; row++) z.push(surface.loss.slice(row * n, row * n + n));
+  const positive = surface.loss.every((v) => v === null || v > 0);
+  const shown = positive ? z.map((r) => r.map((v) => (v === null ? null : Math.log10(v)))) : z;
+  const traces = [{ type: "contour", x: surface.x, y: surface.y, z: shown, colorscale: "Viridis",
+                    ncontours: 30, showscale: false, hoverinfo: "x+y", name: positive ? "log10 L" : "L" }];
+  const colours = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+  explorer.pins.forEach((p, i) => {
+    traces.push({ type: "scatter", mode: "lines", x: p.x, y: p.y, name: "pinned: " + p.label,
+                  line: { dash: "dot", width: 2, color: colours[i % colours.length] } });
+  });
+  const series = answer.series;
+  traces.push({ type: "scatter", mode: "lines", x: series.theta1, y: series.theta2,
+                name: label(explorer.state), line: { color: "#e4572e", width: 2 } });
+  traces.push({ type: "scatter", mode: "markers", x: [surface.minimum[0]], y: [surface.minimum[1]],
+                name: "minimum θ*", marker: { symbol: "star", size: 16, color: "#ffd400", line: { width: 1 } } });
+  traces.push({ type: "scatter", mode: "markers", x: [answer.numbers.start[0]], y: [answer.numbers.start[1]],
+                name: "start θ⁰", marker: { symbol: "circle-open", size: 12, color: "#fff", line: { width: 2 } } });
+  const [xl, yl] = surface.labels;
+  const layout = { margin: { l: 50, r: 10, t: 30, b: 40 }, title: { text: `${surface.name}: ${surface.description}`, font: { size: 13 } },
+                   xaxis: { title: { text: xl }, range: surface.bounds[0] }, yaxis: { title: { text: yl }, range: surface.bounds[1] },
+                   legend: { orientation: "h", y: -0.15 }, uirevision: surface.name };
+  Plotly.react("map", traces, layout, { displaylogo: false, responsive: true });
+  const map = $("map");
+  if (!map.dataset.wired) {
+    map.dataset.wired = "1";
+    map.addEventListener("click", (event) => startFromClick(map, event));
+  }
+}
+
+function startFromClick(map, event) {
+  const layout = map._fullLayout;
+  if (!layout || !layout.xaxis) return;
+  const box = map.querySelector(".nsewdrag");
+  if (!box) return;
+  const area = box.getBoundingClientRect();
+  if (event.clientX < area.left || event.clientX > area.right || event.clientY < area.top || event.clientY > area.bottom) return;
+  const x = layout.xaxis.p2c(event.clientX - area.left);
+  const y = layout.yaxis.p2c(event.clientY - area.top);
+  explorer.state.start = [Number(x.toPrecision(6)), Number(y.toPrecision(6))];
+  changed();
+}
+
+function spans(values) {
+  const finite = values.filter((v) => v !== null && v > 0);
+  if (finite.length !== values.filter((v) => v !== null).length || finite.length < 2) return false;
+  return Math.max(...finite) / Math.min(...finite) > 100;
+}
+
+function drawCurves() {
+  const s = explorer.last.series;
+  const curves = [
+    { x: s.t, y: s.loss, name: "L(θ^t)", xaxis: "x", yaxis: "y" },
+    { x: s.t, y: s.gradient_norm, name: "‖g^t‖", xaxis: "x2", yaxis: "y2" },
+  ];
+  Plotly.react("curves", curves.map((c) => ({ ...c, type: "scatter", mode: "lines" })), {
+    grid: { rows: 2, columns: 1, pattern: "independent" }, margin: { l: 60, r: 10, t: 30, b: 40 },
+    title: { text: "loss and ‖g‖ against the step", font: { size: 13 } }, showlegend: true,
+    yaxis: { type: spans(s.loss) ? "log" : "linear", title: { text: "L" } },
+    yaxis2: { type: spans(s.gradient_norm) ? "log" : "linear", title: { text: "‖g‖" } },
+    xaxis2: { title: { text: "step t" } }, legend: { orientation: "h", y: -0.2 } },
+    { displaylogo: false, responsive: true });
+  const sigma = [];
+  for (const i of [1, 2]) {
+    if (s[`sigma${i}`]) sigma.push({ x: s.update_t, y: s[`sigma${i}`], name: `σ${i}^t`, xaxis: "x", yaxis: "y" });
+    sigma.push({ x: s.update_t, y: s[`effective_lr${i}`], name: `η^t/σ${i}^t`, xaxis: "x2", yaxis: "y2" });
+  }
+  const sigmas = sigma.filter((c) => c.yaxis === "y").flatMap((c) => c.y);
+  const rates = sigma.filter((c) => c.yaxis === "y2").flatMap((c) => c.y);
+  Plotly.react("sigma", sigma.map((c) => ({ ...c, type: "scatter", mode: "lines" })), {
+    grid: { rows: 2, columns: 1, pattern: "independent" }, margin: { l: 60, r: 10, t: 30, b: 40 },
+    title: { text: s.sigma1 ? "σᵢᵗ and the step size ηᵗ/σᵢᵗ per parameter" : "σ = 1: the step size is ηᵗ", font: { size: 13 } },
+    yaxis: { type: spans(sigmas) ? "log" : "linear", title: { text: "σ" } },
+    yaxis2: { type: spans(rates) ? "log" : "linear", title: { text: "η/σ" } },
+    xaxis2: { title: { text: "step t" } }, legend: { orientation: "h", y: -0.2 } },
+    { displaylogo: false, responsive: true });
+}
+
+function pin() {
+  if (!explorer.last) return;
+  explorer.pins.push({ label: label(explorer.state), x: explorer.last.series.theta1, y: explorer.last.series.theta2 });
+  drawMap();
+}
+
+async function copyLink() {
+  const link = location.origin + location.pathname + toHash(explorer.state);
+  $("link").value = link;
+  try {
+    await navigator.clipboard.writeText(link);
+    $("status").textContent = "link copied";
+  } catch (error) {
+    $("link").select();
+    $("status").textContent = "select the link below and copy it";
+  }
+}
+
+async function download(kind) {
+  try {
+    const response = await fetch("/api/export", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                   body: JSON.stringify({ ...request(explorer.state), format: kind }) });
+    if (!response.ok) throw new Error((await response.json()).error);
+    const url = URL.createObjectURL(await response.blob());
+    const a = document.createElement("a");
+    const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+    Object.assign(a, { href: url, download: name ? name[1] : `ravine-run.${kind}` });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+async function start() {
+  try {
+    [explorer.options, explorer.presets] = await Promise.all([getJSON("/api/options"), getJSON("/api/presets")]);
+  } catch (error) {
+    showError(error.message);
+    return;
+  }
+  buildControls();
+  explorer.state = fromHash(location.hash);
+  changed();
+}
+
+start();
