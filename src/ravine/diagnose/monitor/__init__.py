@@ -17,8 +17,9 @@ that tell them apart and :meth:`Monitor.diagnose` reads them. Attach it in two l
 
 One job per module, each importing only those before it:
 
-- :mod:`.verdict` — the doctor's reading: :class:`Diagnosis`, :func:`diagnose_training`, its
-  thresholds and remedies;
+- :mod:`.remedies` — the lecture's remedy for each verdict;
+- :mod:`.verdict` — the doctor's reading: :class:`Diagnosis`, :func:`diagnose_training` and its
+  thresholds;
 - :mod:`.effective_lr` — η^t/σ_i^t of a ravine optimizer's step, sampled;
 - :mod:`.previous_gradient` — g^{t−1}, kept one step for cos(g^t, g^{t−1});
 - :mod:`.logs` — the CSV file and TensorBoard;
@@ -36,14 +37,17 @@ from .guard import Guard, TrainingStopped
 from .recorder import EVERY, LAYER_KEYS, Monitor
 from .verdict import (
     DIVERGE_FACTOR,
+    EVIDENCE,
     FLAT,
     GRAD_TOL,
+    KEPT,
     LARGE,
     LOSS_FLOOR,
     MIN_WINDOW,
     OVERSHOOT,
     REMEDIES,
     SMALL,
+    STEADY,
     VERDICTS,
     Diagnosis,
     default_window,
@@ -58,8 +62,10 @@ __all__ = [
     "EFFECTIVE_LR_QUANTILES",
     "EFFECTIVE_LR_SAMPLE",
     "EVERY",
+    "EVIDENCE",
     "FLAT",
     "GRAD_TOL",
+    "KEPT",
     "LARGE",
     "LAYER_KEYS",
     "LOSS_FLOOR",
@@ -67,6 +73,7 @@ __all__ = [
     "OVERSHOOT",
     "REMEDIES",
     "SMALL",
+    "STEADY",
     "VERDICTS",
     "Diagnosis",
     "Guard",
