@@ -35,15 +35,12 @@ class DiagnosedRun:
     monitor: Monitor
 
     def to_json(self) -> dict[str, Any]:
-        d = self.diagnosis
+        """task, optimizer, steps, and the diagnosis's :meth:`Diagnosis.to_json`."""
         return {
             "task": self.task,
             "optimizer": self.optimizer,
             "steps": self.steps,
-            "verdict": d.verdict,
-            "kind": d.kind,
-            "evidence": {k: _finite_or_none(v) for k, v in d.evidence.items()},
-            "remedy": d.remedy,
+            **self.diagnosis.to_json(),
         }
 
 
@@ -138,9 +135,3 @@ def _crossed_curvature(model, params, before, loss_fn, inputs, targets) -> float
         for p, b in zip(params, now, strict=True):
             p.copy_(b)
     return float(values[0])
-
-
-def _finite_or_none(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -9,10 +9,11 @@ REMEDIES = {
         "or an adaptive σ (Adam, RAdam)."
     ),
     "oscillating": (
-        "The loss is flat while the gradient stays large and flips direction: θ is bouncing "
-        "between the walls of a valley, not stuck at a critical point. Give each parameter its "
-        "own step η/σ_i (Adagrad, RMSProp, Adam) so the steep direction takes small steps, or "
-        "lower η or let it decay (learning-rate decay) so the bouncing dies out."
+        "The gradient stays large and flips direction every step: θ is bouncing between the "
+        "walls of a valley, not stuck at a critical point (the loss barely moves, or falls only "
+        "along flatter directions). Give each parameter its own step η/σ_i (Adagrad, RMSProp, "
+        "Adam) so the steep direction takes small steps, or lower η or let it decay "
+        "(learning-rate decay) so the bouncing dies out."
     ),
     "near a critical point": (
         "The gradient is close to 0: θ is near a critical point. Check the Hessian "

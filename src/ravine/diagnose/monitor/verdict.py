@@ -124,6 +124,19 @@ class Diagnosis:
         kind = f" ({self.kind})" if self.kind else ""
         return f"{self.verdict}{kind}: {self.remedy}"
 
+    def to_json(self) -> dict[str, Any]:
+        """verdict, kind, evidence (nan and inf as None), remedy and missing, for JSON."""
+        return {
+            "verdict": self.verdict,
+            "kind": self.kind,
+            "evidence": {
+                k: v if not isinstance(v, float) or math.isfinite(v) else None
+                for k, v in self.evidence.items()
+            },
+            "remedy": self.remedy,
+            "missing": list(self.missing),
+        }
+
 
 def diagnose_training(
     loss: Sequence[float] | np.ndarray,
