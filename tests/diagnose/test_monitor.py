@@ -177,7 +177,7 @@ def test_tiny_learning_rate_crawls_instead_of_oscillating():
     wall = 400 / math.cosh(3.0) ** 2
     d = descend("valley", 1e-7, 1000).diagnose(hessian_max_eigenvalue=wall)
     assert d.verdict == "crawling" and d.checks["below_overshoot"]
-    assert "up to about" in d.remedy
+    assert "η up to about" in d.remedy
 
 
 # --- diverged -------------------------------------------------------------------------------------

@@ -465,8 +465,8 @@ def _crawling(
     room = ""
     if top is not None and top > 0:
         room = (
-            f" (η·λ_max = {evidence['lr_times_max_eigenvalue']:.3g}: up to about "
-            f"{OVERSHOOT / top:.3g} before the steepest direction overshoots)"
+            f" (η·λ_max = {evidence['lr_times_max_eigenvalue']:.3g} where λ_max was measured: "
+            f"η up to about {OVERSHOOT / top:.3g} keeps that direction from overshooting)"
         )
     remedy = REMEDIES["crawling"].format(**{**evidence, "window": window}, room=room)
     return Diagnosis("crawling", evidence, remedy, checks)
