@@ -119,6 +119,23 @@ def on_surface(name: str, lr: float, steps: int, *, start=None, optimizer=ro.SGD
     return LabelledRun(monitor, cause, None, (lambda out, _: found.loss(out), empty, empty))
 
 
+def mini_batch_least_squares(lr_times_max_eigenvalue: float, steps: int, *, cause: str):
+    """SGD (torch.optim.SGD) on the well-scaled least squares with y = Xw* + noise, one batch
+    of 16 rows per step drawn at random: the gradient carries mini-batch noise."""
+    x, y, top, _ = least_squares(WELL_SCALED, None)
+    y = y + 0.3 * torch.randn(y.shape, generator=torch.Generator().manual_seed(1), dtype=y.dtype)
+    model = nn.Linear(x.shape[1], 1, bias=False).double()
+    nn.init.zeros_(model.weight)
+    opt = torch.optim.SGD(model.parameters(), lr=lr_times_max_eigenvalue / top)
+    draw = torch.Generator().manual_seed(2)
+
+    def batch_loss() -> torch.Tensor:
+        rows = torch.randint(len(x), (16,), generator=draw)
+        return ((model(x[rows]) - y[rows]) ** 2).mean()
+
+    return LabelledRun(_loop(model, opt, batch_loss, steps), cause, top)
+
+
 def mlp_with_adam(steps: int = 300, *, optimizer: type = ro.Adam, lr: float = 1e-2) -> LabelledRun:
     """A small MLP fitting y = sin(3x), full batch: a healthy run."""
     torch.manual_seed(0)
@@ -141,6 +158,16 @@ RUNS: dict[str, tuple[Callable[[], LabelledRun], str, str | None]] = {
     "healthy: well-scaled least squares, torch SGD, η·λ_max = 0.02": (
         lambda: fit_least_squares(0.02, 150, scales=WELL_SCALED, weights=None, cause="healthy"),
         "progressing",
+        None,
+    ),
+    "healthy: mini-batch least squares, torch SGD, η·λ_max = 0.01": (
+        lambda: mini_batch_least_squares(0.01, 200, cause="healthy"),
+        "progressing",
+        None,
+    ),
+    "crawling: mini-batch least squares, torch SGD, η·λ_max = 1e-5": (
+        lambda: mini_batch_least_squares(1e-5, 200, cause="crawling"),
+        "crawling",
         None,
     ),
     "bouncing: badly scaled least squares, torch SGD, η·λ_max = 2": (

@@ -139,6 +139,7 @@ def test_valley_oscillates_with_large_gradient_and_flipping_direction():
         "gradient_large": True,
         "gradient_kept": True,
         "steady": False,
+        "no_progress": False,
         "anticorrelated": True,
     }
     assert "Adagrad" in d.remedy and "decay" in d.remedy

@@ -13,13 +13,17 @@ descent multiplies the error along an eigenvector of curvature λ, and so that p
 (1 − η·λ) per step: the signs below read that factor off the record.
 
 - *flat*: |L_end − L_start| / |L_start| < ``flat`` (10⁻²), with L_start, L_end the mean loss
-  of the window's start and end; *rising*: the same change ≥ ``flat``.
+  of the window's start and end, or below twice the scatter of that difference,
+  sqrt((var(start) + var(end))/q) / |L_start| (``relative_loss_noise``: mini-batch losses
+  scatter, and a change within two standard errors is not measured); *rising*: the same change
+  at or above that line.
 - *kept* (the gradient is not shrinking): the median ‖g‖ of the window's end is at least half
   that of its start — θ is not closing in on a critical point within the window.
-- *steady* / *flipping*: the mean cos(g^t, g^{t−1}) measured in the window is ≥ ½ / < 0.
+- *steady* / *flipping*: the mean cos(g^t, g^{t−1}) measured in the window is ≥ ½ / ≤ −½.
   Writing g = s + f with s the part that keeps its direction and f the part that flips, the
-  cosine is (‖s‖² − ‖f‖²)/(‖s‖² + ‖f‖²): negative when the flipping part is the larger, and
-  ≥ ½ when ‖s‖ ≥ √3·‖f‖ (or, for independent mini-batch noise of size σ, ‖s‖ ≥ σ).
+  cosine is (‖s‖² − ‖f‖²)/(‖s‖² + ‖f‖²): ≥ ½ when ‖s‖ ≥ √3·‖f‖, ≤ −½ when ‖f‖ ≥ √3·‖s‖ —
+  then at least ¾ of ‖g‖² goes into crossing the valley and back. Independent mini-batch
+  noise of size σ gives s²/(s² + σ²) ≥ 0 on average: a mean near 0 is noise, not a bounce.
 
 The first that holds is the verdict:
 
@@ -31,15 +35,16 @@ The first that holds is the verdict:
    step. ``evidence`` gives the step where the loss first crossed the divergence line after
    L* (or was first non-finite; for a rising loss, the step of L*).
 2. **crawling** — the loss is *flat* but the gradient is neither small (‖g‖ ≥ ``grad_tol``) nor
-   shrinking (*kept*) and keeps its direction (*steady*); when λ_max is given, also
-   η·λ_max < 2. Every step goes the right way and is far too short: at this pace the gradient
-   would need more than ten windows to shrink a thousandfold (η too small, the lecture's
-   η = 10⁻⁷).
+   shrinking (*kept*) and keeps its direction (*steady*) — or, where mini-batch noise holds
+   the mean cosine in (0, ½), the loss has not moved by ``flat`` since the run's first q
+   records either; when λ_max is given, also η·λ_max < 2. Every step goes the right way and
+   is far too short: at this pace the gradient would need more than ten windows to shrink a
+   thousandfold (η too small, the lecture's η = 10⁻⁷).
 3. **near a critical point** — the gradient is small: the median ‖g‖ of the window's end is
    below ``grad_tol`` (10⁻³) or below ``small`` (10⁻³) times the initial ‖g‖ (the median
    over the first q records of the run). With ``critical=`` the Hessian decides the ``kind``
    (saddle point or local minimum).
-4. **oscillating** — the gradient is *flipping* and *kept*: its larger part changes sign every
+4. **oscillating** — the gradient is *flipping* and *kept*: its dominant part changes sign every
    step and does not die out within the window — θ bounces between the walls of a valley,
    even while other directions still make slow progress. When λ_max is given
    (``hessian_max_eigenvalue``), the bounce must also last along it: η·λ_max ≥ 1 and
@@ -87,6 +92,7 @@ DIVERGE_FACTOR = 10.0  # loss above DIVERGE_FACTOR × the best loss: diverged
 OVERSHOOT = 2.0  # η·λ_max >= 2: gradient descent overshoots the curvature λ_max
 KEPT = 0.5  # ‖g‖ at the window's end >= KEPT·‖g‖ at its start: the gradient is not shrinking
 STEADY = 0.5  # mean cos(g^t, g^{t−1}) >= STEADY: the part of g that keeps its direction dominates
+FLIPPING = -0.5  # mean cos(g^t, g^{t−1}) <= FLIPPING: the part of g that flips sign dominates
 EVIDENCE = ("gradient_norm", "gradient_cosine", "lr", "max_eigenvalue")  # what may be missing
 MIN_WINDOW = 2
 
@@ -237,13 +243,15 @@ def _decide(loss, norm, cosine, steps, window, floor, given, evidence, checks) -
     evidence.update(_window_numbers(loss, norm, cosine, window, floor))
     change, now = evidence["relative_loss_change"], evidence["gradient_norm_now"]
     initial, cos = evidence["gradient_norm_initial"], evidence["mean_gradient_cosine"]
-    checks["flat"] = bool(abs(change) < given["flat"])
-    checks["rising"] = bool(change >= given["flat"])
+    band = max(given["flat"], 2 * evidence["relative_loss_noise"])  # flat, or within the noise
+    checks["flat"] = bool(abs(change) < band)
+    checks["rising"] = bool(change >= band)
     checks["gradient_small"] = bool(now < given["grad_tol"] or now < given["small"] * initial)
     checks["gradient_large"] = bool(now >= given["large"] * initial)
     checks["gradient_kept"] = bool(evidence["gradient_norm_window_ratio"] >= KEPT)
     checks["steady"] = bool(cos >= STEADY)
-    checks["anticorrelated"] = bool(cos < 0)
+    checks["no_progress"] = bool(abs(evidence["relative_loss_change_run"]) < given["flat"])
+    checks["anticorrelated"] = bool(cos <= FLIPPING)
     if checks["rising"]:  # 1. diverged: the loss climbs
         return _rising(loss, steps, window, evidence, checks)
     top = _max_eigenvalue(given["lr"], given["hessian_max_eigenvalue"], evidence)
@@ -357,14 +365,19 @@ def _window_numbers(
     loss: np.ndarray, norm: np.ndarray, cosine: np.ndarray, window: int, floor: float
 ) -> dict[str, float]:
     """What the window says: the mean loss of its start and end (their first and last
-    q = window // 4 records) and its relative change, the median ‖g‖ of the run's first q
-    records, of the window's start and of its end, and the mean cos(g^t, g^{t−1}) measured in
+    q = window // 4 records) and its relative change, over the window and since the run's first
+    q records; the median ‖g‖ of the run's first q records, of the window's start and of its
+    end, and the mean cos(g^t, g^{t−1}) measured in
     the window (nan where ‖g‖ or the cosine was not recorded)."""
     n, part = len(loss), max(1, window // 4)
     recent = slice(n - window, n)
     head, tail = loss[recent][:part], loss[recent][-part:]
     start, end = float(head.mean()), float(tail.mean())
     scale = max(abs(start), floor, np.finfo(np.float64).tiny)
+    # the scatter of the two means (mini-batch losses): a change within 2 of it is not measured
+    noise = math.sqrt((head.var() + tail.var()) / part)
+    first = float(loss[:part].mean())  # the run's first q records
+    first_scale = max(abs(first), floor, np.finfo(np.float64).tiny)
     initial = float(np.median(norm[:part]))
     now = float(np.median(norm[recent][-part:]))
     before = float(np.median(norm[recent][:part]))
@@ -374,6 +387,8 @@ def _window_numbers(
         "loss_start": start,
         "loss_end": end,
         "relative_loss_change": float((end - start) / scale),
+        "relative_loss_change_run": float((end - first) / first_scale),
+        "relative_loss_noise": float(noise / scale),
         "gradient_norm_initial": initial,
         "gradient_norm_now": now,
         "gradient_norm_ratio": _ratio(now, initial),
@@ -458,7 +473,10 @@ def _crawling(
         within = bool(evidence["lr_times_max_eigenvalue"] < OVERSHOOT)
         checks["below_overshoot"] = within
     not_tiny = bool(evidence["gradient_norm_now"] >= grad_tol)
-    if not (checks["flat"] and not_tiny and checks["gradient_kept"] and checks["steady"]):
+    # under mini-batch noise the cosine of a crawl is s²/(s² + σ²) and can sit below ½: then a
+    # loss that has not moved since the run began says the steps are too short
+    steady = checks["steady"] or (evidence["mean_gradient_cosine"] > 0 and checks["no_progress"])
+    if not (checks["flat"] and not_tiny and checks["gradient_kept"] and steady):
         return None
     if not within:
         return None
@@ -508,7 +526,7 @@ def _progressing(
 
 
 def _bouncing(checks: dict[str, bool]) -> bool:
-    """The gradient's flipping part dominates (mean cosine < 0) and neither dies out within the
+    """The gradient's flipping part dominates (mean cosine ≤ −½) and neither dies out within the
     window nor is small next to where it started."""
     return checks["anticorrelated"] and checks["gradient_kept"] and checks["gradient_large"]
 
