@@ -199,6 +199,8 @@ def diagnose_training(
     _check_thresholds(flat, large, small, grad_tol, diverge_factor)
     if critical is not None and not callable(critical):
         raise TypeError(f"critical must be a callable returning a critical point, got {critical!r}")
+    if hessian_max_eigenvalue is not None and not callable(hessian_max_eigenvalue):
+        _max_eigenvalue(lr, hessian_max_eigenvalue, {})  # a bad number is refused even if unused
 
     floor = LOSS_FLOOR * abs(loss[0]) if np.isfinite(loss[0]) else 0.0  # the scale of L near 0
     evidence: dict[str, float] = {"window": float(window), "steps_recorded": float(len(loss))}
@@ -254,7 +256,13 @@ def _decide(loss, norm, cosine, steps, window, floor, given, evidence, checks) -
     checks["anticorrelated"] = bool(cos <= FLIPPING)
     if checks["rising"]:  # 1. diverged: the loss climbs
         return _rising(loss, steps, window, evidence, checks)
-    top = _max_eigenvalue(given["lr"], given["hessian_max_eigenvalue"], evidence)
+    asked: list[float | None] = []  # λ_max, asked for once and only where a verdict needs it
+
+    def top() -> float | None:
+        if not asked:
+            asked.append(_max_eigenvalue(given["lr"], given["hessian_max_eigenvalue"], evidence))
+        return asked[0]
+
     crawling = _crawling(window, given["grad_tol"], top, evidence, checks)  # 2. too short steps
     if crawling is not None:
         return crawling
@@ -461,52 +469,53 @@ def _max_eigenvalue(
 def _crawling(
     window: int,
     grad_tol: float,
-    top: float | None,
+    top: Callable[[], float | None],
     evidence: dict[str, float],
     checks: dict[str, bool],
 ) -> Diagnosis | None:
     """2. Crawling: the loss is flat while the gradient is not small, does not shrink and keeps
     its direction — each step goes the right way and is far too short (η too small). When
-    λ_max is known, η·λ_max < 2: no direction is overshot."""
-    within = True
-    if top is not None:
-        within = bool(evidence["lr_times_max_eigenvalue"] < OVERSHOOT)
-        checks["below_overshoot"] = within
+    λ_max is known (``top()``), η·λ_max < 2: no direction is overshot."""
     not_tiny = bool(evidence["gradient_norm_now"] >= grad_tol)
     # under mini-batch noise the cosine of a crawl is s²/(s² + σ²) and can sit below ½: then a
     # loss that has not moved since the run began says the steps are too short
     steady = checks["steady"] or (evidence["mean_gradient_cosine"] > 0 and checks["no_progress"])
     if not (checks["flat"] and not_tiny and checks["gradient_kept"] and steady):
         return None
-    if not within:
-        return None
-    room = ""
-    if top is not None and top > 0:
-        room = (
-            f" (η·λ_max = {evidence['lr_times_max_eigenvalue']:.3g} where λ_max was measured: "
-            f"η up to about {OVERSHOOT / top:.3g} keeps that direction from overshooting)"
-        )
+    curvature, room = top(), ""
+    if curvature is not None:
+        checks["below_overshoot"] = bool(evidence["lr_times_max_eigenvalue"] < OVERSHOOT)
+        if not checks["below_overshoot"]:
+            return None
+        if curvature > 0:
+            room = (
+                f" (η·λ_max = {evidence['lr_times_max_eigenvalue']:.3g} where λ_max was "
+                f"measured: η up to about {OVERSHOOT / curvature:.3g} keeps that direction "
+                "from overshooting)"
+            )
     remedy = REMEDIES["crawling"].format(**{**evidence, "window": window}, room=room)
     return Diagnosis("crawling", evidence, remedy, checks)
 
 
 def _oscillating(
-    window: int, top: float | None, evidence: dict[str, float], checks: dict[str, bool]
+    window: int,
+    top: Callable[[], float | None],
+    evidence: dict[str, float],
+    checks: dict[str, bool],
 ) -> Diagnosis | None:
     """4. Oscillating: the gradient's larger part flips sign every step and does not die out
     within the window — θ bounces between the walls of a valley, not stuck at a critical point.
     When λ_max is known the bounce must last along it: η·λ_max ≥ 1 and
     |1 − η·λ_max|^span ≥ ½, span = window − window // 4 (the factor by which one step scales
     the distance to the valley's floor, over the steps between the window's start and end)."""
-    if top is not None:
+    if not _bouncing(checks):
+        return None
+    if top() is not None:
         product, span = evidence["lr_times_max_eigenvalue"], window - max(1, window // 4)
-        lasts = bool(product >= 1 and abs(1 - product) ** span >= KEPT)
-        checks["overshoots"] = lasts
-        if not lasts:
+        checks["overshoots"] = bool(product >= 1 and abs(1 - product) ** span >= KEPT)
+        if not checks["overshoots"]:
             return None
-    if _bouncing(checks):
-        return Diagnosis("oscillating", evidence, REMEDIES["oscillating"], checks)
-    return None
+    return Diagnosis("oscillating", evidence, REMEDIES["oscillating"], checks)
 
 
 def _progressing(
