@@ -59,6 +59,7 @@ def test_the_lecture_s_tiny_learning_rate_is_crawling_in_the_doctor(task, steps)
     assert d.evidence["lr_times_max_eigenvalue"] < 0.2  # η·λ_max ≪ 2: room to raise η
     assert d.evidence["mean_gradient_cosine"] > 0.999
     assert abs(d.evidence["relative_loss_change"]) < 0.01
+    assert d.evidence["update_ratio"] < 1e-5  # ‖Δθ‖/‖θ‖: each step moves θ by a millionth
     assert "Raise η" in d.remedy
 
 

@@ -81,6 +81,11 @@ def test_the_same_run_in_three_formats_gets_the_same_verdict(tmp_path, lr, verdi
     assert "lr" in found["Monitor CSV"].missing and "lr" in found["TensorBoard"].missing
     assert "lr" not in found["CSV (Lightning CSVLogger style)"].missing
     assert found["CSV (Lightning CSVLogger style)"].evidence["lr"] == lr
+    # ‖Δθ‖/‖θ‖ is in the Monitor's CSV and TensorBoard, not in this Lightning log
+    assert found["Monitor CSV"].evidence["update_ratio"] == pytest.approx(
+        direct.evidence["update_ratio"], rel=1e-6
+    )
+    assert "update_ratio" not in found["CSV (Lightning CSVLogger style)"].evidence
 
 
 def test_a_diverging_and_a_healthy_run_read_back_from_the_log(tmp_path):

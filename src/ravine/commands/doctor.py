@@ -52,8 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=NAME",
-        help="with --log: the log's name for loss, gradient_norm, gradient_cosine, lr or step "
-        "where it differs, e.g. --column loss=train_loss_epoch (repeatable)",
+        help="with --log: the log's name for loss, gradient_norm, gradient_cosine, lr, "
+        "update_ratio or step where it differs, e.g. --column loss=train_loss_epoch "
+        "(repeatable)",
     )
     add_json(parser, "print JSON: verdict, evidence, remedy, missing evidence")
     parser.usage = (

@@ -2,7 +2,8 @@
 a Lightning ``CSVLogger`` ``metrics.csv``.
 
 A log is read into one series per key the verdict uses — ``loss`` (needed), ``gradient_norm``
-(‖g^t‖), ``gradient_cosine`` (cos(g^t, g^{t−1})) and ``lr`` (η^t) — indexed by the step of each
+(‖g^t‖), ``gradient_cosine`` (cos(g^t, g^{t−1})), ``lr`` (η^t) and ``update_ratio``
+(‖Δθ^t‖/‖θ^t‖, evidence only) — indexed by the step of each
 loss record. Each key is looked up under the names the loggers give it (:data:`NAMES`: the
 Monitor's own, Lightning's ``train_loss`` / ``train_loss_step`` and ``lr-<Optimizer>``, Hugging
 Face's ``grad_norm`` and ``learning_rate``; a name ending in ``/<key>`` counts too, as in
@@ -26,13 +27,14 @@ import numpy as np
 
 from .verdict import Diagnosis, default_window, diagnose_training
 
-KEYS = ("loss", "gradient_norm", "gradient_cosine", "lr")
+KEYS = ("loss", "gradient_norm", "gradient_cosine", "lr", "update_ratio")
 NAMES = {
     "step": ("step", "global_step"),
     "loss": ("loss", "train_loss", "train_loss_step", "training_loss", "loss_step"),
     "gradient_norm": ("gradient_norm", "grad_norm", "gradient_norm_step"),
     "gradient_cosine": ("gradient_cosine", "gradient_cosine_step"),
     "lr": ("lr", "learning_rate", "lr-*"),
+    "update_ratio": ("update_ratio", "update_ratio_step"),
 }
 EVENTS = "events.out.tfevents"  # the start of a TensorBoard event file's name
 
@@ -62,6 +64,7 @@ class LoggedRun:
             window=window or default_window(len(self.steps)),
             steps=self.steps,
             lr=eta,
+            update_ratio=get("update_ratio"),
         )
         if eta is not None:
             found.evidence.setdefault("lr", eta)

@@ -154,6 +154,7 @@ def diagnose_training(
     lr: float | None = None,
     hessian_max_eigenvalue: float | Callable[[], float] | None = None,
     critical: Callable[[], Any] | None = None,
+    update_ratio: Sequence[float] | np.ndarray | None = None,
     flat: float = FLAT,
     large: float = LARGE,
     small: float = SMALL,
@@ -179,6 +180,8 @@ def diagnose_training(
             :class:`ravine.diagnose.critical.CriticalPoint`, or anything with that attribute and
             optionally ``min_eigenvalue``, ``max_eigenvalue``, ``minimum_ratio``,
             ``gradient_norm``).
+        update_ratio: ‖Δθ^t‖/‖θ^t‖ per step (nan where not measured), or None: evidence only
+            (its median over the window, ``update_ratio``: tiny in a crawl).
         flat, large, small, grad_tol, diverge_factor: the thresholds (module docstring).
 
     ``evidence`` holds ``window``, ``steps_recorded``, ``loss_start``, ``loss_end``,
@@ -217,6 +220,10 @@ def diagnose_training(
         "diverge_factor": diverge_factor,
     }
     found = _decide(loss, norm, cosine, steps, window, floor, given, evidence, checks)
+    if update_ratio is not None:  # ‖Δθ‖/‖θ‖: evidence only
+        ratios = np.asarray(update_ratio, dtype=np.float64).reshape(-1)[-window:]
+        known = ratios[np.isfinite(ratios)]
+        found.evidence["update_ratio"] = float(np.median(known)) if known.size else math.nan
     return replace(found, missing=tuple(missing))
 
 
