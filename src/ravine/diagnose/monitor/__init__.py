@@ -23,6 +23,7 @@ One job per module, each importing only those before it:
 - :mod:`.effective_lr` — η^t/σ_i^t of a ravine optimizer's step, sampled;
 - :mod:`.previous_gradient` — g^{t−1}, kept one step for cos(g^t, g^{t−1});
 - :mod:`.logs` — the CSV file and TensorBoard;
+- :mod:`.read_logs` — the verdict from a run's logs (``ravine doctor --log``): :func:`read_log`;
 - :mod:`.guard` — stop and restore: :class:`Guard`, :class:`TrainingStopped`;
 - :mod:`.recorder` — what is measured each step: :class:`Monitor`.
 """
@@ -34,6 +35,7 @@ from .effective_lr import (
     EFFECTIVE_LR_SAMPLE,
 )
 from .guard import Guard, TrainingStopped
+from .read_logs import LoggedRun, read_log
 from .recorder import EVERY, LAYER_KEYS, Monitor
 from .verdict import (
     DIVERGE_FACTOR,
@@ -79,9 +81,11 @@ __all__ = [
     "VERDICTS",
     "Diagnosis",
     "Guard",
+    "LoggedRun",
     "Monitor",
     "TrainingStopped",
     "default_window",
     "diagnose_training",
     "divergence_line",
+    "read_log",
 ]

@@ -186,10 +186,11 @@ def diagnose_training(
 
     ``evidence`` holds ``window``, ``steps_recorded``, ``loss_start``, ``loss_end``,
     ``relative_loss_change``, ``loss_best``, ``gradient_norm_initial``, ``gradient_norm_now``,
+    ``relative_loss_change_run`` (since the run's first records), ``relative_loss_noise``,
     ``gradient_norm_ratio`` (now / initial), ``gradient_norm_window_ratio`` (the window's end
-    / its start), ``mean_gradient_cosine``; when they apply ``divergence_step``,
-    ``first_nonfinite_step``, ``lr``, ``max_eigenvalue``, ``lr_times_max_eigenvalue`` and the
-    critical point's numbers.
+    / its start), ``mean_gradient_cosine``; when they apply ``update_ratio``,
+    ``divergence_step``, ``first_nonfinite_step``, ``lr``, ``max_eigenvalue``,
+    ``lr_times_max_eigenvalue`` and the critical point's numbers.
     """
     missing = [
         name
