@@ -128,12 +128,13 @@ def start_point(text: str) -> tuple[float, float]:
 
 def add_optimizer_arguments(
     parser: argparse.ArgumentParser, *, many: bool = False, sweep: bool = False
-) -> None:
+) -> argparse.Action | None:
     """``--optimizer NAME``, ``--lr X``, repeated ``--opt key=value`` and ``--schedule SPEC``.
 
     With ``many``, ``--optimizer`` is repeatable and optional (default: all). With ``sweep``,
-    ``--lr`` also takes a list or a log-spaced grid: a list of η."""
-    add_optimizer(parser, many=many)
+    ``--lr`` also takes a list or a log-spaced grid: a list of η. Returns the ``--optimizer``
+    action (None with ``many``)."""
+    optimizer = add_optimizer(parser, many=many)
     if sweep:
         from ..sweep import LR_SPEC_HELP
 
@@ -147,14 +148,16 @@ def add_optimizer_arguments(
         type=schedule_spec,
         help="η^t as a multiple of --lr, e.g. 'linear-warmup:steps=10 >> cosine:steps=90'",
     )
+    return optimizer
 
 
 def add_optimizer(
     parser: argparse.ArgumentParser, *, many: bool = False, checked: bool = False
-) -> None:
+) -> argparse.Action | None:
     """``--optimizer NAME``, a catalog name, required; with ``many``, repeatable and optional
     (default: all). With ``checked``, an unknown name is refused while parsing; otherwise
-    :func:`ravine.optim.catalog.entry` refuses it when the command runs."""
+    :func:`ravine.optim.catalog.entry` refuses it when the command runs. Returns the argparse
+    action (None with ``many``)."""
     if many:
         parser.add_argument(
             "--optimizer",
@@ -163,7 +166,7 @@ def add_optimizer(
             help=f"optimizer to use, repeatable (default: all); one of {OPTIMIZERS}",
         )
         return
-    parser.add_argument(
+    return parser.add_argument(
         "--optimizer",
         required=True,
         type=one_of("optimizer", catalog.CATALOG) if checked else None,
@@ -201,10 +204,11 @@ def add_task(
     names: Iterable[str] | None = None,
     kind: str = "task",
     default: str | None = None,
-) -> None:
+) -> argparse.Action:
     """``--task NAME``: a built-in task (or surface); required unless it has a ``default``.
-    With ``names``, anything else is refused while parsing as an unknown ``kind``."""
-    parser.add_argument(
+    With ``names``, anything else is refused while parsing as an unknown ``kind``. Returns the
+    argparse action."""
+    return parser.add_argument(
         "--task",
         required=default is None,
         default=default,

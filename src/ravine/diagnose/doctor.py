@@ -35,33 +35,35 @@ class DiagnosedRun:
     monitor: Monitor
 
     def to_json(self) -> dict[str, Any]:
+        """task, optimizer, steps, and the diagnosis's :meth:`Diagnosis.to_json`."""
         return {
             "task": self.task,
             "optimizer": self.optimizer,
             "steps": self.steps,
-            **diagnosis_json(self.diagnosis),
+            **self.diagnosis.to_json(),
         }
 
 
-def diagnosis_json(diagnosis: Diagnosis) -> dict[str, Any]:
-    """The diagnosis as JSON: ``verdict``, ``kind``, ``evidence`` (a number that is not finite
-    becomes None) and ``remedy``."""
-    return {
-        "verdict": diagnosis.verdict,
-        "kind": diagnosis.kind,
-        "evidence": {k: _finite_or_none(v) for k, v in diagnosis.evidence.items()},
-        "remedy": diagnosis.remedy,
-    }
+# How the evidence a record lacked is named to the reader.
+LACKING = {
+    "gradient_norm": "‖g‖ (gradient_norm)",
+    "gradient_cosine": "cos(g^t, g^{t−1}) (gradient_cosine)",
+    "lr": "η (lr)",
+    "max_eigenvalue": "λ_max of the Hessian",
+}
 
 
 def reading_text(heading: str, reading: dict[str, Any]) -> str:
-    """A reading (:func:`diagnosis_json`'s keys) as lines: ``heading: verdict (kind)``, one line
-    per piece of evidence, the remedy."""
+    """A reading (:meth:`Diagnosis.to_json`'s keys) as lines: ``heading: verdict (kind)``, one
+    line per piece of evidence, the evidence the record lacked, the remedy."""
     kind = f" ({reading['kind']})" if reading["kind"] else ""
     lines = [f"{heading}: {reading['verdict']}{kind}", "evidence:"]
     for key, value in reading["evidence"].items():
         shown = "n/a" if value is None else f"{value:.6g}" if isinstance(value, float) else value
         lines.append(f"  {key:<26} {shown}")
+    if reading.get("missing"):
+        lacked = ", ".join(LACKING.get(name, name) for name in reading["missing"])
+        lines.append(f"lacking: {lacked} — decided without it")
     lines.append(f"remedy: {reading['remedy']}")
     return "\n".join(lines)
 
@@ -157,9 +159,3 @@ def _crossed_curvature(model, params, before, loss_fn, inputs, targets) -> float
         for p, b in zip(params, now, strict=True):
             p.copy_(b)
     return float(values[0])
-
-
-def _finite_or_none(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ..diagnose.critical import classify_critical_point
-from ..diagnose.doctor import diagnosis_json, reading_text
+from ..diagnose.doctor import reading_text
 from ..diagnose.monitor import EVERY, GRAD_TOL, MIN_WINDOW, Diagnosis, Monitor, default_window
 from ..validation import check_count, check_flag, require
 
@@ -234,7 +234,7 @@ class TrainerDoctor:
             self.diagnosis = monitor.diagnose(window=window, critical=self._critical(loss_of))
         except ValueError as error:  # fewer records than the window, and not diverged
             return f"{heading}: not diagnosed yet ({error})"
-        return reading_text(heading, diagnosis_json(self.diagnosis))
+        return reading_text(heading, self.diagnosis.to_json())
 
     def _critical(self, loss_of: Callable[[nn.Module, Any], torch.Tensor] | None) -> Any:
         """What :meth:`Monitor.diagnose` takes as ``critical``, from this doctor's setting."""

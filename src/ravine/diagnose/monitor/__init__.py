@@ -17,11 +17,13 @@ that tell them apart and :meth:`Monitor.diagnose` reads them. Attach it in two l
 
 One job per module, each importing only those before it:
 
-- :mod:`.verdict` — the doctor's reading: :class:`Diagnosis`, :func:`diagnose_training`, its
-  thresholds and remedies;
+- :mod:`.remedies` — the lecture's remedy for each verdict;
+- :mod:`.verdict` — the doctor's reading: :class:`Diagnosis`, :func:`diagnose_training` and its
+  thresholds;
 - :mod:`.effective_lr` — η^t/σ_i^t of a ravine optimizer's step, sampled;
 - :mod:`.previous_gradient` — g^{t−1}, kept one step for cos(g^t, g^{t−1});
 - :mod:`.logs` — the CSV file and TensorBoard;
+- :mod:`.read_logs` — the verdict from a run's logs (``ravine doctor --log``): :func:`read_log`;
 - :mod:`.guard` — stop and restore: :class:`Guard`, :class:`TrainingStopped`;
 - :mod:`.recorder` — what is measured each step: :class:`Monitor`.
 """
@@ -33,17 +35,22 @@ from .effective_lr import (
     EFFECTIVE_LR_SAMPLE,
 )
 from .guard import Guard, TrainingStopped
+from .read_logs import LoggedRun, read_log
 from .recorder import EVERY, LAYER_KEYS, Monitor
 from .verdict import (
     DIVERGE_FACTOR,
+    EVIDENCE,
     FLAT,
+    FLIPPING,
     GRAD_TOL,
+    KEPT,
     LARGE,
     LOSS_FLOOR,
     MIN_WINDOW,
     OVERSHOOT,
     REMEDIES,
     SMALL,
+    STEADY,
     VERDICTS,
     Diagnosis,
     default_window,
@@ -58,8 +65,11 @@ __all__ = [
     "EFFECTIVE_LR_QUANTILES",
     "EFFECTIVE_LR_SAMPLE",
     "EVERY",
+    "EVIDENCE",
     "FLAT",
+    "FLIPPING",
     "GRAD_TOL",
+    "KEPT",
     "LARGE",
     "LAYER_KEYS",
     "LOSS_FLOOR",
@@ -67,12 +77,15 @@ __all__ = [
     "OVERSHOOT",
     "REMEDIES",
     "SMALL",
+    "STEADY",
     "VERDICTS",
     "Diagnosis",
     "Guard",
+    "LoggedRun",
     "Monitor",
     "TrainingStopped",
     "default_window",
     "diagnose_training",
     "divergence_line",
+    "read_log",
 ]

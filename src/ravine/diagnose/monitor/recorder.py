@@ -393,6 +393,7 @@ class Monitor:
             lr=lr,
             hessian_max_eigenvalue=hessian_max_eigenvalue,
             critical=critical,
+            update_ratio=self.update_ratio,
             flat=flat,
             large=large,
             small=small,
