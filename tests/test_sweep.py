@@ -122,8 +122,12 @@ def test_a_diverged_run_spoils_no_other_run():
     assert together.diverged.tolist() == [False, True, False]
     assert together.diverged_at[1] is not None and together.diverged_at[0] is None
     assert not math.isfinite(together.final_loss[1].item())
-    assert torch.equal(together.final_loss[[0, 2]], alone.final_loss)
-    assert torch.equal(together.parameters["theta"][[0, 2]], alone.parameters["theta"])
+    # Equal to rounding, not bit for bit: the matrix product of the gradient may round a row
+    # differently with the number of rows on some CPUs (their BLAS picks another kernel).
+    torch.testing.assert_close(together.final_loss[[0, 2]], alone.final_loss, rtol=1e-12, atol=0)
+    torch.testing.assert_close(
+        together.parameters["theta"][[0, 2]], alone.parameters["theta"], rtol=1e-12, atol=0
+    )
     assert together.best_lr == alone.best_lr == 1e-6
     record = together.to_json()
     json.dumps(record, allow_nan=False)  # strict JSON: the infinite loss became null
