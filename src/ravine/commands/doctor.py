@@ -8,6 +8,7 @@ import argparse
 import json
 from typing import Any
 
+from .. import surfaces, tasks
 from .arguments import (
     add_json,
     add_optimizer_arguments,
@@ -24,10 +25,10 @@ HELP = "train a built-in task under the Monitor and say why it is stuck"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--task``, the optimizer flags, ``--steps``, ``--seed``, ``--json``."""
-    add_task(
+    add_task(  # the names and order of diagnose.doctor.task_names, which its error lists
         parser,
-        "a network task (sinc, diabetes, digits, reverse) or an error surface "
-        "(valley, saddle, pokemon, ...)",
+        f"a network task ({', '.join(tasks.TASKS)}) or an error surface "
+        f"({', '.join(surfaces.SURFACES)})",
     )
     add_optimizer_arguments(parser)
     add_steps(parser, 500, metavar=None)
