@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import sys
+import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -118,6 +119,21 @@ def test_verbose_adds_the_short_commands_progress_lines(capsys):
     assert code == 0 and err.splitlines()[-1] == "ravine: step 20/20"
 
 
+def test_verbose_says_where_checkpoints_go_and_a_resume_says_where_it_goes_on(capsys, tmp_path):
+    folder = tmp_path / "run"
+    code, _, err = run(capsys, "-v", *SINC, "--checkpoint", str(folder))
+    assert code == 0
+    written = [line for line in err.splitlines() if "checkpoint after update" in line]
+    assert written == [
+        f"ravine: checkpoint after update {n} written to {folder / 'checkpoint.pt'}" for n in (3, 6)
+    ]
+    argv = [*SINC[:-1], "3", "--checkpoint", str(folder), "--resume", str(folder)]
+    code, _, err = run(capsys, *argv)
+    assert code == 0
+    assert f"ravine: resumed from {folder} after update 6 (epoch 3, next batch 1)" in err
+    assert "checkpoint after" not in err  # DEBUG: only with -v
+
+
 @pytest.mark.parametrize(
     "argv",
     [["-v", "-q", *DOCTOR], ["-v", *DOCTOR, "-q"], [*DOCTOR, "--verbose", "--quiet"]],
@@ -142,6 +158,15 @@ def test_the_library_never_configures_logging():
             continue  # the command line's own handler
         text = path.read_text(encoding="utf-8")
         assert "addHandler" not in text and "basicConfig" not in text, path
+
+
+def test_a_python_warning_is_one_line_even_with_quiet(capsys):
+    from ravine.commands.progress import configure_logging
+
+    for quiet in (False, True):
+        with configure_logging(quiet=quiet):
+            warnings.warn_explicit("λ_min may be inexact", UserWarning, "spectrum.py", 1)
+        assert capsys.readouterr().err == "ravine: UserWarning: λ_min may be inexact\n"
 
 
 def read_csv(path):

@@ -11,7 +11,7 @@ steps of ``lr-find``, ``sweep`` and ``critical``, which take seconds (at DEBUG: 
 ``-v``). ``train``'s epoch line carries the epoch's numbers, so it is written on a terminal too,
 above the bar.
 
-**Diagnostics** (a run that stopped early, an interruption, a library's warning) are log
+**Diagnostics** (a run that stopped early, an interruption, a Python warning) are log
 records at WARNING; ``-q`` leaves only those and the errors (no bars, no progress lines), ``-v``
 adds the DEBUG records. :func:`configure_logging` sets this up for the ``ravine`` command; the
 library itself only logs to ``logging.getLogger(__name__)`` and never configures a handler.
@@ -23,6 +23,7 @@ import logging
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -47,28 +48,31 @@ class _Handler(logging.Handler):
 
 @contextmanager
 def configure_logging(verbose: bool = False, quiet: bool = False) -> Iterator[None]:
-    """For the span of one command: the ``ravine`` loggers (and Python's warnings) write to
-    stderr as ``ravine: message``, at DEBUG with ``verbose``, WARNING with ``quiet``, else
-    INFO. The loggers are put back as they were after, so ``ravine.cli.main`` may be called
-    many times in one process."""
+    """For the span of one command: the ``ravine`` loggers write to stderr as ``ravine:
+    message``, at DEBUG with ``verbose``, WARNING with ``quiet``, else INFO, and a Python
+    warning becomes one such line at WARNING (``ravine: UserWarning: …``, not the file, line
+    and source that :mod:`warnings` prints). All is put back as it was after, so
+    ``ravine.cli.main`` may be called many times in one process."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     handler = _Handler()
     handler.setFormatter(logging.Formatter(FORMAT))
-    loggers = [logging.getLogger("ravine"), logging.getLogger("py.warnings")]
-    before = [(one.level, one.propagate) for one in loggers]
-    for one in loggers:
-        one.addHandler(handler)
-        one.propagate = False  # one line per record, whatever the root logger does
-    loggers[0].setLevel(level)
-    logging.captureWarnings(True)
+    root = logging.getLogger("ravine")
+    before = (root.level, root.propagate, warnings.showwarning)
+    root.addHandler(handler)
+    root.propagate = False  # one line per record, whatever the root logger does
+    root.setLevel(level)
+    warnings.showwarning = _warning_line
     try:
         yield
     finally:
-        logging.captureWarnings(False)
-        for one, (old_level, old_propagate) in zip(loggers, before, strict=True):
-            one.removeHandler(handler)
-            one.setLevel(old_level)
-            one.propagate = old_propagate
+        root.removeHandler(handler)
+        root.setLevel(before[0])  # setLevel, not .level =: it clears the loggers' caches
+        root.propagate, warnings.showwarning = before[1:]
+
+
+def _warning_line(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
+    """``warnings.showwarning`` while a command runs: the warning as one log line."""
+    log.warning("%s: %s", category.__name__, message)
 
 
 def bars_shown() -> bool:

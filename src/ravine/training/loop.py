@@ -30,6 +30,7 @@ never stopped ends (the same θ, optimizer state, losses and Monitor records).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -51,6 +52,8 @@ from ..validation import WHOLE, check_count, is_real, require
 from . import checkpoint as checkpoints
 from .checkpoint import Position
 from .epoch_log import EpochScalars
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 32
 EPOCHS = 20
@@ -291,6 +294,10 @@ def train(
     if resume is not None:
         saved = checkpoints.load(resume, _identity(run))
         position = _restore(saved, run, opt, scheduler, shuffle)
+        where = (position.epoch, position.batch + 1)
+        log.info(
+            "resumed from %s after update %d (epoch %d, next batch %d)", resume, run.updates, *where
+        )
     keeper = _Keeper(checkpoint, checkpoint_every, stop, run, opt, scheduler, shuffle, each_update)
     try:
         for epoch in range(position.epoch, epochs + 1):
@@ -432,7 +439,9 @@ class _Keeper:
             "update_seconds": run.update_seconds,
         }
         contents = checkpoints.contents_of(_identity(run), position, states, self.shuffle, record)
-        return checkpoints.save(self.folder, contents)
+        path = checkpoints.save(self.folder, contents)
+        log.debug("checkpoint after update %d written to %s", run.updates, path)
+        return path
 
 
 def _identity(run: Run) -> dict[str, Any]:
