@@ -178,14 +178,22 @@ class ExperimentProgress:
         self.bar: Any = None
 
     def __call__(self, name: str, done: int, total: int) -> None:
-        if bars_shown():
-            if self.bar is None:
-                self.bar = tqdm(total=total, unit="experiment", file=sys.stderr, leave=False)
-            self.bar.set_description_str(f"running {name}" if name else "done", refresh=False)
-            self.bar.update(done - self.bar.n)
-            return
         what = f"running {name}" if name else "done"
-        log.info("%d/%d  %s  (%.1f s)", done, total, what, time.perf_counter() - self.start)
+        if not bars_shown():
+            log.info("%d/%d  %s  (%.1f s)", done, total, what, time.perf_counter() - self.start)
+        elif self.bar is None:
+            self.bar = tqdm(
+                total=total,
+                initial=done,
+                desc=what,
+                unit="experiment",
+                file=sys.stderr,
+                leave=False,
+            )
+        else:
+            self.bar.set_description_str(what, refresh=False)
+            self.bar.update(done - self.bar.n)
+            self.bar.refresh()
 
     def close(self) -> None:
         if self.bar is not None:
