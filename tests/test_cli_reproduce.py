@@ -1,6 +1,7 @@
 """`ravine reproduce` on two fake experiments: exit status from the verdicts, the report, the
-progress bar, and one line for an unknown --only name."""
+progress, and one line for an unknown --only name."""
 
+import io
 import json
 import sys
 import types
@@ -89,12 +90,32 @@ def test_all_reproduced_exits_0_and_writes_the_report(capsys, tmp_path, fakes):
     assert all(e["seconds"] >= 0 for e in found["experiments"])
     html = (out_dir / "index.html").read_text(encoding="utf-8")
     assert '<img src="fake-a/curve.png"' in html and '<img src="fake-b/curve.png"' in html
-    # the progress bar: one line per experiment and one at the end, on stderr only
+    # the progress in a log (stderr is no terminal here): one line per experiment and one at
+    # the end, on stderr only
     progress = err.splitlines()
     assert len(progress) == 3
-    assert progress[0].startswith("[--------------------] 0/2  running fake-a")
-    assert progress[1].startswith("[##########----------] 1/2  running fake-b")
-    assert progress[2].startswith("[####################] 2/2  done")
+    assert progress[0].startswith("ravine: 0/2  running fake-a  (")
+    assert progress[1].startswith("ravine: 1/2  running fake-b  (")
+    assert progress[2].startswith("ravine: 2/2  done  (")
+    assert all(line.endswith(" s)") for line in progress)
+
+
+def test_on_a_terminal_the_progress_is_a_bar_over_the_experiments(
+    capsys, tmp_path, fakes, monkeypatch
+):
+    fakes(a=True, b=True)
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)  # in the test: pytest's capture comes later
+    code, out, _ = run(capsys, "reproduce", "--out", str(tmp_path))
+    assert code == 0 and "2 of 2 claims reproduced" in out
+    shown = screen.getvalue()
+    assert "running fake-a:" in shown and "| 0/2 [" in shown and "experiment/s" in shown
+    assert "ravine: " not in shown  # the bar instead of the lines
 
 
 def test_one_claim_not_reproduced_exits_1(capsys, tmp_path, fakes):

@@ -131,7 +131,7 @@ def test_three_folds_give_three_runs_and_their_mean_and_spread(capsys, tmp_path)
     code, out, err = run(capsys, "train", *argv, *small, "--json", "--plot", str(tmp_path))
     assert code == 0
     progress = err.strip().splitlines()
-    assert [re.search(r"\] (fold \d/3)  epoch 1/1  ", line)[1] for line in progress] == [
+    assert [re.match(r"ravine: (fold \d/3)  epoch 1/1  ", line)[1] for line in progress] == [
         "fold 1/3",
         "fold 2/3",
         "fold 3/3",

@@ -3,7 +3,10 @@ each, with its own flags and its own ``run``), parses the command line and runs 
 chosen. A bad value fails with one line and exit status 2, whether the parser or the library
 refuses it.
 
-``ravine --help`` lists the commands; ``ravine COMMAND --help`` gives each one's flags.
+``ravine --help`` lists the commands; ``ravine COMMAND --help`` gives each one's flags;
+``ravine --version`` says the installed version. ``-v/--verbose`` and ``-q/--quiet`` (before or
+after the command) say more or less on stderr: results go to stdout, progress and warnings to
+stderr through :mod:`logging` (:mod:`ravine.commands.progress`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,20 @@ import typing
 from collections.abc import Sequence
 
 from .commands import COMMANDS
+from .commands.arguments import add_output_flags
+from .commands.progress import configure_logging
+
+
+def version() -> str:
+    """The installed distribution's version, else the package's ``__version__``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("ravine")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        from . import __version__
+
+        return __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,10 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ravine",
         description="Adaptive learning rates for PyTorch: θ ← θ − (η^t/σ^t)·m^t.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    add_output_flags(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         sub = commands.add_parser(command.NAME, help=command.HELP)
         command.add_arguments(sub)
+        add_output_flags(sub, command=True)
         sub.set_defaults(run=command.run)
     return parser
 
@@ -53,8 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ravine`` on ``argv`` (default: the process's arguments); the exit status."""
     parser = build_parser()
     args = parser.parse_args(_join_negative_values(list(sys.argv[1:] if argv is None else argv)))
+    if args.verbose and args.quiet:  # one given before the command, the other after
+        parser.error("-v/--verbose and -q/--quiet say opposite things; give one")
     try:
-        return args.run(args)
+        with configure_logging(verbose=args.verbose, quiet=args.quiet):
+            return args.run(args)
     except ValueError as error:
         print(f"ravine: error: {error}", file=sys.stderr)
         return 2

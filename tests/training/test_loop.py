@@ -3,6 +3,7 @@ evaluation, schedules, the stop on a non-finite loss, and clear errors."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -41,6 +42,19 @@ def test_folds_cover_every_example_once():
     for train_idx, val_idx in parts:
         assert set(train_idx.tolist()).isdisjoint(val_idx.tolist())
         assert len(train_idx) + len(val_idx) == 10
+
+
+def test_folds_are_scikit_learns_kfold_shuffled_with_the_seed():
+    from sklearn.model_selection import KFold
+
+    for seed in (0, 3):
+        expected = KFold(n_splits=4, shuffle=True, random_state=seed).split(np.arange(30))
+        for (train_idx, val_idx), (kept, held) in zip(
+            make_folds(30, 4, seed), list(expected), strict=True
+        ):
+            assert train_idx.tolist() == kept.tolist() and val_idx.tolist() == held.tolist()
+            assert train_idx.dtype == val_idx.dtype == torch.long
+    assert make_folds(30, 4, 0)[0][1].tolist() != make_folds(30, 4, 3)[0][1].tolist()
 
 
 @pytest.mark.parametrize(

@@ -66,9 +66,10 @@ def folder_path(text: str) -> Path:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def figure_file(text: str) -> str:
-    """argparse type: a figure's file name; refused when a folder above it is a regular file
-    (the figure could not be written there) or when it names a folder."""
+def output_file(text: str) -> str:
+    """argparse type: the name of a file to write (a figure, a CSV table); refused when a
+    folder above it is a regular file (nothing could be written there) or when it names a
+    folder."""
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file name")
@@ -261,9 +262,32 @@ def add_plot(parser: argparse.ArgumentParser, help: str, *, folder: bool = False
     if folder:
         parser.add_argument("--plot", type=folder_path, metavar="DIR", help=help)
     else:
-        parser.add_argument("--plot", type=figure_file, metavar="FILE.png", help=help)
+        parser.add_argument("--plot", type=output_file, metavar="FILE.png", help=help)
 
 
 def add_json(parser: argparse.ArgumentParser, help: str = "print JSON") -> None:
     """``--json``: print the result as JSON instead of text."""
     parser.add_argument("--json", action="store_true", help=help)
+
+
+def add_output_flags(parser: argparse.ArgumentParser, *, command: bool = False) -> None:
+    """``-v/--verbose`` and ``-q/--quiet``: what is said on stderr (:mod:`.progress`).
+
+    Given to ``ravine`` and again to each ``command`` (with no default there, so that
+    ``ravine -q train ...`` and ``ravine train ... -q`` both count)."""
+    default: Any = argparse.SUPPRESS if command else False
+    said = parser.add_mutually_exclusive_group()
+    said.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="say more on stderr: the debug messages too",
+    )
+    said.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="say less on stderr: no progress, only warnings and errors",
+    )

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .. import tasks
 from .arguments import add_json, add_seed, add_task
+from .progress import counted
 
 if TYPE_CHECKING:
     from ..diagnose.critical import CriticalPoint, CriticalTraining
@@ -27,12 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train, classify and print the critical point (text or JSON); exit status 0."""
+    """Train (its progress on stderr), classify and print the critical point (text or JSON);
+    exit status 0."""
     from ..diagnose.critical import classify_critical_point, train_to_critical_point
 
     task = tasks.task(args.task, seed=args.seed)
     model = task.model()
-    training = train_to_critical_point(model, task.loss_fn, task.inputs, task.targets)
+    with counted("update", level=logging.DEBUG, lines=10) as progress:
+        training = train_to_critical_point(
+            model, task.loss_fn, task.inputs, task.targets, progress=progress
+        )
     point = classify_critical_point(model, task.loss_fn, task.inputs, task.targets)
     if args.json:
         from ..report import jsonable

@@ -12,6 +12,7 @@ import argparse
 import json
 from typing import Any
 
+from .. import surfaces, tasks
 from .arguments import (
     add_json,
     add_optimizer_arguments,
@@ -32,10 +33,10 @@ TRAINING = ("optimizer", "lr", "opt", "schedule")  # the flags of --task, refuse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--task`` or ``--log``, the optimizer flags, ``--steps``, ``--seed``, ``--column``,
     ``--json``."""
-    task = add_task(
+    task = add_task(  # the names and order of diagnose.doctor.task_names, which its error lists
         parser,
-        "a network task (sinc, diabetes, digits, reverse) or an error surface "
-        "(valley, saddle, pokemon, ...)",
+        f"a network task ({', '.join(tasks.TASKS)}) or an error surface "
+        f"({', '.join(surfaces.SURFACES)})",
     )
     optimizer = add_optimizer_arguments(parser)
     task.required = optimizer.required = False  # (one of --task and --log: checked in run)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from typing import TYPE_CHECKING
 
 from .. import tasks
@@ -22,6 +23,7 @@ from .arguments import (
     add_task,
     positive_number,
 )
+from .progress import Progress
 
 if TYPE_CHECKING:
     from ..training import RangeTest
@@ -52,20 +54,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the range test, plot it with ``--plot`` and print what it found (text or JSON);
-    exit status 0."""
+    """Run the range test (its progress on stderr), plot it with ``--plot`` and print what it
+    found (text or JSON); exit status 0."""
     from ..training import lr_find
 
-    test = lr_find(
-        args.task,
-        args.optimizer,
-        options=catalog.parse_options(args.optimizer, args.opt),
-        lr_min=args.lr_min,
-        lr_max=args.lr_max,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        seed=args.seed,
-    )
+    with Progress(args.steps, "update", level=logging.DEBUG, lines=10) as shown:
+        test = lr_find(
+            args.task,
+            args.optimizer,
+            options=catalog.parse_options(args.optimizer, args.opt),
+            lr_min=args.lr_min,
+            lr_max=args.lr_max,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            progress=lambda k, steps, loss: shown.advance(k, loss=loss),
+        )
     if args.plot:
         from ..report.plots import plot_range_test
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import experiments
 from ..files import claimed_folder
 from .arguments import folder_path, one_of, whole_number
-from .progress import ExperimentBar
+from .progress import ExperimentProgress
 
 if TYPE_CHECKING:
     from ..experiments.base import Result
@@ -50,13 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the experiments with a progress bar on stderr, write the report, print one line per
-    claim; exit status 1 unless every claim held here (the report says why each did not)."""
+    """Run the experiments with their progress on stderr, write the report, print one line
+    per claim; exit status 1 unless every claim held here (the report says why each did not)."""
     from ..report import write_report
 
-    with claimed_folder(args.out):  # a second run into the same folder is refused
+    shown = ExperimentProgress()
+    with claimed_folder(args.out), closing(shown):  # a second run into the folder is refused
         results = experiments.run_all(
-            args.out, only=args.only, quick=args.quick, progress=ExperimentBar(), jobs=args.jobs
+            args.out, only=args.only, quick=args.quick, progress=shown, jobs=args.jobs
         )
         index = write_report(results, args.out)
     print(text(results, index))

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from typing import TYPE_CHECKING
 
 from .. import surfaces, tasks
 from ..optim import catalog
 from .arguments import add_json, add_optimizer_arguments, add_plot, add_seed, add_steps, add_task
+from .progress import counted
 
 if TYPE_CHECKING:
     from ..schedules import Schedule
@@ -48,19 +50,22 @@ def run(args: argparse.Namespace) -> int:
 
 def swept(args: argparse.Namespace, problem: str | Surface) -> SweepResult:
     """:func:`ravine.sweep.sweep` of ``problem`` (a task or surface name, or a surface) over
-    the η of ``--lr``, with the optimizer, steps, seed and start the command line gives."""
+    the η of ``--lr``, with the optimizer, steps, seed and start the command line gives; its
+    progress on stderr."""
     from ..sweep import sweep
 
-    return sweep(
-        problem,
-        args.optimizer,
-        lrs=args.lr,
-        steps=args.steps,
-        options=catalog.parse_options(args.optimizer, args.opt),
-        schedule=args.schedule,
-        seed=getattr(args, "seed", None),
-        start=getattr(args, "start", None),
-    )
+    with counted(level=logging.DEBUG, lines=10) as progress:
+        return sweep(
+            problem,
+            args.optimizer,
+            lrs=args.lr,
+            steps=args.steps,
+            options=catalog.parse_options(args.optimizer, args.opt),
+            schedule=args.schedule,
+            seed=getattr(args, "seed", None),
+            start=getattr(args, "start", None),
+            progress=progress,
+        )
 
 
 def show(args: argparse.Namespace, result: SweepResult) -> int:

@@ -1,8 +1,13 @@
 """``ravine train --task NAME [--model SPEC] [--loss NAME] --optimizer NAME [--lr X]
 [--opt key=value ...] [--schedule SPEC] [--batch-size B] [--epochs E]
-[--validation F | --folds K] [--seed S] [--monitor] [--tensorboard DIR] [--plot DIR] [--json]
-[--checkpoint DIR [--checkpoint-every N]] [--resume DIR]``: train a built-in task in
-mini-batches, print its final numbers and plot its loss curves.
+[--validation F | --folds K] [--seed S] [--monitor] [--tensorboard DIR] [--csv FILE]
+[--plot DIR] [--json] [--checkpoint DIR [--checkpoint-every N]] [--resume DIR]``: train a
+built-in task in mini-batches, print its final numbers and plot its loss curves.
+
+Progress (:mod:`.progress`): a bar over the epoch's batches on a terminal, and one line per
+epoch with its numbers. ``--tensorboard DIR`` logs the Monitor's per-update numbers and each
+epoch's losses and metrics; ``--csv FILE`` writes the epoch table
+(:mod:`ravine.training.epoch_log`).
 
 Ctrl-C (SIGINT) or SIGTERM stops training cleanly after the update in flight: with
 ``--checkpoint`` a checkpoint is written there, the plots and numbers of what was trained are
@@ -13,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -31,11 +36,14 @@ from .arguments import (
     folder_path,
     fraction,
     hyperparameters,
+    output_file,
     whole_number,
 )
 from .interrupts import stop_on_signals
-from .progress import epoch_line
+from .progress import EpochProgress
 from .train_report import setting, text
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..training import Run
@@ -46,8 +54,8 @@ HELP = "train a built-in task in mini-batches and plot its loss curves"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--task``, ``--model``, ``--loss``, the optimizer flags, ``--batch-size``, ``--epochs``,
-    ``--validation`` or ``--folds``, ``--seed``, ``--monitor``, ``--tensorboard``, ``--plot``,
-    ``--json``."""
+    ``--validation`` or ``--folds``, ``--seed``, ``--monitor``, ``--tensorboard``, ``--csv``,
+    ``--plot``, ``--json``, ``--checkpoint``, ``--checkpoint-every``, ``--resume``."""
     add_task(parser, f"one of {', '.join(tasks.TASKS)}")
     parser.add_argument(
         "--model",
@@ -80,7 +88,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tensorboard",
         type=folder_path,
         metavar="DIR",
-        help="log the Monitor's numbers to TensorBoard",
+        help="log to TensorBoard in DIR: the Monitor's numbers each update, the losses and "
+        "metrics each epoch",
+    )
+    parser.add_argument(
+        "--csv",
+        type=output_file,
+        metavar="FILE",
+        help="write the epoch table (losses and metrics of each epoch) to FILE as CSV",
     )
     add_plot(parser, "save loss.png (and metric.png) in DIR", folder=True)
     add_json(parser)
@@ -127,20 +142,26 @@ def run(args: argparse.Namespace) -> int:
             held.enter_context(claimed_folder(folder))  # one run per folder
         runs = training(task, args, lr, options, stop)
         plots = [] if args.plot is None else draw(runs, task, args)
+        if args.csv is not None:
+            from ..files import write_text
+            from ..training.epoch_log import epoch_table
+
+            table = epoch_table(runs, task.metric_name, folds=args.folds is not None)
+            write_text(args.csv, table)
     return report(task, runs, args, plots)
 
 
 def report(task: tasks.Task, runs: list[Run], args: argparse.Namespace, plots: list[Path]) -> int:
-    """Say on stderr where a run stopped or was interrupted, print the numbers (text or
-    JSON); exit status 130 when interrupted, 1 when a run stopped early, else 0."""
+    """Say on stderr (warnings) where a run stopped or was interrupted, print the numbers
+    (text or JSON); exit status 130 when interrupted, 1 when a run stopped early, else 0."""
     for one in runs:
         if one.stopped is not None:
             where = "" if one.fold is None else f"fold {one.fold + 1}: "
-            print(f"ravine: {where}{one.stopped}", file=sys.stderr)
+            log.warning("%s%s", where, one.stopped)
     status = 1 if any(one.stopped is not None for one in runs) else 0
     interrupted = next((one.interrupted for one in runs if one.interrupted is not None), None)
     if interrupted is not None:
-        print(f"ravine: {interrupted}; {resume_hint(args)}", file=sys.stderr)
+        log.warning("%s; %s", interrupted, resume_hint(args))
         status = 130
     if args.json:
         from ..report import jsonable
@@ -168,7 +189,7 @@ def training(
     stop: Any = None,
 ) -> list[Run]:
     """:func:`ravine.training.train` once, or :func:`~ravine.training.cross_validate` with
-    ``--folds``, with an epoch line on stderr; the runs, in fold order."""
+    ``--folds``, with its progress on stderr; the runs, in fold order."""
     from ..training import VALIDATION, cross_validate, train
 
     start = time.perf_counter()
@@ -183,10 +204,17 @@ def training(
         stop=stop,
     )
 
+    shown: list[EpochProgress] = []
+
+    def watched(fold: str = "") -> dict[str, Any]:
+        """The progress hooks of one run (``fold``: its prefix)."""
+        shown.append(EpochProgress(task.metric_name, start, args.epochs, fold))
+        return {"progress": shown[-1].epoch, "each_update": shown[-1].update}
+
     def fold_settings(i: int) -> dict[str, Any]:
         """Fold i's own progress prefix and TensorBoard folder."""
         return {
-            "progress": epoch_line(task.metric_name, start, f"fold {i + 1}/{args.folds}  "),
+            **watched(f"fold {i + 1}/{args.folds}  "),
             "tensorboard": None if args.tensorboard is None else args.tensorboard / f"fold-{i + 1}",
         }
 
@@ -200,15 +228,18 @@ def training(
             args.optimizer,
             validation=VALIDATION if args.validation is None else args.validation,
             tensorboard=args.tensorboard,
-            progress=epoch_line(task.metric_name, start),
             checkpoint=args.checkpoint,
             checkpoint_every=args.checkpoint_every,
             resume=args.resume,
             **settings,
+            **watched(),
         )
         return [one]
     except ImportError as error:  # --tensorboard without the tensorboard package
         raise ValueError(str(error)) from None
+    finally:  # a bar left by an interruption
+        for one in shown:
+            one.close()
 
 
 def draw(runs: list[Run], task: tasks.Task, args: argparse.Namespace) -> list[Path]:

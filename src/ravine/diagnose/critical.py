@@ -36,6 +36,7 @@ size-weighted average over ``(x, y)`` batches when ``inputs`` is an iterable of 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -464,6 +465,7 @@ def train_to_critical_point(
     grad_tol: float = GRAD_TOL,
     max_parameters: int = MAX_PARAMETERS,
     gradient_norm_lr: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CriticalTraining:
     """Train ``model`` in place until ‖∇L‖ < ``grad_tol``, in two phases.
 
@@ -489,6 +491,7 @@ def train_to_critical_point(
 
     ReLU networks put a limit on phase 2: the gradient jumps where a unit's kink crosses a data
     point, so ‖g‖ may stop falling above grad_tol; ``reached`` says whether it got there.
+    ``progress(done, descent_steps + newton_steps)`` is called after each descent update.
     """
     check_count("descent_steps", descent_steps, 0)
     check_count("newton_steps", newton_steps, 0)
@@ -504,10 +507,12 @@ def train_to_critical_point(
     if descent_steps:
         rate = lr * schedules.cosine(descent_steps, end=1e-3)  # η^t
         adam = optim.Adam(params, lr=rate)
-        for _ in range(descent_steps):
+        for t in range(descent_steps):
             adam.zero_grad()
             training_loss(model, loss_fn, inputs, targets).backward()
             adam.step()
+            if progress is not None:
+                progress(t + 1, descent_steps + newton_steps)
         adam.zero_grad(set_to_none=True)
     loss, gradient = loss_and_gradient(model, loss_fn, inputs, targets)
     norm = float(torch.linalg.vector_norm(gradient))

@@ -182,6 +182,7 @@ def sweep(
     divergence: float = DIVERGENCE,
     chunk: int | None = None,
     dtype: torch.dtype = torch.float64,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
     """Run ``optimizer`` (a catalog name) once per learning rate, all runs at once.
 
@@ -204,6 +205,8 @@ def sweep(
             of a surface's; for a network, as many as keep its widest activation
             (R·N·width numbers) within :data:`CHUNK_BYTES`, about a CPU's cache.
         dtype: a surface's θ dtype (a network keeps its model's).
+        progress: ``progress(done, total)`` after each step of each chunk: ``done`` of the
+            ``total`` = steps × chunks.
 
     Returns the :class:`SweepResult`. Bad input raises ValueError naming it, before any step.
     """
@@ -225,13 +228,16 @@ def sweep(
 
     begun = time.perf_counter()
     chunks = []
+    total = steps * -(-len(rates) // size)  # steps × ⌈runs / chunk⌉
     for first in range(0, len(rates), size):
+        done = steps * (first // size)
+        tick = None if progress is None else lambda t, done=done: progress(done + t, total)
         part = rates[first : first + size]
         runs = make_runs(len(part))
         # Building the optimizer checks every hyperparameter and gives the parts and the group.
         rule = catalog.create(optimizer, list(runs.parameters.values()), lr=part[0], **options)
         with torch.no_grad():
-            state, losses = _descend_together(runs, rule, part, multipliers, every)
+            state, losses = _descend_together(runs, rule, part, multipliers, every, tick)
         chunks.append((runs.parameters, state, losses))
     seconds = time.perf_counter() - begun
     params, state, losses = _join(chunks, rule.scalar_state)
@@ -308,9 +314,9 @@ def _join(chunks, scalars):
     return params, state, torch.cat([c[2] for c in chunks], dim=1)
 
 
-def _descend_together(runs, rule, rates, multipliers, every):
-    """N updates of every stacked parameter in place; returns the stacked state and the kept
-    losses (K, R)."""
+def _descend_together(runs, rule, rates, multipliers, every, tick=None):
+    """N updates of every stacked parameter in place (``tick(t)`` after update t, from 1);
+    returns the stacked state and the kept losses (K, R)."""
     direction, magnitude, scale_first = rule.direction, rule.magnitude, rule.scale_first
     params = runs.parameters
     first = next(iter(params.values()))
@@ -346,5 +352,7 @@ def _descend_together(runs, rule, rates, multipliers, every):
                 magnitude,
                 scale_first,
             )
+        if tick is not None:
+            tick(t + 1)
     kept.append(runs.losses())  # L(θ^N)
     return state, torch.stack(kept)

@@ -1,6 +1,6 @@
 """K-fold cross-validation (the general guide's way to choose a model without leaning on one
-split): the examples cut into K folds, one run per fold validated on it, and the mean and
-spread of their final numbers.
+split): the examples cut into K folds (scikit-learn's ``KFold``), one run per fold validated
+on it, and the mean and spread of their final numbers.
 """
 
 from __future__ import annotations
@@ -20,14 +20,20 @@ from .loop import Run, train
 
 
 def make_folds(n: int, k: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """K-fold cross-validation: a seeded permutation of range(n) cut into ``k`` near-equal
-    folds; fold i is (every other fold, fold i). ``k`` >= 2 and <= n."""
+    """K-fold cross-validation by scikit-learn's ``KFold(k, shuffle=True,
+    random_state=seed)``: range(n) shuffled with ``seed`` and cut into ``k`` folds, the first
+    ``n % k`` of them one example larger; fold i is (every other example, fold i), each in
+    ascending order. ``k`` >= 2 and <= n."""
+    from sklearn.model_selection import KFold
+
     k = check_count("folds", k, 2, noun=WHOLE)
     if k > n:
         raise ValueError(f"folds={k} is more than the {n} examples")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    parts = list(order.tensor_split(k))
-    return [(torch.cat(parts[:i] + parts[i + 1 :]), parts[i]) for i in range(k)]
+    cut = KFold(n_splits=k, shuffle=True, random_state=seed).split(np.arange(n))
+    return [
+        (torch.as_tensor(kept, dtype=torch.long), torch.as_tensor(held, dtype=torch.long))
+        for kept, held in cut
+    ]
 
 
 @dataclass

@@ -30,6 +30,7 @@ never stopped ends (the same θ, optimizer state, losses and Monitor records).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -50,6 +51,9 @@ from ..tasks import task as build_task
 from ..validation import WHOLE, check_count, is_real, require
 from . import checkpoint as checkpoints
 from .checkpoint import Position
+from .epoch_log import EpochScalars
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 32
 EPOCHS = 20
@@ -219,6 +223,7 @@ def train(
     csv: str | Path | None = None,
     tensorboard: str | Path | None = None,
     progress: Callable[[Epoch, int], None] | None = None,
+    each_update: Callable[[int, int, int, float], None] | None = None,
     model: nn.Module | None = None,
     checkpoint: str | Path | None = None,
     checkpoint_every: int | None = None,
@@ -233,7 +238,10 @@ def train(
     (training, validation) replaces the split (:func:`make_folds` gives them); ``model``
     replaces the task's freshly seeded model (trained in place). ``monitor`` attaches a
     :class:`~ravine.diagnose.monitor.Monitor` (``csv`` and ``tensorboard`` are its logs) and
-    diagnoses the run at the end. ``progress(epoch_record, epochs)`` is called after each epoch.
+    diagnoses the run at the end; ``tensorboard`` also gets the per-epoch losses and metrics
+    (:mod:`.epoch_log`). ``progress(epoch_record, epochs)`` is called after each epoch,
+    ``each_update(epoch, batch, batches, loss)`` after each update (``batch`` of the epoch's
+    ``batches``, from 1; ``loss`` the batch's L^b).
 
     ``checkpoint`` is a folder to write checkpoints in, every ``checkpoint_every`` updates
     (default: at the end of each epoch) and when ``stop()`` returns True (polled after each
@@ -260,6 +268,7 @@ def train(
     scheduler = Scheduler(opt, schedule) if schedule is not None else None
     per_epoch = bool(getattr(schedule, "metric_driven", False))
     watch = Monitor(net, opt, csv=csv, tensorboard=tensorboard) if monitor else None
+    scalars = None if tensorboard is None else EpochScalars(tensorboard, task.metric_name)
     run = Run(
         task=task.name,
         model_spec=task.model_spec,
@@ -285,7 +294,11 @@ def train(
     if resume is not None:
         saved = checkpoints.load(resume, _identity(run))
         position = _restore(saved, run, opt, scheduler, shuffle)
-    keeper = _Keeper(checkpoint, checkpoint_every, stop, run, opt, scheduler, shuffle)
+        where = (position.epoch, position.batch + 1)
+        log.info(
+            "resumed from %s after update %d (epoch %d, next batch %d)", resume, run.updates, *where
+        )
+    keeper = _Keeper(checkpoint, checkpoint_every, stop, run, opt, scheduler, shuffle, each_update)
     try:
         for epoch in range(position.epoch, epochs + 1):
             net.train()
@@ -298,6 +311,8 @@ def train(
             record = _evaluate(task, net, train_idx, val_idx, epoch, run.updates)
             record.seconds = run.update_seconds - start_epoch
             run.history.append(record)
+            if scalars is not None:
+                scalars.write(record)
             if scheduler is not None and per_epoch:
                 scheduler.step(
                     record.val_loss if record.val_loss is not None else record.train_loss
@@ -311,6 +326,8 @@ def train(
     finally:
         if watch is not None:
             watch.close()
+        if scalars is not None:
+            scalars.close()
 
 
 def _draw_order(train_idx: torch.Tensor, shuffle: torch.Generator) -> torch.Tensor:
@@ -369,6 +386,8 @@ def _epoch_of_updates(
         if scheduler is not None:
             scheduler.step()
         run.update_seconds += time.perf_counter() - started
+        if keeper.each_update is not None:
+            keeper.each_update(epoch, index + 1, len(batches), value)
         if not keeper.after_update(Position(epoch, index + 1, order)):
             return False
     return True
@@ -376,8 +395,9 @@ def _epoch_of_updates(
 
 @dataclass
 class _Keeper:
-    """When a run writes its checkpoint (into ``folder``: every ``every`` updates, else at the
-    end of each epoch) and whether it stops (``stop()``, polled after each update)."""
+    """What happens between updates: when a run writes its checkpoint (into ``folder``: every
+    ``every`` updates, else at the end of each epoch), whether it stops (``stop()``, polled
+    after each update), and the caller's ``each_update`` (its progress)."""
 
     folder: Path | None
     every: int | None
@@ -386,6 +406,7 @@ class _Keeper:
     opt: torch.optim.Optimizer
     scheduler: Scheduler | None
     shuffle: torch.Generator
+    each_update: Callable[[int, int, int, float], None] | None = None
 
     def after_update(self, position: Position) -> bool:
         """Save when due; False (the run stops, ``run.interrupted`` set) when asked to stop."""
@@ -418,7 +439,9 @@ class _Keeper:
             "update_seconds": run.update_seconds,
         }
         contents = checkpoints.contents_of(_identity(run), position, states, self.shuffle, record)
-        return checkpoints.save(self.folder, contents)
+        path = checkpoints.save(self.folder, contents)
+        log.debug("checkpoint after update %d written to %s", run.updates, path)
+        return path
 
 
 def _identity(run: Run) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,12 +209,14 @@ def range_test(
     seed: int = 0,
     smoothing: float = SMOOTHING,
     divergence: float = DIVERGENCE,
+    progress: Callable[[int, int, float], None] | None = None,
 ) -> RangeTest:
     """The range test on ``model`` trained by ``optimizer`` (any torch optimizer: every
     parameter group gets η_k) with ``loss_fn(model(x), y)`` on mini-batches of ``batch_size``
     rows of ``inputs``/``targets``, the order drawn from a generator seeded with ``seed + 1``
     (as :func:`ravine.training.train` does). η_k sweeps ``lr_min`` … ``lr_max`` over ``steps``
     updates; ``smoothing`` is β, ``divergence`` the stopping multiple (see the module).
+    ``progress(k, steps, L_k)`` is called after each update k (from 1).
 
     The model's parameters, buffers and mode and the optimizer's state are restored before
     this returns (or raises). Bad arguments raise ValueError naming the value and what is
@@ -247,7 +249,7 @@ def range_test(
         shuffle = torch.Generator().manual_seed(seed + 1)
         batches = _batches(len(inputs), batch_size, shuffle)
         test.stopped = _rising_updates(
-            test, lrs, batches, model, optimizer, loss_fn, inputs, targets
+            test, lrs, batches, model, optimizer, loss_fn, inputs, targets, progress
         )
     test.suggestion = suggest_lr(test.lrs, test.smoothed)
     test.warning = _warning(test)
@@ -267,12 +269,14 @@ def lr_find(
     seed: int = 0,
     smoothing: float = SMOOTHING,
     divergence: float = DIVERGENCE,
+    progress: Callable[[int, int, float], None] | None = None,
 ) -> RangeTest:
     """The range test on a built-in task: the task's model seeded with ``seed``, the catalog
     optimizer ``optimizer`` with ``options`` (every hyperparameter but η, which the sweep
     sets), on the training part of the same seeded split that :func:`ravine.training.train`
     uses with ``validation`` (the held-out part is never touched). So the suggestion applies
     to ``train(task, optimizer, lr=suggestion, options=options, seed=seed, ...)``.
+    ``progress`` is :func:`range_test`'s.
     """
     settings = dict(options or {})
     if "lr" in settings:
@@ -300,6 +304,7 @@ def lr_find(
         seed=seed,
         smoothing=smoothing,
         divergence=divergence,
+        progress=progress,
     )
     test.settings = {
         "task": task.name,
@@ -321,6 +326,7 @@ def _rising_updates(
     loss_fn: LossFn,
     inputs: torch.Tensor,
     targets: torch.Tensor,
+    progress: Callable[[int, int, float], None] | None = None,
 ) -> str | None:
     """The sweep itself: update k on the next batch with η_k, recording L_k (at θ_k, before
     the update) and L̄_k in ``test``. Returns why it stopped early (a non-finite loss or
@@ -352,6 +358,8 @@ def _rising_updates(
             optimizer.step()
         except NonFiniteGradientError as error:
             return f"the gradient at update {k} (η = {lr:.3g}) is not finite: {error}"
+        if progress is not None:
+            progress(k + 1, len(lrs), value)
     return None
 
 
