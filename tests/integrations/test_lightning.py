@@ -178,3 +178,20 @@ def test_accumulated_batches_make_one_step_with_their_mean_loss():
     for a, b in zip(ours, theirs, strict=True):
         for key in a:
             assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7, nan_ok=True), key
+
+
+@pytest.mark.parametrize("logger", ["csv", "tensorboard"])
+def test_the_doctor_reads_the_same_verdict_from_the_trainers_log(run, tmp_path, logger):
+    """``ravine doctor --log`` on what the Trainer's own logger wrote (a CSVLogger's
+    metrics.csv, a TensorBoardLogger's events) gives the callback's verdict."""
+    from ravine.diagnose.monitor.read_logs import read_log
+
+    if logger == "tensorboard":
+        pytest.importorskip("tensorboard")
+        made = pl.loggers.TensorBoardLogger(tmp_path, name="run", version=0)
+    else:
+        made = pl.loggers.CSVLogger(tmp_path, name="run", version=0)
+    doctor = DoctorCallback()
+    fit(run, doctor, logger=made, log_every_n_steps=1)
+    from_log = read_log(tmp_path / "run" / "version_0").diagnose()
+    assert from_log.verdict == doctor.diagnosis.verdict == run.verdict
