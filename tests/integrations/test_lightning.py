@@ -9,8 +9,8 @@ import math
 
 import pytest
 import torch
-from conftest import RUNS, STEPS, Run, hand_written_history, same_records
 from torch.utils.data import DataLoader, TensorDataset
+from trainer_runs import RUNS, STEPS, Run, hand_written_history, same_records
 
 pl = pytest.importorskip("lightning.pytorch")
 pytestmark = [  # Lightning's advice on num_workers, logging intervals; its own deprecations

@@ -8,7 +8,7 @@ import math
 
 import pytest
 import torch
-from conftest import RUNS, STEPS, Run, hand_written_history, same_records
+from trainer_runs import RUNS, STEPS, Run, hand_written_history, same_records
 
 transformers = pytest.importorskip("transformers")
 
