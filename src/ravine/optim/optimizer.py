@@ -134,6 +134,7 @@ class Optimizer(torch.optim.Optimizer):
         self.foreach = foreach
         self._buckets: dict = {}  # the fast path's flat buffers (see ravine.optim.fused)
         self._eager_since: set[int] = set()  # groups updated eagerly since their last fused step
+        self._past_recompile_limit: set[int] = set()  # groups the compiler refused (fused.py)
         self.skipped_steps = 0
         defaults = dict(
             lr=lr,
@@ -176,7 +177,7 @@ class Optimizer(torch.optim.Optimizer):
         super().__setstate__(state)
         self.__dict__.setdefault("fused", False)
         self.__dict__.setdefault("foreach", None)
-        self._buckets, self._eager_since = {}, set()
+        self._buckets, self._eager_since, self._past_recompile_limit = {}, set(), set()
         for group in self.param_groups:
             group.setdefault(SCHEDULE, None)
             group.setdefault("steps", 0)
