@@ -88,11 +88,11 @@ def builds(name: str, args: argparse.Namespace) -> tuple[dict[str, Callable], di
     cls, options = cpu.torch_options(cpu.TORCH_REFERENCE.get(name, name))
     for label, flag in TORCH_FLAGS.items():
         try:
-            cls(parameters(8, 2, torch.float32), **options, **flag).step()
+            cls(parameters(8, 2, torch.float32), **{**options, **flag}).step()
         except Exception as error:  # torch has no such kernel for this algorithm
             missing[label] = f"{type(error).__name__}: {error}"
             continue
-        made[label] = lambda params, f=flag: cls(params, **options, **f).step
+        made[label] = lambda params, f=flag: cls(params, **{**options, **f}).step
     if args.skip_compile:
         missing["torch compile"] = "skipped (--skip-compile)"
     else:
