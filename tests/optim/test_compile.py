@@ -67,6 +67,21 @@ def test_a_compiled_step_under_a_schedule_compiles_once(cls, tensor_lr, fresh_dy
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_lists_compiled_by_the_user_are_traced_one_tensor_at_a_time(fresh_dynamo, monkeypatch):
+    """foreach=True (the default on accelerators) would read each step count as a number to
+    group the tensors: a graph break per parameter. Under compile the step goes tensor by
+    tensor, which dynamo traces into the same few graphs."""
+    init = presets.Adam.__init__
+    monkeypatch.setattr(
+        presets.Adam, "__init__", lambda self, *a, **k: init(self, *a, **k, foreach=True)
+    )
+    params, made, _ = _train(presets.Adam, torch.tensor(0.01), compiled=True)
+    assert made[-1] <= 3 and made[2:] == [made[2]] * (STEPS - 2), made
+    eager, _, _ = _train(presets.Adam, 0.01, compiled=False)
+    for a, b in zip(params, eager, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_the_fast_path_compiled_by_the_user_runs_its_eager_step(fresh_dynamo):
     params, made, _ = _train(presets.Adam, torch.tensor(0.01), compiled=True, fused=True)
     assert made[-1] <= 3 and made[2:] == [made[2]] * (STEPS - 2), made

@@ -287,10 +287,13 @@ class Optimizer(torch.optim.Optimizer):
         """Which list ``param`` joins: parameters of one device and dtype at the same step
         (with the same shared scalars, NAdam's Π μ, and the same state entries); None for one
         stepped alone: lists not chosen (``foreach``), a 0-d or complex parameter, a gradient
-        of another dtype or layout, or a step the Monitor samples σ on."""
+        of another dtype or layout, a step the Monitor samples σ on, or a step inside
+        torch.compile (grouping reads each step count as a number, a graph break per
+        parameter)."""
         if (
             self.foreach is False
             or (self.foreach is None and param.device.type == "cpu")  # see _update_group
+            or torch.compiler.is_compiling()  # traced one by one: the step counts stay tensors
             or self.sigma_record is not None
             or param.dim() == 0
             or param.is_complex()
