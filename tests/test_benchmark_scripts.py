@@ -207,3 +207,64 @@ def test_bad_arguments_are_named(bench, capsys, argv, words):
     err = capsys.readouterr().err
     for word in words:
         assert word in err
+
+
+# --- the CUDA benchmark: its command line here, its numbers only where there is a GPU ----------
+
+CUDA_SCRIPT = SCRIPT.parent / "optimizer_step_cuda.py"
+
+
+@pytest.fixture(scope="module")
+def cuda_bench():
+    spec = importlib.util.spec_from_file_location("optimizer_step_cuda_benchmark", CUDA_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def test_the_cuda_benchmark_reads_its_command_line(cuda_bench):
+    args = cuda_bench.parse([])
+    assert args.params == [20_000_000, 200_000_000] and args.tensors == [100, 1000]
+    assert args.only == list(cuda_bench.RULES) and args.dtype == "float32"
+    args = cuda_bench.parse(
+        ["--params", "1000", "--tensors", "10", "--only", "adam", "--dtype", "bfloat16"]
+    )
+    assert args.params == [1000] and args.only == ["adam"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--only", "adamax"], "not a benchmarked rule"),
+        (["--params", "10", "--tensors", "100"], "more tensors than --params"),
+        (["--dtype", "float16"], "invalid choice"),
+        (["--repeats", "0"], "must be at least 1"),
+    ],
+)
+def test_the_cuda_benchmark_refuses_bad_arguments_in_one_line(cuda_bench, capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        cuda_bench.parse(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal is for machines without CUDA")
+def test_the_cuda_benchmark_without_a_gpu_says_so_and_exits_2(cuda_bench, capsys):
+    with pytest.raises(SystemExit) as info:
+        cuda_bench.main(["--params", "1000", "--tensors", "10"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "needs a CUDA device" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_cuda_benchmark_runs_end_to_end_at_a_tiny_size(cuda_bench, capsys):
+    argv = ["--params", "20000", "--tensors", "10", "--only", "adam", "--repeats", "2"]
+    cuda_bench.main([*argv, "--skip-compile", "--bandwidth-mib", "8"])
+    out = capsys.readouterr().out
+    document = json.loads(out[out.index("\n{") :])
+    paths = document["rows"][0]["paths"]
+    assert paths["ravine default"]["step_s"] > 0 and paths["torch fused"]["step_s"] > 0
+    assert document["rows"][0]["hbm_bytes_per_s"] > 0

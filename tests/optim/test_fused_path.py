@@ -203,3 +203,40 @@ def test_resuming_eager_state_on_the_fast_path_with_a_0d_first_parameter(name):
     assert first._buckets, "the fast path did not run"
     for a, b in zip(reference, params, strict=True):  # a wrong layout is off by O(1)
         torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-10)
+
+
+def test_past_the_recompile_limit_a_group_takes_the_eager_step_with_one_warning(monkeypatch):
+    """Each β2 is a constant of the kernel (its logarithm is taken), so groups with their own
+    β2 each need a compiled version; past dynamo's limit the group steps eagerly, with the
+    eager path's numbers. The limit is set to 2 and kernels are traced without code generation
+    (the "eager" backend), to keep the test short; dynamo decides alike either way."""
+    monkeypatch.setattr(fused, "_kernels", {})
+    compile_ = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: compile_(fn, backend="eager", **kw))
+    torch._dynamo.reset()
+
+    def run(fused_path):
+        gen = torch.Generator().manual_seed(0)
+        groups = [
+            {"params": [torch.nn.Parameter(torch.randn(5, generator=gen))], "betas": (0.9, b2)}
+            for b2 in (0.99, 0.995, 0.998, 0.999)
+        ]
+        opt = Adam(groups, lr=0.01, fused=fused_path)
+        for _ in range(4):
+            for group in groups:
+                group["params"][0].grad = torch.randn(5, generator=gen)
+            opt.step()
+        return [g["params"][0].detach() for g in groups], opt
+
+    try:
+        with torch._dynamo.config.patch(recompile_limit=2):
+            with pytest.warns(RuntimeWarning, match="recompile limit") as caught:
+                fast, opt = run(True)
+    finally:
+        torch._dynamo.reset()
+    assert len([w for w in caught if "recompile limit" in str(w.message)]) == 1
+    assert opt._past_recompile_limit == {2, 3}
+    eager, _ = run(False)
+    _close(fast[:2], eager[:2])  # compiled: the same up to rounding
+    assert all(torch.equal(a, b) for a, b in zip(fast[2:], eager[2:], strict=True))
+    assert [float(opt.state[g["params"][0]]["step"]) for g in opt.param_groups] == [4.0] * 4

@@ -30,7 +30,9 @@ every catalog optimizer; float64 θ matches to 1e-12.
 **When the eager path runs instead** (with identical results): a group where some parameter
 has no gradient on this step, parameters whose step counts differ (an eager step or an added
 group left them apart), non-contiguous parameters, sparse gradients, DTensor parameters
-(FSDP2), a step the Monitor samples σ on, and where ``torch.compile`` is unavailable.
+(FSDP2), a step the Monitor samples σ on, a step inside the user's own ``torch.compile`` (the
+eager step is what gets compiled there), a group whose kernel the compiler refused past its
+recompile limit (from then on, with one warning), and where ``torch.compile`` is unavailable.
 
 **Cost.** The first step of a composition compiles its kernel: seconds (more on a cold
 compiler cache), reported by ``benchmarks/optimizer_step.py``. Extra memory: the flat gradient
@@ -45,6 +47,7 @@ memory, instead of 122).
 from __future__ import annotations
 
 import operator
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -54,10 +57,14 @@ from .base import Direction, Magnitude, scalar_dtype
 
 try:  # the compiler is part of torch, but not on every platform
     from torch._dynamo import is_dynamo_supported
+    from torch._dynamo.exc import FailOnRecompileLimitHit
 
     FUSED_AVAILABLE = bool(is_dynamo_supported())
 except Exception:  # pragma: no cover - platform dependent
     FUSED_AVAILABLE = False
+
+    class FailOnRecompileLimitHit(Exception):  # type: ignore[no-redef]
+        """Never raised where the compiler is missing."""
 
 
 class Optimizer(Protocol):
@@ -73,9 +80,12 @@ class Optimizer(Protocol):
     sigma_record: dict | None
     _buckets: dict[tuple, Bucket]  # (group index, (device, dtype)) → its flat buffers
     _eager_since: set[int]  # groups updated eagerly since their last fused step
+    _past_recompile_limit: set[int]  # groups the compiler refused: eager from then on
 
     @property
     def scalar_state(self) -> tuple[str, ...]: ...
+
+    def _update_group(self, items: list, group: dict[str, Any], lr: float) -> None: ...
 
 
 @dataclass
@@ -144,6 +154,7 @@ def fused_group_step(
     if (
         not FUSED_AVAILABLE
         or optimizer.sigma_record is not None
+        or index in optimizer._past_recompile_limit
         or len(items) != len(params)
         or not params
     ):
@@ -176,34 +187,72 @@ def fused_group_step(
 def fused_step(
     optimizer: Optimizer, index: int, group: dict[str, Any], buckets: list[Bucket], lr: float
 ) -> None:
-    """One step of group ``index`` through its ready ``buckets``: the compiled kernel on each."""
+    """One step of group ``index`` through its ready ``buckets``: the compiled kernel on each.
+
+    A bucket the compiler refuses (its recompile limit reached, see :func:`_run_kernel`) takes
+    the eager step instead, with the eager path's numbers, and so does its group from then on."""
     optimizer._eager_since.discard(index)
     for bucket in buckets:
         _copy_gradients_in(bucket)
-        bucket.state["step"] += 1
-        # η and t (and what the parts compute from them) in θ's precision, at least float32: a
-        # double among float32 tensors would keep the compiler from vectorizing the kernel
-        scalar = torch.float64 if bucket.theta.dtype == torch.float64 else torch.float32
-        lr_tensor = torch.tensor(lr, dtype=scalar, device=bucket.theta.device)
-        traced_group = {k: v for k, v in group.items() if k not in ("params", "param_names")}
-        traced_group["lr"] = lr_tensor
-        step = bucket.state["step"].to(device=bucket.theta.device, dtype=scalar)
-        before = set(bucket.state)
-        compiled_kernel(optimizer.direction, optimizer.magnitude, optimizer.scale_first)(
-            bucket.theta,
-            bucket.grad,
-            bucket.state,
-            traced_group,
-            lr_tensor,
-            step,
-            optimizer.direction,
-            optimizer.magnitude,
-            optimizer.scale_first,
-        )
-        if set(bucket.state) != before:  # a part created its state on this step
-            _link_state(optimizer, bucket)
+        if not _run_kernel(optimizer, index, group, bucket, lr):
+            optimizer._update_group([(p, p.grad) for p in bucket.params], group, lr)
+            optimizer._eager_since.add(index)
+            continue
         for key, row in bucket.scalars.items():  # t (and Π μ) into each parameter's state
             row.copy_(bucket.state[key])
+
+
+def _run_kernel(
+    optimizer: Optimizer, index: int, group: dict[str, Any], bucket: Bucket, lr: float
+) -> bool:
+    """The compiled kernel on one bucket; False, with nothing changed, when the compiler refuses
+    to compile it once more.
+
+    Dynamo compiles a function again for every new value of what it treats as a constant (a
+    dtype, a flag, a β whose logarithm the parts take), up to ``recompile_limit`` (8) versions;
+    past that, it would warn and run the kernel's Python uncompiled, slowly, for good. Instead
+    it is asked to raise (``fail_on_recompile_limit_hit``) and the group is marked to take the
+    eager step from then on, with one warning of ravine's own."""
+    # η and t (and what the parts compute from them) in θ's precision, at least float32: a
+    # double among float32 tensors would keep the compiler from vectorizing the kernel
+    scalar = torch.float64 if bucket.theta.dtype == torch.float64 else torch.float32
+    lr_tensor = torch.tensor(lr, dtype=scalar, device=bucket.theta.device)
+    traced_group = {k: v for k, v in group.items() if k not in ("params", "param_names")}
+    traced_group["lr"] = lr_tensor
+    bucket.state["step"] += 1
+    step = bucket.state["step"].to(device=bucket.theta.device, dtype=scalar)
+    before = set(bucket.state)
+    kernel = compiled_kernel(optimizer.direction, optimizer.magnitude, optimizer.scale_first)
+    try:
+        with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):
+            kernel(
+                bucket.theta,
+                bucket.grad,
+                bucket.state,
+                traced_group,
+                lr_tensor,
+                step,
+                optimizer.direction,
+                optimizer.magnitude,
+                optimizer.scale_first,
+            )
+    except FailOnRecompileLimitHit:
+        bucket.state["step"] -= 1  # exact: a whole number
+        if not optimizer._past_recompile_limit:
+            warnings.warn(
+                f"ravine's fast path (fused=True): torch.compile reached its recompile limit "
+                f"({torch._dynamo.config.recompile_limit}) on parameter group {index}; that "
+                "group takes the eager step from now on (the numbers of fused=False). Groups "
+                "that differ in dtype or in hyperparameters such as betas each need a "
+                "compiled version.",
+                RuntimeWarning,
+                stacklevel=5,
+            )
+        optimizer._past_recompile_limit.add(index)
+        return False
+    if set(bucket.state) != before:  # a part created its state on this step
+        _link_state(optimizer, bucket)
+    return True
 
 
 def _ready(optimizer: Optimizer, index: int, bucket: Bucket, members: list[torch.Tensor]) -> bool:

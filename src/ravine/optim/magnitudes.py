@@ -231,7 +231,8 @@ class SecondMoment(Magnitude):
                 state["max_exp_avg_sq"] = _zeros(grad)
             v = running_maximum(state["max_exp_avg_sq"], v)
         bias = 1 - power(beta2, step)
-        root = v.div(bias).sqrt() if self.root_last else v.sqrt() / bias**0.5
+        # each root computed in place on its own new tensor: one temporary, not two
+        root = v.div(bias).sqrt_() if self.root_last else v.sqrt().div_(bias**0.5)
         return root.add_(group["eps"])  # sqrt(v̂) + ε
 
     def formula(self) -> str:

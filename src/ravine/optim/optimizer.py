@@ -134,6 +134,7 @@ class Optimizer(torch.optim.Optimizer):
         self.foreach = foreach
         self._buckets: dict = {}  # the fast path's flat buffers (see ravine.optim.fused)
         self._eager_since: set[int] = set()  # groups updated eagerly since their last fused step
+        self._past_recompile_limit: set[int] = set()  # groups the compiler refused (fused.py)
         self.skipped_steps = 0
         defaults = dict(
             lr=lr,
@@ -176,7 +177,7 @@ class Optimizer(torch.optim.Optimizer):
         super().__setstate__(state)
         self.__dict__.setdefault("fused", False)
         self.__dict__.setdefault("foreach", None)
-        self._buckets, self._eager_since = {}, set()
+        self._buckets, self._eager_since, self._past_recompile_limit = {}, set(), set()
         for group in self.param_groups:
             group.setdefault(SCHEDULE, None)
             group.setdefault("steps", 0)
@@ -222,10 +223,13 @@ class Optimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        rates = [next_rate(group) for group in self.param_groups]
+        compiling = torch.compiler.is_compiling()
+        rates = [_rate(next_rate(group), compiling) for group in self.param_groups]
         # the fast path's groups ready as they are; gathered first, before ``work`` holds the
-        # old gradients, so that each is freed once copied
-        gathered = gather_ready_gradients(self) if self.fused else {}
+        # old gradients, so that each is freed once copied. Inside the user's torch.compile
+        # the eager step is what gets compiled (see _step_count)
+        fused = self.fused and not compiling
+        gathered = gather_ready_gradients(self) if fused else {}
         whole = whole_groups(self, gathered)
         work = self._gradients(skip=whole)
         self._refuse_sparse(work)
@@ -239,7 +243,7 @@ class Optimizer(torch.optim.Optimizer):
         ):
             if index in whole:
                 fused_step(self, index, group, [whole[index]], lr)
-            elif not (self.fused and fused_group_step(self, index, group, items, lr)):
+            elif not (fused and fused_group_step(self, index, group, items, lr)):
                 self._update_group(items, group, lr)
                 self._eager_since.add(index)
             group["steps"] += 1
@@ -283,10 +287,13 @@ class Optimizer(torch.optim.Optimizer):
         """Which list ``param`` joins: parameters of one device and dtype at the same step
         (with the same shared scalars, NAdam's Π μ, and the same state entries); None for one
         stepped alone: lists not chosen (``foreach``), a 0-d or complex parameter, a gradient
-        of another dtype or layout, or a step the Monitor samples σ on."""
+        of another dtype or layout, a step the Monitor samples σ on, or a step inside
+        torch.compile (grouping reads each step count as a number, a graph break per
+        parameter)."""
         if (
             self.foreach is False
             or (self.foreach is None and param.device.type == "cpu")  # see _update_group
+            or torch.compiler.is_compiling()  # traced one by one: the step counts stay tensors
             or self.sigma_record is not None
             or param.dim() == 0
             or param.is_complex()
@@ -321,7 +328,7 @@ class Optimizer(torch.optim.Optimizer):
             ListState(states),
             group,
             lr,
-            first["step"].item(),
+            _step_count(first),
             self.direction,
             self.magnitude,
             self.scale_first,
@@ -347,7 +354,7 @@ class Optimizer(torch.optim.Optimizer):
             state,
             group,
             lr,
-            state["step"].item(),
+            _step_count(state),
             self.direction,
             self.magnitude,
             self.scale_first,
@@ -408,6 +415,25 @@ def _as_real(value: Any) -> Any:
     if isinstance(value, torch.Tensor) and value.is_complex():
         return torch.view_as_real(value)
     return value
+
+
+def _rate(lr: Any, compiling: bool) -> Any:
+    """η^t as the step uses it: a 1-element tensor ``lr`` as its number, so that the eager step
+    computes exactly as with a number; inside torch.compile as the tensor itself, which the
+    compiled step reads without a constant to recompile for (torch's own way)."""
+    if isinstance(lr, torch.Tensor) and lr.numel() == 1 and not compiling:
+        return lr.item()
+    return lr
+
+
+def _step_count(state: dict[str, Any]) -> Any:
+    """t, this parameter's step count, for the parts: a Python number in the eager step (their
+    scalars then round as torch.optim's do); inside torch.compile the 0-d tensor itself, so
+    that t is an input of the compiled step, not a constant that changes every step and makes
+    torch recompile it (the parts compute their step-dependent scalars as tensor arithmetic
+    there, as in the fast path's kernel; :func:`ravine.optim.base.traced`)."""
+    step = state["step"]
+    return step if torch.compiler.is_compiling() else step.item()
 
 
 def _all_finite(grads: list[torch.Tensor]) -> bool:

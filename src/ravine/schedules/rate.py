@@ -24,13 +24,16 @@ STEPS = "steps"  # the group key counting the steps the group has taken (t of th
 
 def attach_schedule(group: dict[str, Any]) -> None:
     """Move a callable ``group["lr"]`` to ``lr_schedule`` and put its value at the group's next
-    step in ``lr``; a number stays in ``lr`` (a 1-element tensor becomes its float).
+    step in ``lr``; a number stays in ``lr``, and so does a 1-element tensor, as the same
+    tensor: torch's way to compile an optimizer's step under a schedule that fills it in place
+    (the compiled step reads it, and no new η is a new constant to recompile for).
 
-    Raises ValueError naming ``lr`` when it is neither a finite number >= 0 nor a callable."""
+    Raises ValueError naming ``lr`` when it is neither a finite number >= 0 (or a 1-element
+    tensor holding one) nor a callable."""
     lr = group["lr"]
     if isinstance(lr, torch.Tensor):
         require(lr.numel() == 1, "lr", lr, "a number or a 1-element tensor")
-        lr = group["lr"] = float(lr)
+        lr = float(lr)  # its value is checked below; the tensor stays in the group
     if callable(lr):
         group[SCHEDULE] = lr
         group["lr"] = next_rate(group)
