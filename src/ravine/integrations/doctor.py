@@ -251,3 +251,38 @@ class TrainerDoctor:
         model = _BatchLoss(self.monitor.model, loss_of)
         target = torch.zeros(())  # (one batch: the loss is the model's output itself)
         return lambda: classify_critical_point(model, _the_loss, batch, target, grad_tol=GRAD_TOL)
+
+
+class DoctorFront:
+    """What both callbacks show the user, placed before the framework's callback class in their
+    bases: built from :class:`TrainerDoctor`'s arguments (``every``, ``window``, ``critical``,
+    ``measure_every``, ``layers``, ``report``), ``monitor`` (the record) and ``diagnosis`` (the
+    last verdict)."""
+
+    def __init__(
+        self,
+        *,
+        every: int | None = None,
+        window: int | None = None,
+        critical: Any = None,
+        measure_every: int = EVERY,
+        layers: bool = False,
+        report: Callable[[str], Any] = print,
+    ) -> None:
+        super().__init__()
+        self.doctor = TrainerDoctor(
+            every=every,
+            window=window,
+            critical=critical,
+            measure_every=measure_every,
+            layers=layers,
+            report=report,
+        )
+
+    @property
+    def monitor(self) -> Monitor | None:
+        return self.doctor.monitor
+
+    @property
+    def diagnosis(self) -> Diagnosis | None:
+        return self.doctor.diagnosis

@@ -36,8 +36,7 @@ from typing import Any
 
 import torch
 
-from ..diagnose.monitor import EVERY, Diagnosis, Monitor
-from .doctor import TrainerDoctor, extra_missing
+from .doctor import DoctorFront, extra_missing
 
 try:
     import lightning.pytorch as pl
@@ -65,39 +64,11 @@ def _training_step_loss(module: pl.LightningModule, batch: Any) -> torch.Tensor:
     return loss
 
 
-class DoctorCallback(pl.Callback):
+class DoctorCallback(DoctorFront, pl.Callback):
     """The Monitor on a Lightning run, the doctor's reading at the end of fit and every ``every``
     steps (the module docstring; the arguments are :class:`~ravine.integrations.doctor.
     TrainerDoctor`'s: ``every``, ``window``, ``critical``, ``measure_every``, ``layers``,
     ``report``). After fit, ``monitor`` holds the record and ``diagnosis`` the last verdict."""
-
-    def __init__(
-        self,
-        *,
-        every: int | None = None,
-        window: int | None = None,
-        critical: Any = None,
-        measure_every: int = EVERY,
-        layers: bool = False,
-        report: Any = print,
-    ) -> None:
-        super().__init__()
-        self.doctor = TrainerDoctor(
-            every=every,
-            window=window,
-            critical=critical,
-            measure_every=measure_every,
-            layers=layers,
-            report=report,
-        )
-
-    @property
-    def monitor(self) -> Monitor | None:
-        return self.doctor.monitor
-
-    @property
-    def diagnosis(self) -> Diagnosis | None:
-        return self.doctor.diagnosis
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if len(trainer.optimizers) != 1:

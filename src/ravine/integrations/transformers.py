@@ -43,9 +43,8 @@ from typing import Any
 
 import torch
 
-from ..diagnose.monitor import EVERY, Diagnosis, Monitor
 from ..files import replace_atomically
-from .doctor import TrainerDoctor, extra_missing
+from .doctor import DoctorFront, extra_missing
 
 try:
     import transformers
@@ -79,42 +78,18 @@ def checkpoint_folder(args: Any, state: Any) -> Path:
     return Path(args.output_dir) / name
 
 
-class DoctorCallback(transformers.TrainerCallback):
+class DoctorCallback(DoctorFront, transformers.TrainerCallback):
     """The Monitor on a Hugging Face run, the doctor's reading at the end of training and every
     ``every`` steps (the module docstring; the arguments are :class:`~ravine.integrations.
     doctor.TrainerDoctor`'s: ``every``, ``window``, ``critical``, ``measure_every``,
     ``layers``, ``report``). After training, ``monitor`` holds the record and ``diagnosis`` the
     last verdict."""
 
-    def __init__(
-        self,
-        *,
-        every: int | None = None,
-        window: int | None = None,
-        critical: Any = None,
-        measure_every: int = EVERY,
-        layers: bool = False,
-        report: Any = print,
-    ) -> None:
-        self.doctor = TrainerDoctor(
-            every=every,
-            window=window,
-            critical=critical,
-            measure_every=measure_every,
-            layers=layers,
-            report=report,
-        )
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)  # TrainerDoctor's arguments, keywords only
         self._hook: Any = None
         self._listening = False  # training forward passes count; the Hessian's do not
         self._unlogged: dict[str, float] = {}  # the last record's numbers, for the next log
-
-    @property
-    def monitor(self) -> Monitor | None:
-        return self.doctor.monitor
-
-    @property
-    def diagnosis(self) -> Diagnosis | None:
-        return self.doctor.diagnosis
 
     def attach(self, trainer: transformers.Trainer) -> DoctorCallback:
         """Put this callback first among ``trainer``'s, ahead of its reporting integrations, so
