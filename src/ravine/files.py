@@ -100,7 +100,7 @@ def claim(lock: Path, what: str, mine: bool = False) -> Path:
         with os.fdopen(descriptor, "w") as file:
             file.write(str(os.getpid()))
         return lock
-    # pragma: no cover - another run took the stale lock between our two tries
+    # (reached only when another run took the stale lock between our two tries)
     raise ValueError(f"{what} is in use by another ravine run")
 
 

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..diagnose.monitor.logs import summary_writer
+
 
 def metric_key(metric_name: str) -> str:
     """The metric's name as a column or tag: ``mae (points)`` → ``mae_points``."""
@@ -45,15 +47,8 @@ class EpochScalars:
     """A TensorBoard writer on ``logdir`` for the per-epoch numbers (see the module)."""
 
     def __init__(self, logdir: str | Path, metric_name: str) -> None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as error:  # tensorboard is an optional dependency
-            raise ImportError(
-                "tensorboard=... needs the tensorboard package, which is not installed: "
-                "pip install tensorboard (or pip install 'ravine[tensorboard]')"
-            ) from error
         self.metric_name = metric_name
-        self.writer: Any = SummaryWriter(log_dir=str(logdir))
+        self.writer: Any = summary_writer(logdir, "tensorboard=...")
 
     def write(self, record: Any) -> None:
         """The epoch ``record``'s numbers at step ``record.updates``, flushed."""

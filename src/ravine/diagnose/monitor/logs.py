@@ -62,7 +62,7 @@ class RecordLog:
             self._write_rows([self.columns])
         if tensorboard is not None:
             try:
-                self._tensorboard = _summary_writer(tensorboard)
+                self._tensorboard = summary_writer(tensorboard, "Monitor(tensorboard=...)")
             except BaseException:
                 self.close()
                 raise
@@ -106,13 +106,14 @@ class RecordLog:
             self._tensorboard = None
 
 
-def _summary_writer(logdir: str | Path) -> Any:
-    """TensorBoard's SummaryWriter on ``logdir``, or an ImportError that says how to install it."""
+def summary_writer(logdir: str | Path, who: str) -> Any:
+    """TensorBoard's SummaryWriter on ``logdir``, or an ImportError that names ``who`` asked for
+    it and says how to install it."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as error:  # tensorboard is an optional dependency
         raise ImportError(
-            "Monitor(tensorboard=...) needs the tensorboard package, which is not installed: "
+            f"{who} needs the tensorboard package, which is not installed: "
             "pip install tensorboard (or pip install 'ravine[tensorboard]')"
         ) from error
     return SummaryWriter(log_dir=str(logdir))
