@@ -33,6 +33,10 @@ class Part(ABC):
     # State entries that are scalars in torch's scalar dtype (like ``step``), not tensors
     # shaped like the parameter; loading a state_dict must not cast them to θ's dtype.
     scalar_state: tuple[str, ...] = ()
+    # True for a part whose arithmetic uses only the tensor methods a
+    # :class:`~ravine.optim.pair.Pair` offers, so a single descent on a surface can run it on
+    # two Python floats (:func:`ravine.surfaces.descend`); a part of one's own runs on tensors.
+    runs_on_floats = False
 
     def __init__(self, **hyperparameters: Any) -> None:
         self.hyperparameters = hyperparameters

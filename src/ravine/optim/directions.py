@@ -24,6 +24,8 @@ from .base import (
 class Gradient(Direction):
     """m^t = g^t: the gradient itself (vanilla gradient descent)."""
 
+    runs_on_floats = True
+
     def passes_gradient(self, group):
         return True
 
@@ -41,6 +43,8 @@ class LectureMomentum(Direction):
     learning rate that changes over time changes the memory too; for a constant η this equals
     heavy-ball momentum with zero dampening. State: ``movement`` (same shape as θ).
     """
+
+    runs_on_floats = True
 
     carries_lr = True
 
@@ -70,6 +74,8 @@ class HeavyBall(Direction):
     With ``nesterov``, m = g + μ·b. μ is ``momentum`` (>= 0; 0 turns the buffer off and m = g),
     τ is ``dampening`` (in [0, 1]). Nesterov needs μ > 0 and τ = 0. State: ``momentum_buffer``.
     """
+
+    runs_on_floats = True
 
     def __init__(self, momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False):
         super().__init__(momentum=momentum, dampening=dampening, nesterov=nesterov)
@@ -117,6 +123,8 @@ class ExponentialAverage(Direction):
     State: ``exp_avg``.
     """
 
+    runs_on_floats = True
+
     def __init__(self, beta1: float = 0.9, bias_correction: bool = True) -> None:
         super().__init__(betas=(beta1, None))
         self.bias_correction = bias_correction
@@ -150,6 +158,8 @@ class NesterovAverage(Direction):
     β1 is ``betas[0]``, ψ is ``momentum_decay`` (>= 0). State: ``exp_avg``, ``mu_product``
     (a scalar tensor, as torch keeps it).
     """
+
+    runs_on_floats = True
 
     scalar_state = ("mu_product",)
 

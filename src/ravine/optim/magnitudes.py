@@ -21,7 +21,7 @@ from .base import (
     power,
     traced,
 )
-from .tensor_list import TensorList, maximum_, zeros_like
+from .tensor_list import TensorList, zeros_like
 
 
 def _zeros(param: torch.Tensor | TensorList) -> torch.Tensor | TensorList:
@@ -37,9 +37,9 @@ def average_of_squares(average: torch.Tensor, grad: torch.Tensor, decay: float) 
 def running_maximum(maximum: Any, value: Any) -> Any:
     """In place: maximum ← max(maximum, value), element by element (AMSGrad's max of v).
     Returns ``maximum``."""
-    if isinstance(maximum, TensorList):
-        return maximum_(maximum, value)
-    return torch.maximum(maximum, value, out=maximum)
+    if isinstance(maximum, torch.Tensor):
+        return torch.maximum(maximum, value, out=maximum)
+    return maximum.maximum_(value)  # a TensorList or a Pair
 
 
 def _lecture_sigma(square: torch.Tensor, eps: float) -> torch.Tensor:
@@ -55,6 +55,8 @@ def _lecture_sigma(square: torch.Tensor, eps: float) -> torch.Tensor:
 class Unit(Magnitude):
     """σ = 1: no per-parameter scaling (vanilla GD, momentum)."""
 
+    runs_on_floats = True
+
     def __call__(self, grad, state, group, step):
         return None
 
@@ -68,6 +70,8 @@ class RootMeanSquare(Magnitude):
     With a fixed η the first step is θ¹ = θ⁰ − η·g⁰/|g⁰| = θ⁰ ∓ η. ``eps`` (>= 0, default 0 —
     the lecture has none) is added to σ. State: ``sum`` (Σ g²).
     """
+
+    runs_on_floats = True
 
     def __init__(self, eps: float = 0.0) -> None:
         super().__init__(eps=eps)
@@ -93,6 +97,8 @@ class LectureRMSProp(Magnitude):
     the slope steepens). Unlike torch.optim.RMSprop, σ starts at |g^0| rather than from 0.
     ``eps`` (>= 0, default 0) is added to σ. State: ``square_avg`` ((σ^t)²).
     """
+
+    runs_on_floats = True
 
     def __init__(self, alpha: float = 0.9, eps: float = 0.0) -> None:
         super().__init__(alpha=alpha, eps=eps)
@@ -129,6 +135,8 @@ class SumOfSquares(Magnitude):
     State: ``sum``.
     """
 
+    runs_on_floats = True
+
     def __init__(
         self, eps: float = 1e-10, initial_accumulator_value: float = 0.0, lr_decay: float = 0.0
     ) -> None:
@@ -162,6 +170,8 @@ class SquareAverage(Magnitude):
     With ``centered``, also ḡ ← α·ḡ + (1−α)·g and σ = sqrt(v − ḡ²) + ε. α is ``alpha`` in
     [0, 1) (torch accepts α = 0: σ = |g| + ε). State: ``square_avg`` and, centered, ``grad_avg``.
     """
+
+    runs_on_floats = True
 
     def __init__(self, alpha: float = 0.99, eps: float = 1e-8, centered: bool = False) -> None:
         super().__init__(alpha=alpha, eps=eps, centered=centered)
@@ -201,6 +211,8 @@ class SecondMoment(Magnitude):
     (Adam's divides the root), so each preset rounds exactly as its torch class does.
     State: ``exp_avg_sq`` and, with amsgrad, ``max_exp_avg_sq``.
     """
+
+    runs_on_floats = True
 
     def __init__(
         self,
@@ -251,6 +263,8 @@ class Rectified(Magnitude):
 
     β2 is ``betas[1]``. State: ``exp_avg_sq``.
     """
+
+    runs_on_floats = True
 
     def __init__(self, beta2: float = 0.999, eps: float = 1e-8) -> None:
         super().__init__(betas=(None, beta2), eps=eps)

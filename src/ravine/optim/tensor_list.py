@@ -87,6 +87,11 @@ class TensorList:
             tensor.masked_fill_(mask, value)
         return self
 
+    def maximum_(self, other: TensorList) -> TensorList:
+        """self ← max(self, other) element by element (AMSGrad's running maximum)."""
+        torch._foreach_maximum_(self.tensors, other.tensors)
+        return self
+
     # --- new lists --------------------------------------------------------------------------
 
     def clone(self) -> TensorList:
@@ -130,12 +135,6 @@ class TensorList:
 
     def abs(self) -> TensorList:
         return TensorList(torch._foreach_abs(self.tensors))
-
-
-def maximum_(into: TensorList, other: TensorList) -> TensorList:
-    """``into ← max(into, other)`` element by element, in place (AMSGrad's running maximum)."""
-    torch._foreach_maximum_(into.tensors, other.tensors)
-    return into
 
 
 def zeros_like(like: torch.Tensor | TensorList) -> torch.Tensor | TensorList:
