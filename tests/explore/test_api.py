@@ -8,6 +8,7 @@ import http.client
 import io
 import socket
 import threading
+import time
 
 import pytest
 import torch
@@ -297,7 +298,13 @@ def test_a_long_run_never_blocks_the_page_and_closing_stops_it():
 
     def announced(found, stop=None):
         began.set()
-        return real(found, stop)
+
+        def held():  # the run lasts until the server stops: long, however fast descend is
+            while not stop():
+                time.sleep(0.01)
+            return True
+
+        return real(found, held)
 
     server.explorer.answers.compute = announced
     answers = []

@@ -5,7 +5,7 @@ bounded cache that answers a slider's next position before it is asked.
 Every run is one call of ``descend`` with exactly the page's η — not a row of a stacked run of
 many η: a stacked row rounds differently in the last bit (the kernels differ for one row and
 for many), and on the lecture's chaotic runs that changes what the page would show (Adagrad on
-Pokémon, η = 1, 100,000 steps: 59 bursts as a row of a 74-row run, 61 alone, as
+Pokémon, η = 1, 100,000 steps: 59 bursts as a row of a 74-row run, 62 alone, as
 ``ravine reproduce`` counts them). Speed comes from the cache instead: after a run, the η
 slider's neighbouring positions are computed in the background, nearest first, so moving the
 slider is answered from memory.

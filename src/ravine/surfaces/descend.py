@@ -2,11 +2,15 @@
 
 The runs (one per learning rate, or per start) are the rows of one tensor θ of shape (R, 2),
 so a step updates every run with the same few tensor operations — the optimizer's own
-parts (:func:`ravine.optim.update.apply_rule`), with one η per row.
+parts (:func:`ravine.optim.update.apply_rule`), with one η per row. A single run in float64 on
+a surface with a point gradient runs the same parts on two Python floats instead
+(:class:`ravine.optim.pair.Pair`): a torch operation on two numbers costs microseconds of
+dispatch, and a 10,000-step run is what the explorer redraws on every change.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +20,7 @@ import torch
 from ..optim import catalog
 from ..optim.base import Direction, Magnitude
 from ..optim.optimizer import Optimizer
+from ..optim.pair import Pair
 from ..optim.update import apply_rule
 from .library import Surface
 
@@ -132,12 +137,15 @@ def descend(
 
     per_run = rates.unsqueeze(-1).expand(runs, 1).clone() if len(rates) > 1 else None
     multipliers = [1.0] * steps if schedule is None else [float(schedule(t)) for t in range(steps)]
-    history = torch.empty(steps + 1, runs, 2, dtype=dtype)
-    history[0] = theta
-    with torch.no_grad():  # (nothing here needs autograd; it also halves each op's overhead)
-        sigmas = _run(
-            surface, theta, state, group, rule, rates, per_run, multipliers, history, stop
-        )
+    if _on_floats(surface, rule, runs, dtype):
+        history, sigmas = _run_on_floats(surface, theta, state, group, rule, multipliers, stop)
+    else:
+        history = torch.empty(steps + 1, runs, 2, dtype=dtype)
+        history[0] = theta
+        with torch.no_grad():  # (nothing here needs autograd; it also halves each op's overhead)
+            sigmas = _run(
+                surface, theta, state, group, rule, rates, per_run, multipliers, history, stop
+            )
     used = torch.tensor(multipliers, dtype=dtype).unsqueeze(-1) * rates.unsqueeze(0)
     name = optimizer if isinstance(optimizer, str) else describe(optimizer)
     return Trajectory(surface, name, rates, history, sigmas, used.expand(steps, runs))
@@ -197,3 +205,58 @@ def _run(surface, theta, state, group, rule, rates, per_run, multipliers, histor
                 sigma_rows = sigmas.unbind(0)
             sigma_rows[t].copy_(sigma)
     return sigmas
+
+
+def _on_floats(surface: Surface, rule: Optimizer, runs: int, dtype: torch.dtype) -> bool:
+    """True when the descent can run on two Python floats: one run, float64 (a Python float's
+    precision), a surface with a point gradient and parts that run on a Pair."""
+    return (
+        runs == 1
+        and dtype == torch.float64
+        and surface.point_gradient is not None
+        and rule.direction.runs_on_floats
+        and rule.magnitude.runs_on_floats
+    )
+
+
+def _run_on_floats(surface, theta, state, group, rule, multipliers, stop=None):
+    """The loop of one run on two floats: the same parts and arithmetic as :func:`_run`, equal
+    to it to rounding (see :mod:`ravine.optim.pair`). Returns the history (N+1, 1, 2) and σ."""
+    direction, magnitude, scale_first = rule.direction, rule.magnitude, rule.scale_first
+    gradient = surface.point_gradient
+    point = Pair(*theta.reshape(2).tolist())
+    on_floats = {  # the parts' state: tensors shaped like θ become pairs, scalars stay
+        key: Pair(*value.reshape(2).tolist())
+        if isinstance(value, torch.Tensor) and value.dim() > 0
+        else value
+        for key, value in state.items()
+    }
+    steps, base, nan = len(multipliers), group["lr"], (math.nan, math.nan)
+    path: list[tuple[float, float]] = [(point.x, point.y)]
+    sigmas: list[tuple[float, float]] | None = None
+    for t in range(steps):
+        if stop is not None and t % STOP_EVERY == 0 and stop():
+            raise Stopped(f"the descent was stopped at step {t} of {steps}")
+        eta = group["lr"] = base * multipliers[t]
+        sigma = apply_rule(
+            point,
+            Pair(*gradient(point.x, point.y)),
+            on_floats,
+            group,
+            eta,
+            t + 1,
+            direction,
+            magnitude,
+            scale_first,
+        )
+        path.append((point.x, point.y))
+        if sigma is not None:
+            if sigmas is None:
+                sigmas = [nan] * t
+            sigmas.append((sigma.x, sigma.y))
+        elif sigmas is not None:
+            sigmas.append(nan)
+    history = torch.tensor(path, dtype=torch.float64).unsqueeze(1)
+    if sigmas is None:
+        return history, None
+    return history, torch.tensor(sigmas, dtype=torch.float64).unsqueeze(1)

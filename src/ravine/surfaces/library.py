@@ -44,6 +44,11 @@ class Surface(ABC):
     def gradient(self, theta: torch.Tensor) -> torch.Tensor:
         """∇L(θ), shape (..., 2)."""
 
+    # ∇L at one point (θ1, θ2) given and returned as two Python floats, the same formula as
+    # ``gradient``: a single descent's loop then runs without a tensor operation per step
+    # (:func:`ravine.surfaces.descend`). None for a surface without it (it steps on tensors).
+    point_gradient: Callable[[float, float], Point] | None = None
+
     def hessian(self, theta: torch.Tensor) -> torch.Tensor:
         """∇²L(θ), shape (..., 2, 2); by double backward unless a subclass has it closed form."""
         theta = theta.detach()
@@ -69,6 +74,7 @@ class Quadratic(Surface):
         self.c = float(c)
         self._two_a = 2 * self.a
         self._minus_two_v = -2 * self.v
+        self._as_floats = (*self._two_a.tolist(), self._minus_two_v.tolist())
 
     def loss(self, theta):
         a, v = self.a.to(theta.dtype), self.v.to(theta.dtype)
@@ -81,6 +87,10 @@ class Quadratic(Surface):
         if theta.dim() == 2:  # the descent loop's shape: one fused op
             return torch.addmm(minus_two_v, theta, two_a)
         return theta @ two_a + minus_two_v
+
+    def point_gradient(self, x: float, y: float) -> Point:
+        (a, b), (c, d), (u, v) = self._as_floats  # 2(Aθ − v), written out
+        return x * a + y * c + u, x * b + y * d + v
 
     def hessian(self, theta):
         return self._two_a.to(theta.dtype).expand(*theta.shape[:-1], 2, 2)
@@ -181,7 +191,13 @@ class Valley(Surface):
         return self.steep * (a + torch.log1p(torch.exp(-2 * a)) - math.log(2)) + 0.5 * w2 * w2
 
     def gradient(self, theta):
-        return torch.stack([self.steep * torch.tanh(theta[..., 0]), theta[..., 1]], dim=-1)
+        return torch.stack(self._gradient(theta[..., 0], theta[..., 1], torch.tanh), dim=-1)
+
+    def point_gradient(self, x: float, y: float) -> Point:
+        return self._gradient(x, y, math.tanh)
+
+    def _gradient(self, w1, w2, tanh):
+        return self.steep * tanh(w1), w2
 
     def hessian(self, theta):
         w1 = theta[..., 0]
@@ -210,8 +226,14 @@ class Saddle(Surface):
         return x * x - y * y + 0.25 * y**4
 
     def gradient(self, theta):
-        x, y = theta[..., 0], theta[..., 1]
-        return torch.stack([2 * x, -2 * y + y**3], dim=-1)
+        return torch.stack(self._gradient(theta[..., 0], theta[..., 1]), dim=-1)
+
+    def point_gradient(self, x: float, y: float) -> Point:
+        return self._gradient(x, y)
+
+    @staticmethod
+    def _gradient(x, y):
+        return 2 * x, -2 * y + y * y * y  # (y·y·y: a float's y**3 raises on overflow)
 
     def hessian(self, theta):
         y = theta[..., 1]
@@ -245,8 +267,9 @@ class Crescent(Surface):
     _bend = 0.25
     _wall = 5.0
 
-    def _slope(self, x: torch.Tensor) -> torch.Tensor:
-        return x * (0.3 + 8 * torch.sigmoid(10 * (x - 2.5)) + 24 * torch.sigmoid(10 * (1.5 - x)))
+    @staticmethod
+    def _slope(x, sigmoid=torch.sigmoid):
+        return x * (0.3 + 8 * sigmoid(10 * (x - 2.5)) + 24 * sigmoid(10 * (1.5 - x)))
 
     def loss(self, theta):
         x, y = theta[..., 0], theta[..., 1]
@@ -265,14 +288,27 @@ class Crescent(Surface):
         return h + self._wall * (y - self._bend * x * x) ** 2
 
     def gradient(self, theta):
-        x, y = theta[..., 0], theta[..., 1]
+        return torch.stack(self._gradient(theta[..., 0], theta[..., 1], torch.sigmoid), dim=-1)
+
+    def point_gradient(self, x: float, y: float) -> Point:
+        return self._gradient(x, y, _sigmoid)
+
+    def _gradient(self, x, y, sigmoid):
         floor = y - self._bend * x * x
-        gx = self._slope(x) - 4 * self._wall * self._bend * x * floor
-        return torch.stack([gx, 2 * self._wall * floor], dim=-1)
+        gx = self._slope(x, sigmoid) - 4 * self._wall * self._bend * x * floor
+        return gx, 2 * self._wall * floor
 
     @property
     def minimum(self) -> Point:
         return (0.0, 0.0)
+
+
+def _sigmoid(z: float) -> float:
+    """1/(1 + e^{−z}) for a float, without overflow for any z."""
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
 
 
 def _gauss_legendre(n: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -383,10 +419,14 @@ class TwoMinima(Surface):
         return well * well + self.tilt * x + floor * floor
 
     def gradient(self, theta):
-        x, y = theta[..., 0], theta[..., 1]
+        return torch.stack(self._gradient(theta[..., 0], theta[..., 1]), dim=-1)
+
+    def point_gradient(self, x: float, y: float) -> Point:
+        return self._gradient(x, y)
+
+    def _gradient(self, x, y):
         floor = y - self.slant * x
-        gx = 4 * x * (x * x - 1) + self.tilt - 2 * self.slant * floor
-        return torch.stack([gx, 2 * floor], dim=-1)
+        return 4 * x * (x * x - 1) + self.tilt - 2 * self.slant * floor, 2 * floor
 
     def hessian(self, theta):
         x = theta[..., 0]
