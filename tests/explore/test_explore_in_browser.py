@@ -14,6 +14,7 @@ import pytest
 
 from ravine.experiments.adagrad_bursts import find_bursts
 from ravine.explore import rules
+from ravine.schedules import from_spec
 from ravine.surfaces import descend, surface
 
 from .conftest import start
@@ -133,6 +134,32 @@ def test_a_malformed_schedule_shows_the_servers_message(page):
     page.locator("#schedule").dispatch_event("change")
     page.wait_for_selector("#error[hidden]", state="attached", timeout=0)
     assert settle(page)["settings"]["schedule"] == "cosine:steps=200"
+
+
+def test_a_library_schedule_has_a_box_per_parameter(page):
+    open_at(page, "#surface=valley&optimizer=gd&lr=0.01&steps=300")
+    template = rules.choices()["schedules"]["warmup-cosine"]
+    page.select_option("#schedule-name", template)
+    settle(page)
+    boxes = page.locator("#schedule-parameters input")
+    keys = [boxes.nth(i).get_attribute("data-key") for i in range(boxes.count())]
+    assert keys == ["warmup", "steps", "end"]  # the template's parameters, in its order
+    page.locator('#schedule-parameters input[data-key="steps"]').fill("300")
+    page.locator('#schedule-parameters input[data-key="steps"]').dispatch_event("change")
+    spec = "warmup-cosine:warmup=100,steps=300,end=0"
+    page.wait_for_function(f"{IDLE} && explorer.last.settings.schedule === {spec!r}", timeout=0)
+    assert page.input_value("#schedule") == spec  # the spec follows the boxes
+    assert page.input_value("#schedule-name") == template  # still named warmup-cosine
+    run = descend(surface("valley"), "gd", lr=0.01, steps=300, schedule=from_spec(spec))
+    assert shown(page, "final") == run.final[0].tolist()
+    page.locator('#schedule-parameters input[data-key="warmup"]').fill("-5")  # out of range
+    page.locator('#schedule-parameters input[data-key="warmup"]').dispatch_event("change")
+    page.wait_for_selector("#error:not([hidden])", timeout=0)
+    assert "warmup" in page.inner_text("#error")
+    page.select_option("#schedule-name", "")  # constant: no boxes
+    settle(page)
+    assert page.locator("#schedule-parameters input").count() == 0
+    assert page.problems == []
 
 
 def test_copied_link_restores_the_same_state(page):

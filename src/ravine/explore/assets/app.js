@@ -158,6 +158,57 @@ function wire() {
   });
 }
 
+// A schedule spec "name:key=value,key=value" as its name and [key, value] pairs; a value may
+// be a list "[1000,2000]", whose commas do not separate parameters.
+function specParts(spec) {
+  const colon = spec.indexOf(":");
+  if (colon < 0) return { name: spec, pairs: [] };
+  const pairs = [];
+  let depth = 0, item = "";
+  for (const c of spec.slice(colon + 1) + ",") {
+    if (c === "," && depth === 0) {
+      const equals = item.indexOf("=");
+      if (equals < 0) return null; // not key=value: the spec box alone edits it
+      pairs.push([item.slice(0, equals).trim(), item.slice(equals + 1).trim()]);
+      item = "";
+      continue;
+    }
+    if (c === "[") depth++;
+    if (c === "]") depth--;
+    item += c;
+  }
+  return { name: spec.slice(0, colon).trim(), pairs };
+}
+
+// One box per parameter of the current schedule; editing one rewrites the spec.
+function showScheduleParameters(spec) {
+  const box = $("schedule-parameters");
+  const parts = spec ? specParts(spec) : null;
+  const pairs = parts ? parts.pairs : [];
+  const shown = [...box.querySelectorAll("input")].map((input) => input.dataset.key);
+  if (shown.join() === pairs.map(([key]) => key).join()) {
+    for (const [key, value] of pairs) box.querySelector(`[data-key="${key}"]`).value = value;
+    return;
+  }
+  box.replaceChildren();
+  for (const [key, value] of pairs) {
+    const label = document.createElement("label");
+    label.textContent = key + " ";
+    const input = document.createElement("input");
+    Object.assign(input, { type: "text", value, spellcheck: false });
+    input.dataset.key = key;
+    input.addEventListener("change", () => {
+      const current = specParts(explorer.state.schedule);
+      if (!current) return;
+      const edited = current.pairs.map(([k, v]) => [k, k === key ? input.value.trim() : v]);
+      explorer.state.schedule = `${current.name}:${edited.map(([k, v]) => `${k}=${v}`).join(",")}`;
+      changed();
+    });
+    label.appendChild(input);
+    box.appendChild(label);
+  }
+}
+
 function nearestIndex(grid, value) {
   let best = 0;
   for (let i = 1; i < grid.length; i++) {
@@ -182,7 +233,10 @@ function showState() {
   $("lr").value = String(nearestIndex(o.lr_grid, s.lr));
   $("lr-value").textContent = s.lr.toPrecision(3).replace(/\.?0+(e|$)/, "$1");
   $("schedule").value = s.schedule;
-  $("schedule-name").value = Object.values(o.schedules).includes(s.schedule) ? s.schedule : "";
+  showScheduleParameters(s.schedule);
+  const named = specParts(s.schedule) || { name: "" };
+  $("schedule-name").value = Object.values(o.schedules).includes(s.schedule) ? s.schedule
+    : (o.schedules[named.name] || "");
   $("steps").value = String(s.steps);
   $("tolerance").value = String(s.tolerance);
   $("link").value = location.origin + location.pathname + toHash(s);
