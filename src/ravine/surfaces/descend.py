@@ -219,18 +219,21 @@ def _on_floats(surface: Surface, rule: Optimizer, runs: int, dtype: torch.dtype)
     )
 
 
+def _as_float(value: Any) -> Any:
+    """A part's state entry for the float loop: a tensor shaped like θ becomes a Pair, a 0-d
+    tensor (NAdam's Π μ) a NumPy scalar of its dtype, which rounds as the tensor does."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    return Pair(*value.reshape(2).tolist()) if value.dim() > 0 else value.numpy()[()]
+
+
 def _run_on_floats(surface, theta, state, group, rule, multipliers, stop=None):
     """The loop of one run on two floats: the same parts and arithmetic as :func:`_run`, equal
     to it to rounding (see :mod:`ravine.optim.pair`). Returns the history (N+1, 1, 2) and σ."""
     direction, magnitude, scale_first = rule.direction, rule.magnitude, rule.scale_first
     gradient = surface.point_gradient
     point = Pair(*theta.reshape(2).tolist())
-    on_floats = {  # the parts' state: tensors shaped like θ become pairs, scalars stay
-        key: Pair(*value.reshape(2).tolist())
-        if isinstance(value, torch.Tensor) and value.dim() > 0
-        else value
-        for key, value in state.items()
-    }
+    on_floats = {key: _as_float(value) for key, value in state.items()}
     steps, base, nan = len(multipliers), group["lr"], (math.nan, math.nan)
     path: list[tuple[float, float]] = [(point.x, point.y)]
     sigmas: list[tuple[float, float]] | None = None
