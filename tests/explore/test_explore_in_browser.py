@@ -121,6 +121,13 @@ def test_lecture_adagrad_on_pokemon_bursts_and_the_page_counts_them(page):
     assert {"σ1^t", "σ2^t", "η^t/σ1^t", "η^t/σ2^t"} <= set(names)
 
 
+def test_a_link_naming_only_the_optimizer_shows_its_m_and_sigma(page):
+    open_at(page, "#surface=pokemon&optimizer=lecture-adagrad&lr=1&steps=100")
+    assert page.input_value("#direction") == "gradient"
+    assert page.input_value("#magnitude") == "lecture-rms"
+    assert page.problems == []
+
+
 def test_a_malformed_schedule_shows_the_servers_message(page):
     open_at(page, "#surface=valley&optimizer=gd&lr=0.01&steps=200")
     assert page.is_hidden("#error")

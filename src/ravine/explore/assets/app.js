@@ -55,8 +55,9 @@ function fromHash(hash) {
   const number = (key, fallback) => (q.has(key) ? Number(q.get(key)) : fallback);
   state.surface = q.get("surface");
   state.optimizer = q.get("optimizer") || "";
-  state.direction = q.get("m") || state.direction;
-  state.magnitude = q.get("sigma") || state.magnitude;
+  const named = explorer.options.named[state.optimizer]; // a hand-written link may name only it
+  state.direction = q.get("m") || (named ? named.direction : state.direction);
+  state.magnitude = q.get("sigma") || (named ? named.magnitude : state.magnitude);
   for (const key of PARAMETER_KEYS) state.parameters[key] = number(key, state.parameters[key]);
   state.lr = number("lr", state.lr);
   state.schedule = q.get("schedule") || "";
