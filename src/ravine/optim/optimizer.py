@@ -10,7 +10,7 @@ one step is :func:`ravine.optim.update.apply_rule`, and m and σ come from the p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Any
 
 import torch
@@ -136,6 +136,7 @@ class Optimizer(torch.optim.Optimizer):
         self._eager_since: set[int] = set()  # groups updated eagerly since their last fused step
         self._past_recompile_limit: set[int] = set()  # groups the compiler refused (fused.py)
         self.skipped_steps = 0
+        self._shared_norms: dict[int, tuple[torch.Tensor, int, torch.Tensor]] | None = None
         defaults = dict(
             lr=lr,
             weight_decay=weight_decay,
@@ -229,11 +230,16 @@ class Optimizer(torch.optim.Optimizer):
         # old gradients, so that each is freed once copied. Inside the user's torch.compile
         # the eager step is what gets compiled (see _step_count)
         fused = self.fused and not compiling
+        # norms someone read this step (the Monitor): used, and dropped, before gathering
+        # moves p.grad (so no old gradient is kept alive beside the flat buffer)
+        screened = self._screened_by_shared_norms()
         gathered = gather_ready_gradients(self) if fused else {}
         whole = whole_groups(self, gathered)
         work = self._gradients(skip=whole)
         self._refuse_sparse(work)
-        if self.nonfinite != "ignore" and not _all_finite(gradients_to_check(gathered, work)):
+        if self.nonfinite != "ignore" and not (
+            screened or _all_finite(gradients_to_check(gathered, work))
+        ):
             if self.nonfinite == "raise":
                 raise self._nonfinite_error(self._gradients())
             self.skipped_steps += 1
@@ -249,6 +255,38 @@ class Optimizer(torch.optim.Optimizer):
             group["steps"] += 1
             show_next_rate(group)
         return loss
+
+    def share_gradient_norms(
+        self, params: Sequence[torch.Tensor], norms: Sequence[torch.Tensor]
+    ) -> None:
+        """Norms ‖g_p‖ (0-d tensors) of this step's gradients, computed by someone who read
+        them anyway — the Monitor does, in its step pre-hook. The next ``step()`` then checks
+        finiteness from these instead of reading every gradient again, provided they cover
+        every parameter it updates and each ``p.grad`` is still the tensor they were computed
+        from, unchanged since (its version counter); otherwise it reads the gradients itself.
+        A non-finite norm proves nothing alone (squares may overflow): the entries decide."""
+        self._shared_norms = {
+            id(p): (p.grad, p.grad._version, norm)
+            for p, norm in zip(params, norms, strict=True)
+            if p.grad is not None
+        }
+
+    def _screened_by_shared_norms(self) -> bool:
+        """True when shared norms (see :meth:`share_gradient_norms`) show every gradient this
+        step updates finite; False when they cannot tell. Used once: they are dropped here."""
+        shared, self._shared_norms = self._shared_norms, None
+        if not shared or self.nonfinite == "ignore":
+            return False
+        norms = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                found = shared.get(id(p))
+                if found is None or found[0] is not p.grad or found[1] != p.grad._version:
+                    return False
+                norms.append(found[2])
+        return bool(norms) and bool(torch.isfinite(torch.stack(norms)).all())
 
     def _gradients(self, skip: Container[int] = ()) -> list[list[tuple[torch.Tensor, Any]]]:
         """Each group's (parameter, gradient) pairs, for the parameters with a gradient; none for
