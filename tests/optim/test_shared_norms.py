@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ravine.diagnose import Monitor
-from ravine.optim import create, fused
+from ravine.optim import clip_gradient_norm_, create, fused
 from ravine.optim.optimizer import NonFiniteGradientError
 
 STEP = sys.modules["ravine.optim.optimizer"]
@@ -120,3 +120,36 @@ def test_the_fast_path_uses_shared_norms_too(reads):
         alone.step()
     assert optimizer._buckets and reads.calls == 2  # the twin's two steps only
     assert all(torch.equal(a, b) for a, b in zip(params, twins, strict=True))
+
+
+def test_clipping_equals_torchs_and_shares_its_reading(reads):
+    params, optimizer = _setup()
+    twins, alone = _setup()
+    total = clip_gradient_norm_(optimizer, 0.5)
+    expected = torch.nn.utils.clip_grad_norm_(twins, 0.5)
+    assert torch.equal(total, expected)
+    assert all(torch.equal(a.grad, b.grad) for a, b in zip(params, twins, strict=True))
+    optimizer.step()
+    assert reads.calls == 0  # the clipping's norms served the check
+    alone.step()
+    assert all(torch.equal(a, b) for a, b in zip(params, twins, strict=True))
+
+
+def test_clipping_a_non_finite_gradient_leaves_it_to_the_check(reads):
+    params, optimizer = _setup()
+    params[2].grad[1] = float("nan")
+    before = [p.detach().clone() for p in params]
+    assert torch.isnan(clip_gradient_norm_(optimizer, 0.5))
+    with pytest.raises(NonFiniteGradientError):
+        optimizer.step()
+    assert reads.calls == 1
+    assert all(torch.equal(p, b) for p, b in zip(params, before, strict=True))
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), True, "1"])
+def test_clipping_refuses_a_bad_max_norm(bad):
+    params, optimizer = _setup()
+    grads = [p.grad.clone() for p in params]
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_gradient_norm_(optimizer, bad)
+    assert all(torch.equal(p.grad, g) for p, g in zip(params, grads, strict=True))

@@ -5,6 +5,7 @@
 - magnitudes (σ): :class:`Unit`, :class:`RootMeanSquare`, :class:`LectureRMSProp`,
   :class:`SumOfSquares`, :class:`SquareAverage`, :class:`SecondMoment`, :class:`Rectified`;
 - η^t: a number or a callable ``step -> learning rate``;
+- :func:`clip_gradient_norm_`: torch's clipping, sharing its reading of g with the step's check;
 - :class:`Optimizer` applies any pair; the named optimizers are compositions:
   torch.optim's (:class:`SGD`, :class:`Adagrad`, :class:`RMSprop`, :class:`Adam`,
   :class:`AdamW`, :class:`RAdam`, :class:`NAdam`) and the lecture's (:mod:`ravine.optim.lecture`).
@@ -13,6 +14,7 @@
 from . import lecture
 from .base import Direction, Magnitude
 from .catalog import CATALOG, create, describe, parse_options
+from .clip import clip_gradient_norm_
 from .directions import ExponentialAverage, Gradient, HeavyBall, LectureMomentum, NesterovAverage
 from .magnitudes import (
     LectureRMSProp,
@@ -51,6 +53,7 @@ __all__ = [
     "SquareAverage",
     "SumOfSquares",
     "Unit",
+    "clip_gradient_norm_",
     "create",
     "describe",
     "lecture",
