@@ -92,8 +92,14 @@ class Burst:
     peak_loss_gap: float  # max L(θ^t) − L(θ*) over the burst
 
 
-def find_bursts(trajectory: Trajectory, threshold: float = THRESHOLD, run: int = 0) -> list[Burst]:
-    """The bursts along w (the second parameter) of run ``run``, by the module's definition."""
+def find_bursts(
+    trajectory: Trajectory,
+    threshold: float = THRESHOLD,
+    run: int = 0,
+    loss: torch.Tensor | None = None,
+) -> list[Burst]:
+    """The bursts along w (the second parameter) of run ``run``, by the module's definition.
+    ``loss``: L(θ^t) of that run, when already computed."""
     theta, minimum = trajectory.theta[:, run], _minimum(trajectory)
     w_error = (theta[:, 1] - minimum[1]).abs()  # |w^t − w*|
     inside = w_error <= threshold
@@ -107,8 +113,8 @@ def find_bursts(trajectory: Trajectory, threshold: float = THRESHOLD, run: int =
     edges = torch.diff(outside.int(), prepend=zero, append=zero)
     starts = torch.nonzero(edges == 1).flatten().tolist()
     ends = torch.nonzero(edges == -1).flatten().tolist()
-    loss = trajectory.surface.loss
-    gap = loss(theta) - loss(minimum)  # L(θ^t) − L(θ*)
+    at = trajectory.surface.loss
+    gap = (at(theta) if loss is None else loss) - at(minimum)  # L(θ^t) − L(θ*)
     return [
         Burst(s, e, float(w_error[s:e].max()), float(gap[s:e].max()))
         for s, e in zip(starts, ends, strict=True)

@@ -76,7 +76,7 @@ def numbers(run: Trajectory, found: Settings, loss: torch.Tensor | None = None) 
     bad = ~torch.isfinite(loss) | ~torch.isfinite(theta).all(-1)
     diverged = int(bad.int().argmax()) if bool(bad.any()) else None
     within = distance <= found.tolerance * distance[0]
-    bursts = find_bursts(run) if diverged is None else []
+    bursts = find_bursts(run, loss=loss) if diverged is None else []
     return {
         "optimizer": run.optimizer,
         "start": theta[0].tolist(),
