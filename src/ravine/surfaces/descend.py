@@ -172,7 +172,7 @@ def _build(optimizer: str | Composition, theta: torch.Tensor, lr: float, options
 
 def _run(surface, theta, state, group, rule, rates, per_run, multipliers, history, stop=None):
     """The loop: N updates of θ in place, θ and σ written to the history."""
-    direction, magnitude, scale_first = rule.direction, rule.magnitude, rule.scale_first
+    parts = rule.direction, rule.magnitude, rule.scale_first
     steps, runs = len(multipliers), theta.shape[0]
     sigmas = sigma_rows = None
     rows = history.unbind(0)  # views: copying into one is cheaper than indexing each step
@@ -187,17 +187,7 @@ def _run(surface, theta, state, group, rule, rates, per_run, multipliers, histor
         else:
             eta = per_run if constant else per_run * multipliers[t]
         group["lr"] = eta
-        sigma = apply_rule(
-            theta,
-            surface.gradient(theta),
-            state,
-            group,
-            eta,
-            t + 1,
-            direction,
-            magnitude,
-            scale_first,
-        )
+        sigma = apply_rule(theta, surface.gradient(theta), state, group, eta, t + 1, *parts)
         rows[t + 1].copy_(theta)
         if sigma is not None:
             if sigmas is None:
@@ -230,7 +220,7 @@ def _as_float(value: Any) -> Any:
 def _run_on_floats(surface, theta, state, group, rule, multipliers, stop=None):
     """The loop of one run on two floats: the same parts and arithmetic as :func:`_run`, equal
     to it to rounding (see :mod:`ravine.optim.pair`). Returns the history (N+1, 1, 2) and σ."""
-    direction, magnitude, scale_first = rule.direction, rule.magnitude, rule.scale_first
+    parts = rule.direction, rule.magnitude, rule.scale_first
     gradient = surface.point_gradient
     point = Pair(*theta.reshape(2).tolist())
     on_floats = {key: _as_float(value) for key, value in state.items()}
@@ -241,17 +231,8 @@ def _run_on_floats(surface, theta, state, group, rule, multipliers, stop=None):
         if stop is not None and t % STOP_EVERY == 0 and stop():
             raise Stopped(f"the descent was stopped at step {t} of {steps}")
         eta = group["lr"] = base * multipliers[t]
-        sigma = apply_rule(
-            point,
-            Pair(*gradient(point.x, point.y)),
-            on_floats,
-            group,
-            eta,
-            t + 1,
-            direction,
-            magnitude,
-            scale_first,
-        )
+        g = Pair(*gradient(point.x, point.y))
+        sigma = apply_rule(point, g, on_floats, group, eta, t + 1, *parts)
         path.append((point.x, point.y))
         if sigma is not None:
             if sigmas is None:
