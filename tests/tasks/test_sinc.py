@@ -8,15 +8,7 @@ import torch
 from torch import nn
 
 from ravine import tasks
-from ravine.tasks import (
-    SINC_POINTS,
-    SincNetworks,
-    Task,
-    sinc,
-    sinc_data,
-    sinc_model,
-    sinc_task,
-)
+from ravine.tasks import SINC_POINTS, Task, sinc, sinc_data, sinc_model, sinc_task
 
 
 def test_sinc_values():
@@ -86,33 +78,3 @@ def test_task_registry():
     valid = "valid: sinc, diabetes, digits, reverse"
     with pytest.raises(ValueError, match=f"unknown task 'mnist'; {valid}"):
         tasks.task("mnist")
-
-
-def test_networks_side_by_side_are_the_seeds_networks_and_train_as_each_alone():
-    from ravine.optim import Adam
-
-    seeds = [3, 0, 7]
-    x, y = sinc_data(50)
-    together = SincNetworks(seeds)
-    alone = [sinc_model(seed) for seed in seeds]
-    outputs = together(x)
-    assert outputs.shape == (3, 50, 1)
-    for index, model in enumerate(alone):
-        torch.testing.assert_close(outputs[index], model(x), rtol=0, atol=1e-14)
-    # Σ_r L_r: each network's gradient is its own loss's
-    adam = Adam(together.parameters(), lr=1e-2)
-    singles = [Adam(model.parameters(), lr=1e-2) for model in alone]
-    for _ in range(5):
-        adam.zero_grad()
-        together.loss(together(x), y).backward()
-        adam.step()
-        for model, single in zip(alone, singles, strict=True):
-            single.zero_grad()
-            torch.nn.functional.mse_loss(model(x), y).backward()
-            single.step()
-    for index, model in enumerate(alone):
-        taken = together.network(index)
-        for mine, theirs in zip(taken.parameters(), model.parameters(), strict=True):
-            torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-12)
-    with pytest.raises(ValueError, match="at least one seed"):
-        SincNetworks([])

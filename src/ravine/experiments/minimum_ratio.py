@@ -22,9 +22,9 @@ Newton steps on g(θ) = 0 if ‖g‖ is still ≥ 10⁻³ — and classified by
 :func:`ravine.diagnose.classify_critical_point` from the exact 385×385 Hessian. The minimum
 ratio is counted as the lecture and the homework count it, #{λ > 0}/P ("the lecture's count");
 beside it, with a rounding tolerance τ = P·ε·λ_max ≈ 10⁻¹¹, #{λ > τ}/P, in which eigenvalues
-that are 0 to rounding (3 for each dead ReLU unit) count as not positive. The Adam steps run 8
-networks at a time as one :class:`ravine.tasks.SincNetworks` (each moves as it would alone, at
-less than half the CPU time of one by one); the Newton steps and the Hessian, one at a time.
+that are 0 to rounding (3 for each dead ReLU unit) count as not positive. The Adam steps run 10
+networks at a time as one :class:`ravine.sweep.StackedNetworks` (each moves as it would alone,
+at less than half the CPU time of one by one); the Newton steps and the Hessian, one at a time.
 
 Why the negative eigenvalues are small. For this network, f(x) = Σ_j v_j·ReLU(w_j·x + b_j) + c,
 the Hessian of the mean squared error splits as H = (2/N)·JᵀJ + R: the Gauss–Newton part is
@@ -60,7 +60,8 @@ from ..diagnose.critical import (
     train_to_critical_point,
 )
 from ..report.plots import save_figure  # (selects matplotlib's file backend)
-from ..tasks import SincNetworks, sinc_task
+from ..sweep import StackedNetworks, runs_per_chunk
+from ..tasks import sinc_task
 from .base import Evidence, Result, conclude, torch_threads
 
 NAME = "minimum-ratio"
@@ -97,7 +98,6 @@ LECTURE_BAND = (0.5, 0.6)  # the ratios of the lecture's figure
 NETWORKS, QUICK_NETWORKS = 24, 4  # R
 DESCENT_STEPS = 3000  # Adam updates per network
 LR = 2e-2  # η of the descent, before the cosine decay
-SIDE_BY_SIDE = 8  # networks descended at once (more: their tensors outgrow the CPU's cache)
 NEWTON_STEPS = 20  # at most this many Newton steps on g(θ) = 0 after the descent
 REACHED = 0.75  # at least this fraction of the networks must reach ‖∇L‖ < GRAD_TOL
 SADDLE_LIKE = 0.5  # the saddle reading: more than this fraction of the critical points…
@@ -131,13 +131,15 @@ def leftover_gradient_bound(model: torch.nn.Module, inputs, targets, loss_fn) ->
 
 def descend_side_by_side(seeds: list[int]) -> list[torch.nn.Module]:
     """The descent phase of :func:`train_to_critical_point` — ``DESCENT_STEPS`` Adam updates,
-    η = ``LR`` cosine-decayed — for the sinc network of every seed, ``SIDE_BY_SIDE`` at a time
-    as one :class:`ravine.tasks.SincNetworks` (Adam moves each exactly as it would alone);
-    returns the networks, one per seed."""
+    η = ``LR`` cosine-decayed — for the sinc network of every seed, as many at a time as
+    :func:`ravine.sweep.runs_per_chunk` allows, trained as one
+    :class:`ravine.sweep.StackedNetworks` (Adam moves each as it would alone); returns the
+    networks, one per seed."""
     task = sinc_task()
-    descended = []
-    for first in range(0, len(seeds), SIDE_BY_SIDE):
-        networks = SincNetworks(seeds[first : first + SIDE_BY_SIDE])
+    size, descended = runs_per_chunk(task), []
+    for first in range(0, len(seeds), size):
+        models = [task.model(seed) for seed in seeds[first : first + size]]
+        networks = StackedNetworks(models, task.loss_fn)
         train_to_critical_point(
             networks,
             networks.loss,
@@ -147,7 +149,7 @@ def descend_side_by_side(seeds: list[int]) -> list[torch.nn.Module]:
             lr=LR,
             newton_steps=0,
         )
-        descended += [networks.network(index) for index in range(networks.w1.shape[0])]
+        descended += [networks.network(index) for index in range(len(models))]
     return descended
 
 

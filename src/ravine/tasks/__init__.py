@@ -16,7 +16,7 @@ from .digits import digits_data, digits_task
 from .losses import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, accuracy, softmax_mse
 from .models import MODELS, ModelSpec, parse_model
 from .sequence import reverse_task
-from .sinc import SINC_POINTS, SincNetworks, sinc, sinc_data, sinc_model, sinc_task
+from .sinc import SINC_POINTS, sinc, sinc_data, sinc_model, sinc_task
 
 # name → builder(seed, model, loss) → Task; a new task adds one line here
 TASKS: dict[str, Callable[..., Task]] = {
@@ -43,7 +43,6 @@ __all__ = [
     "SINC_POINTS",
     "TASKS",
     "ModelSpec",
-    "SincNetworks",
     "Task",
     "accuracy",
     "diabetes_data",

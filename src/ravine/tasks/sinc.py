@@ -53,53 +53,6 @@ def sinc_model(seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Module:
     return model.to(dtype)
 
 
-class SincNetworks(nn.Module):
-    """R sinc networks side by side, one per seed, trained as one: their parameters stacked
-    along a leading axis, network r's being those of ``sinc_model(seeds[r])``.
-
-        f_r(x) = W2_r·ReLU(W1_r·x + b1_r) + b2_r,   r = 1 … R,
-        L(θ_1, …, θ_R) = Σ_r L_r(θ_r),   L_r the mean squared error of network r.
-
-    θ_r enters only L_r, so ∂L/∂θ_r = ∇L_r(θ_r): an optimizer whose update is elementwise
-    (SGD, Adam, …, with no global step such as clipping the norm) moves each network exactly
-    as it would alone, up to the rounding of the batched matrix products, and the R small
-    networks cost one batched forward and backward per step instead of R (about 2× less CPU
-    time at R = 24, P = 385 each). :meth:`network` takes network r out as an ordinary
-    :func:`sinc_model`.
-    """
-
-    def __init__(self, seeds: list[int], dtype: torch.dtype = torch.float64) -> None:
-        super().__init__()
-        if not seeds:
-            raise ValueError("SincNetworks needs at least one seed")
-        models = [sinc_model(seed, dtype) for seed in seeds]
-        self.w1 = nn.Parameter(torch.stack([m[0].weight.detach().T for m in models]))  # R,1,H
-        self.b1 = nn.Parameter(torch.stack([m[0].bias.detach()[None] for m in models]))  # R,1,H
-        self.w2 = nn.Parameter(torch.stack([m[2].weight.detach().T for m in models]))  # R,H,1
-        self.b2 = nn.Parameter(torch.stack([m[2].bias.detach()[None] for m in models]))  # R,1,1
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """(N, 1) inputs → (R, N, 1): every network's outputs."""
-        count = self.w1.shape[0]
-        hidden = torch.relu(torch.baddbmm(self.b1, inputs.expand(count, -1, -1), self.w1))
-        return torch.baddbmm(self.b2, hidden, self.w2)
-
-    @staticmethod
-    def loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Σ_r L_r: the sum over the networks of each one's mean squared error."""
-        return ((outputs - targets) ** 2).mean(dim=(1, 2)).sum()
-
-    def network(self, index: int) -> nn.Module:
-        """Network ``index`` as a new :func:`sinc_model` holding its current parameters."""
-        model = sinc_model(0, self.w1.dtype)
-        with torch.no_grad():
-            model[0].weight.copy_(self.w1[index].T)
-            model[0].bias.copy_(self.b1[index, 0])
-            model[2].weight.copy_(self.w2[index].T)
-            model[2].bias.copy_(self.b2[index, 0])
-        return model
-
-
 def sinc_task(
     seed: int = 0,
     model: str | None = None,
