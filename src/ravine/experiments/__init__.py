@@ -17,7 +17,7 @@ import torch
 
 from ..report import Result
 from ..validation import check_count
-from .base import Experiment, failure
+from .base import Experiment, failure, torch_threads
 
 # name → module, in the order the lecture makes the claims
 ORDER: dict[str, str] = {
@@ -105,13 +105,15 @@ def run_all(
 
 
 def _run_one(name: str, out: Path, quick: bool) -> Result:
-    """One experiment, timed, from torch's global generator seeded with 0; a run that raises
-    becomes a failed Result."""
+    """One experiment, timed, on one CPU thread (:func:`~.base.torch_threads`: two workers
+    on two cores would otherwise wait on each other's threads), from torch's global generator
+    seeded with 0; a run that raises becomes a failed Result."""
     module = experiment(name)
     torch.manual_seed(0)  # the same start alone, after another, or in a worker
     start = time.perf_counter()
     try:
-        result = module.run(out, quick=quick)
+        with torch_threads(1):
+            result = module.run(out, quick=quick)
     except Exception as error:  # one broken experiment must not lose the others' results
         result = failure(module, error)
     result.seconds = time.perf_counter() - start
