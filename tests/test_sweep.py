@@ -245,3 +245,43 @@ def test_runs_trained_in_batches_join_into_the_same_result():
         assert pieces.state[name]["mu_product"].dim() == 0  # one Π μ for every run
     with pytest.raises(ValueError, match="chunk must be an integer >= 1 or None, got 0"):
         sweep("sinc", "gd", lrs=LRS, chunk=0)
+
+
+def test_stacked_networks_train_each_network_as_it_would_alone():
+    from ravine.optim import Adam
+    from ravine.sweep import StackedNetworks
+
+    sinc = tasks.task("sinc")
+    x, y = sinc.inputs[:50], sinc.targets[:50]
+    alone = [sinc.model(seed) for seed in (3, 0, 7)]  # a θ⁰ of each one's own
+    together = StackedNetworks(alone, sinc.loss_fn)
+    outputs = together(x)
+    assert outputs.shape == (3, 50, 1)
+    for index, model in enumerate(alone):
+        torch.testing.assert_close(outputs[index], model(x), rtol=0, atol=1e-14)
+    adam = Adam(together.parameters(), lr=1e-2)
+    singles = [Adam(model.parameters(), lr=1e-2) for model in alone]
+    for _ in range(5):  # L = Σ_r L_r: each network's gradient is its own loss's
+        adam.zero_grad()
+        together.loss(together(x), y).backward()
+        adam.step()
+        for model, single in zip(alone, singles, strict=True):
+            single.zero_grad()
+            sinc.loss_fn(model(x), y).backward()
+            single.step()
+    for index, model in enumerate(alone):
+        taken = together.network(index)
+        for mine, theirs in zip(taken.parameters(), model.parameters(), strict=True):
+            torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-12)
+
+
+def test_stacked_networks_refuse_what_cannot_be_stacked():
+    from ravine.sweep import StackedNetworks
+
+    sinc = tasks.task("sinc")
+    with pytest.raises(ValueError, match="at least one model"):
+        StackedNetworks([], sinc.loss_fn)
+    with pytest.raises(ValueError, match="one layout"):
+        StackedNetworks([sinc.model(), nn.Sequential(nn.Linear(1, 3))], sinc.loss_fn)
+    with pytest.raises(ValueError, match="one layout"):
+        StackedNetworks([nn.Sequential(nn.Linear(1, 3), nn.BatchNorm1d(3))], sinc.loss_fn)

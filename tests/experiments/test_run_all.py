@@ -35,3 +35,12 @@ def test_parallel_runs_give_the_sequential_results(tmp_path):
 def test_jobs_must_be_a_whole_number():
     with pytest.raises(ValueError, match="jobs must be an integer >= 1, got 0"):
         experiments.run_all(None, only=CHEAP, jobs=0)
+
+
+def test_the_longest_experiments_start_first_and_the_others_keep_their_order():
+    assert set(experiments.LONGEST_FIRST) <= set(experiments.ORDER)
+    started = experiments.longest_first(["stuck", "general-guide", "tiny-lr", "minimum-ratio"])
+    assert started == ["minimum-ratio", "general-guide", "stuck", "tiny-lr"]
+    assert experiments.longest_first(experiments.ORDER)[: len(experiments.LONGEST_FIRST)] == list(
+        experiments.LONGEST_FIRST
+    )

@@ -17,7 +17,7 @@ import torch
 
 from ..report import Result
 from ..validation import check_count
-from .base import Experiment, failure
+from .base import Experiment, failure, torch_threads
 
 # name → module, in the order the lecture makes the claims
 ORDER: dict[str, str] = {
@@ -47,6 +47,20 @@ ORDER: dict[str, str] = {
     "lr-find": "lr_find",
     "general-guide": "general_guide",
 }
+
+# The experiments that take longest at full size (about 10 s or more on one core), longest
+# first: parallel workers start them before the others, so that the short ones fill in at the
+# end and the workers finish together. The results keep the lecture's order either way.
+LONGEST_FIRST = (
+    "minimum-ratio",
+    "general-guide",
+    "warmup-attention",
+    "batch-norm",
+    "batch-size",
+    "lr-find",
+    "classification-loss",
+    "transformer-schedule",
+)
 
 
 def experiment(name: str) -> Experiment:
@@ -91,13 +105,15 @@ def run_all(
 
 
 def _run_one(name: str, out: Path, quick: bool) -> Result:
-    """One experiment, timed, from torch's global generator seeded with 0; a run that raises
-    becomes a failed Result."""
+    """One experiment, timed, on one CPU thread (:func:`~.base.torch_threads`: two workers
+    on two cores would otherwise wait on each other's threads), from torch's global generator
+    seeded with 0; a run that raises becomes a failed Result."""
     module = experiment(name)
     torch.manual_seed(0)  # the same start alone, after another, or in a worker
     start = time.perf_counter()
     try:
-        result = module.run(out, quick=quick)
+        with torch_threads(1):
+            result = module.run(out, quick=quick)
     except Exception as error:  # one broken experiment must not lose the others' results
         result = failure(module, error)
     result.seconds = time.perf_counter() - start
@@ -112,13 +128,14 @@ def _run_in_parallel(
     jobs: int,
 ) -> list[Result]:
     """``names`` run by ``jobs`` worker processes (started fresh: no thread pool is inherited
-    half-used), collected in their order."""
+    half-used), the longest first (:func:`longest_first`), collected in their order."""
     context = multiprocessing.get_context("spawn")
     done: dict[str, Result] = {}
+    started = longest_first(names)
     with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=context) as pool:
-        running = {pool.submit(_run_one, name, out, quick): name for name in names}
+        running = {pool.submit(_run_one, name, out, quick): name for name in started}
         if progress is not None:
-            progress(names[0], 0, len(names))
+            progress(started[0], 0, len(names))
         for future in as_completed(running):
             name = running[future]
             try:
@@ -126,9 +143,25 @@ def _run_in_parallel(
             except Exception as error:  # the worker itself died
                 done[name] = failure(experiment(name), error)
             if progress is not None:
-                waiting = [n for n in names if n not in done]
+                waiting = [n for n in started if n not in done]
                 progress(waiting[0] if waiting else "", len(done), len(names))
     return [done[name] for name in names]
 
 
-__all__ = ["ORDER", "Experiment", "Result", "experiment", "run_all"]
+def longest_first(names: Iterable[str]) -> list[str]:
+    """``names`` in the order a pool should start them: those of :data:`LONGEST_FIRST` in its
+    order, then the others in theirs."""
+    names = list(names)
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
+
+__all__ = [
+    "LONGEST_FIRST",
+    "ORDER",
+    "Experiment",
+    "Result",
+    "experiment",
+    "longest_first",
+    "run_all",
+]

@@ -32,6 +32,7 @@ import torch
 from ..report.result import HELD, NOT_HELD, PARTIAL, Evidence, Result
 
 __all__ = [
+    "MACHINE_THREADS",
     "OPENING",
     "Evidence",
     "Experiment",
@@ -41,6 +42,11 @@ __all__ = [
     "outcome_of",
     "torch_threads",
 ]
+
+# torch's own count of intra-op threads, taken before any experiment sets one: the experiments
+# run on one thread (:func:`ravine.experiments.run_all`); one that measures what threads buy
+# (batch-size) asks for this many.
+MACHINE_THREADS = torch.get_num_threads()
 
 # How a verdict begins, by its outcome.
 OPENING = {HELD: "Reproduced", PARTIAL: "Partly reproduced", NOT_HELD: "Not reproduced"}
@@ -128,7 +134,9 @@ def torch_threads(count: int) -> Iterator[None]:
     The experiments' networks are tiny: on one thread they lose nothing, their numbers come
     out the same on any machine, and a busy machine cannot slow them by making OpenMP wait for
     a descheduled thread (measured on minimum-ratio: 24 s against 9 s on one thread, with two
-    busy processes beside it)."""
+    busy processes beside it; batch-norm and classification-loss run side by side: 35 s and
+    22 s on torch's two threads each, 23 s and 11 s on one). :func:`ravine.experiments.run_all`
+    runs every experiment inside ``torch_threads(1)``."""
     before = torch.get_num_threads()
     torch.set_num_threads(count)
     try:

@@ -49,7 +49,7 @@ from ..report import plots  # (selects matplotlib's file backend)
 from ..tasks import Task, task
 from ..training import VALIDATION, split, train
 from ..validation import WHOLE, check_count, require
-from .base import Evidence, Result, conclude, torch_threads
+from .base import MACHINE_THREADS, Evidence, Result, conclude, torch_threads
 
 NAME = "batch-size"
 TITLE = "Small batch v.s. large batch: speed, gradient noise, optimization, generalization"
@@ -433,7 +433,7 @@ def measure(quick: bool = False) -> dict[str, Any]:
     digits = task(TASK)
     n = len(split(digits.size, VALIDATION, 0)[0])
     sizes = [*SIZES, n]
-    parallel = torch.get_num_threads()
+    parallel = MACHINE_THREADS  # the experiments run on one thread; here every one torch has
     threads = [1] if parallel == 1 else [1, parallel]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     timed = [*(QUICK_TIMED if quick else TIMED), n]

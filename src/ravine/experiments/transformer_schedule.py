@@ -18,7 +18,7 @@ of the peak, and the two half-peak steps.
 **Its use**: the reversal task of :mod:`ravine.tasks.sequence`, trained as in
 :mod:`ravine.experiments.warmup_attention` (one post-LN attention block, d_model = 32, Adam
 with the paper's β = (0.9, 0.98), ε = 10⁻⁹, a fresh batch of 64 sequences per step, loss on a
-fixed set of 512), ``STEPS`` steps from the same initial weights, twice:
+fixed set of 256), ``STEPS`` steps from the same initial weights, twice:
 
 - ``transformer``: η^t = lrate with d_model = 32 (the model's) and warmup_steps = ``WARMUP`` —
   the warm-up length of the warm-up experiment on the same task — and base η = 1 as the paper;

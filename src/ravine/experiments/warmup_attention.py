@@ -7,7 +7,9 @@ Model and task: the reversal task of :mod:`ravine.tasks.sequence` (float32) — 
 of the original Transformer, whose paper trains it with a warm-up (the schedule the lecture
 quotes); loss: cross-entropy per position (chance: ln 16 ≈ 2.77 nats). Each step trains on a
 fresh batch of ``BATCH`` sequences, the same batches in the same order for every run; the loss
-shown and measured is on a fixed evaluation set of ``EVAL`` sequences, after every step.
+shown and measured is on a fixed evaluation set of ``EVAL`` sequences, after every step
+(2,048 tokens: with 512 sequences every step count and verdict below came out the same, final
+losses within 10 %, at 1.7× the CPU time — the evaluation was most of the run).
 
 The four runs start from the same initial weights, ``STEPS`` steps each:
 
@@ -70,7 +72,7 @@ CLAIM = (
     "same model with the same η then trains."
 )
 
-BATCH, EVAL = 64, 512
+BATCH, EVAL = 64, 256
 STEPS, QUICK_STEPS = 400, 150
 LR, BETAS, EPS = 0.07, (0.9, 0.98), 1e-9
 WARMUP = 100  # linear warm-up length, steps

@@ -6,21 +6,24 @@ curves, the best η, the runs that diverged). ``parse_lrs`` reads the command li
 ``log_spaced`` is the log-spaced η grid they (and the range test) use.
 
     grid.py      the η grid: log_spaced, parse_lrs
-    stacked.py   R runs stacked along a new first axis, one update for all: sweep
+    stacked.py   R runs stacked along a new first axis, one update for all: sweep;
+                 StackedNetworks, R networks side by side as one module
     result.py    SweepResult: curves, divergence, the best η
     plot.py      the sweep's figure (imports matplotlib)
 """
 
 from .grid import LR_SPEC_HELP, log_spaced, parse_lrs
 from .result import SweepResult, single_run_parameters
-from .stacked import CURVE_POINTS, sweep
+from .stacked import CURVE_POINTS, StackedNetworks, runs_per_chunk, sweep
 
 __all__ = [
     "CURVE_POINTS",
     "LR_SPEC_HELP",
+    "StackedNetworks",
     "SweepResult",
     "log_spaced",
     "parse_lrs",
+    "runs_per_chunk",
     "single_run_parameters",
     "sweep",
 ]

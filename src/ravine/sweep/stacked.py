@@ -20,6 +20,7 @@ step, on every example of the task (no validation split).
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -104,6 +105,56 @@ def stacked_forward(model: nn.Module) -> Callable[..., torch.Tensor] | None:
         return h
 
     return forward
+
+
+class StackedNetworks(nn.Module):
+    """R networks of one architecture side by side as one module, to train them as one model:
+    their parameters stacked along a new first axis, name → (R, ...), the forward pass of all
+    of them at once (:func:`stacked_forward`: inputs (N, d) → outputs (R, N, …)), and
+
+        L(θ_1, …, θ_R) = Σ_r L_r(θ_r)   (:meth:`loss`, L_r = ``loss_fn`` of network r).
+
+    θ_r enters only L_r, so ∂L/∂θ_r = ∇L_r(θ_r): an optimizer whose update is elementwise
+    (SGD, Adam, …, with no global step such as clipping the norm) moves each network as it
+    would alone, up to the rounding of the batched products — as the runs of :func:`sweep` do,
+    here with a θ⁰ of each network's own (networks of other seeds) and any training loop.
+    :meth:`network` takes network r out as a model of its own. The models must be ones
+    :func:`stacked_forward` takes (ValueError otherwise); they are left untouched.
+    """
+
+    def __init__(self, models: Sequence[nn.Module], loss_fn: Callable[..., torch.Tensor]) -> None:
+        super().__init__()
+        if not models:
+            raise ValueError("StackedNetworks needs at least one model")
+        self._forward = stacked_forward(models[0])
+        layout = [(name, p.shape) for name, p in models[0].named_parameters()]
+        same = all([(n, p.shape) for n, p in m.named_parameters()] == layout for m in models)
+        if self._forward is None or not same:
+            raise ValueError(
+                "StackedNetworks takes nn.Sequential models of one layout made of nn.Linear "
+                "and elementwise activations"
+            )
+        stacked, _ = stack_module_state(list(models))
+        self.names = list(stacked)
+        self.stacked = nn.ParameterList(nn.Parameter(p.detach().clone()) for p in stacked.values())
+        self._template = copy.deepcopy(models[0])
+        self._loss_of_outputs = vmap(loss_fn, in_dims=(0, None))  # (R, N, …) → (R,)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Every network's outputs, (R, N, …)."""
+        return self._forward(dict(zip(self.names, self.stacked, strict=True)), inputs)
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Σ_r L_r from the stacked ``outputs`` and the shared ``targets``."""
+        return self._loss_of_outputs(outputs, targets).sum()
+
+    def network(self, index: int) -> nn.Module:
+        """Network ``index`` as a model of its own, holding its current parameters."""
+        model = copy.deepcopy(self._template)
+        with torch.no_grad():
+            for (_, param), stacked in zip(model.named_parameters(), self.stacked, strict=True):
+                param.copy_(stacked[index])
+        return model
 
 
 class _NetworkRuns:
@@ -270,7 +321,7 @@ def _chunking(
 ) -> tuple[int, Callable[[int], _SurfaceRuns | _NetworkRuns]]:
     """How many of the ``count`` runs to train together, and the factory of that many
     stacked runs of ``target``: all of a surface's runs at once; a network's as many as
-    :func:`_runs_per_chunk` allows (unless ``chunk`` says)."""
+    :func:`runs_per_chunk` allows (unless ``chunk`` says)."""
     if isinstance(target, Surface):
 
         def surface_runs(runs: int) -> _SurfaceRuns | _NetworkRuns:
@@ -284,12 +335,12 @@ def _chunking(
     def network_runs(runs: int) -> _SurfaceRuns | _NetworkRuns:
         return _NetworkRuns(target, runs, seed)
 
-    return (_runs_per_chunk(target, seed) if chunk is None else chunk), network_runs
+    return (runs_per_chunk(target, seed) if chunk is None else chunk), network_runs
 
 
-def _runs_per_chunk(task: Task, seed: int) -> int:
+def runs_per_chunk(task: Task, seed: int | None = None) -> int:
     """How many copies of the task's network keep the widest activation, R·N·width numbers,
-    within CHUNK_BYTES (at least 1)."""
+    within CHUNK_BYTES (at least 1): the runs to train at once."""
     model = task.model(seed)
     widths = [m.out_features for m in model.modules() if isinstance(m, nn.Linear)]
     if not widths:

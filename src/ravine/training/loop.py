@@ -371,14 +371,15 @@ def _epoch_of_updates(
     (``run.interrupted``); True when every batch was used."""
     net, watch = run.model, run.monitor
     batches = order.split(run.batch_size)
+    state = _state(net)  # the same tensors all epoch: gathered once, not at every update
     for index in range(first, len(batches)):
         started = time.perf_counter()
-        torch._foreach_copy_(kept, _state(net))
+        torch._foreach_copy_(kept, state)
         value, reason = _update(task, net, opt, batches[index])
         run.losses.append(value)
         if reason is not None:
             run.update_seconds += time.perf_counter() - started
-            torch._foreach_copy_(_state(net), kept)
+            torch._foreach_copy_(state, kept)
             run.stopped = Stop(run.updates - 1, epoch, value, reason, _loss_diagnosis(run.losses))
             return False
         if watch is not None:
