@@ -179,7 +179,7 @@ class NesterovAverage(Direction):
         mu = beta1 * (1.0 - 0.5 * power(0.96, step * psi))  # μ_t
         mu_next = beta1 * (1.0 - 0.5 * power(0.96, (step + 1) * psi))  # μ_{t+1}
         state["mu_product"] *= mu  # Π_t
-        product = state["mu_product"] if traced(step) else state["mu_product"].item()
+        product = state["mu_product"] if traced(step) else float(state["mu_product"])
         exp_avg = state["exp_avg"].lerp_(grad, 1 - beta1)  # m ← β1·m + (1−β1)·g
         return (
             Term(grad, 1.0 - mu, 1.0 - product),  # (1 − μ_t)/(1 − Π_t) · g

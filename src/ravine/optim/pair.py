@@ -92,10 +92,11 @@ class Pair:
         return self.add_(other, alpha=-1)
 
     def div_(self, other: Any) -> Pair:
-        if type(other) is Pair:
-            self.x, self.y = _div(self.x, other.x), _div(self.y, other.y)
-        else:
-            self.x, self.y = _div(self.x, other), _div(self.y, other)
+        x, y = (other.x, other.y) if type(other) is Pair else (other, other)
+        try:
+            self.x, self.y = self.x / x, self.y / y
+        except ZeroDivisionError:
+            self.x, self.y = _div(self.x, x), _div(self.y, y)
         return self
 
     def addcmul_(self, a: Pair, b: Pair, *, value: Scalar = 1) -> Pair:
@@ -106,8 +107,12 @@ class Pair:
 
     def addcdiv_(self, a: Pair, b: Pair, *, value: Scalar = 1) -> Pair:
         """self + value·(a/b)."""
-        self.x += value * _div(a.x, b.x)
-        self.y += value * _div(a.y, b.y)
+        try:
+            x, y = a.x / b.x, a.y / b.y
+        except ZeroDivisionError:
+            x, y = _div(a.x, b.x), _div(a.y, b.y)
+        self.x += value * x
+        self.y += value * y
         return self
 
     def lerp_(self, end: Pair, weight: Scalar) -> Pair:
