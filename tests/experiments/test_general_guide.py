@@ -64,7 +64,9 @@ def test_each_case_is_named_from_its_own_runs(quick):
     for case, n in cases.items():
         assert n["verdict"] == case
         assert n["target"] == pytest.approx(0.1 * n["baseline"], rel=1e-12)
-        assert n["epochs"] == general_guide.SETTINGS[general_guide.CASES[case][0]]["epochs"] // 4
+        assert n["epochs"] == general_guide.SETTINGS[general_guide.CASES[case][0]]["epochs"] // (
+            general_guide.QUICK_FRACTION
+        )
     assert cases["model bias"]["notes"] == dict.fromkeys(
         ["linear", "sigmoid ×1", "sigmoid 1×1×1"], "model bias"
     )
