@@ -381,6 +381,25 @@ def test_density_accepts_a_grid_and_is_deterministic(saddle):
     assert float(torch.trapezoid(first[1], first[0])) == pytest.approx(1.0, abs=1e-3)
 
 
+def test_density_leaves_out_only_nodes_whose_gaussian_underflows():
+    """Each grid chunk sums only the nodes within UNDERFLOW·σ of it: the same density as the
+    sum over all nodes — nodes 4σ beyond a chunk's edge included — on the default grid, on a
+    given one and on an unsorted one."""
+    from ravine.diagnose.hessian.spectrum import DENSITY_CHUNK, _smoothed_density
+
+    sigma = 1e-3
+    given = torch.linspace(0, 1, 10_001, dtype=F64)  # spaced σ/10: 3 chunks
+    edges = [float(given[DENSITY_CHUNK - 1]), float(given[2 * DENSITY_CHUNK - 1])]
+    theta = torch.tensor([e + d * sigma for e in edges for d in (-4, 4)] + [0.05], dtype=F64)
+    tau = torch.tensor([0.1, 0.2, 0.3, 0.2, 0.2], dtype=F64)
+    for grid in (None, given, given[torch.randperm(given.numel())]):
+        t, density = _smoothed_density(theta, tau, grid, sigma)
+        z = (t[:, None] - theta[None, :]) / sigma
+        dense = (torch.exp(-0.5 * z * z) @ tau) / (sigma * math.sqrt(2 * math.pi))
+        torch.testing.assert_close(density, dense, rtol=1e-12, atol=1e-12)
+        assert float(density.max()) > 100
+
+
 # --------------------------------------------------------------------------------------------
 # Data as batches, and the model's mode
 # --------------------------------------------------------------------------------------------
