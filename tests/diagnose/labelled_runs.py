@@ -25,7 +25,7 @@ from torch import nn
 
 import ravine.optim as ro
 from ravine.diagnose.monitor import Monitor
-from ravine.surfaces import surface
+from ravine.surfaces import SurfaceModel, surface, surface_loss
 
 SCALES = (10.0, 1.0, 0.3)  # the badly scaled features' standard deviations
 WEIGHTS = (1.0, 3.0, 30.0)  # w*'s spread per feature: the flat directions hold much of the loss
@@ -98,25 +98,14 @@ def fit_least_squares(
     return LabelledRun(monitor, cause, top, (loss_fn, x, y))
 
 
-class Point(nn.Module):
-    """θ on an error surface as a module whose output is θ itself."""
-
-    def __init__(self, start) -> None:
-        super().__init__()
-        self.theta = nn.Parameter(torch.tensor(start, dtype=torch.float64))
-
-    def forward(self, inputs=None) -> torch.Tensor:
-        return self.theta
-
-
 def on_surface(name: str, lr: float, steps: int, *, start=None, optimizer=ro.SGD, cause: str):
     """Gradient descent on one of the lecture's error surfaces."""
     found = surface(name)
-    model = Point(found.start if start is None else start)
+    model = SurfaceModel(found, start)
     opt = optimizer(model.parameters(), lr=lr)
-    monitor = _loop(model, opt, lambda: found.loss(model.theta), steps)
+    monitor = _loop(model, opt, model, steps)
     empty = torch.empty(0)
-    return LabelledRun(monitor, cause, None, (lambda out, _: found.loss(out), empty, empty))
+    return LabelledRun(monitor, cause, None, (surface_loss, empty, empty))
 
 
 def mini_batch_least_squares(lr_times_max_eigenvalue: float, steps: int, *, cause: str):

@@ -12,20 +12,15 @@ from __future__ import annotations
 
 import torch
 
-from ..validation import require
+from ..validation import check_positive
 from .optimizer import Optimizer
 
 
 def clip_gradient_norm_(optimizer: Optimizer, max_norm: float) -> torch.Tensor:
     """Scale every gradient of ``optimizer``'s parameters so their total Euclidean norm is at
-    most ``max_norm`` (> 0); returns the total norm before scaling, as torch's does. A
-    non-finite total leaves the gradients to the step's check, which then reads them."""
-    require(
-        isinstance(max_norm, (int, float)) and not isinstance(max_norm, bool) and max_norm > 0,
-        "max_norm",
-        max_norm,
-        "a number > 0",
-    )
+    most ``max_norm`` (a finite number > 0); returns the total norm before scaling, as torch's
+    does. A non-finite total leaves the gradients to the step's check, which then reads them."""
+    check_positive("max_norm", max_norm)
     params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
     if not params:
         return torch.tensor(0.0)

@@ -37,6 +37,13 @@ def _sqrt(a: float) -> float:
     return math.sqrt(a) if a >= 0 else (a if a != a else math.nan)
 
 
+def _maximum(a: float, b: float) -> float:
+    """max(a, b), nan when either is nan (as torch.maximum)."""
+    if a != a or b != b:
+        return math.nan
+    return a if a >= b else b
+
+
 def _lerp(start: float, end: float, weight: float) -> float:
     """start + w·(end − start), in the two forms torch's lerp uses (by w < ½), so a weight near
     1 reaches ``end`` exactly."""
@@ -183,9 +190,3 @@ class Pair:
         return Pair(self.x == other, self.y == other)
 
     __hash__ = None  # type: ignore[assignment]
-
-
-def _maximum(a: float, b: float) -> float:
-    if a != a or b != b:
-        return math.nan
-    return a if a >= b else b
