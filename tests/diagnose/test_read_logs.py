@@ -10,25 +10,25 @@ import math
 
 import pytest
 import torch
-from labelled_runs import Point, fit_least_squares
+from labelled_runs import fit_least_squares
 
 import ravine.optim as ro
 from ravine import cli
 from ravine.diagnose.monitor import Monitor
 from ravine.diagnose.monitor.read_logs import read_log
-from ravine.surfaces import surface
+from ravine.surfaces import SurfaceModel, surface
 
 
 def valley_logged(tmp_path, lr: float, steps: int = 240):
     """GD on the valley, recorded by a Monitor that writes its CSV file and TensorBoard."""
     found = surface("valley")
-    model = Point(found.start)
+    model = SurfaceModel(found)
     opt = ro.SGD(model.parameters(), lr=lr)
     csv_path, board = tmp_path / "monitor.csv", tmp_path / "board"
     with Monitor(model, opt, csv=csv_path, tensorboard=board, layers=False) as monitor:
         for _ in range(steps):
             opt.zero_grad()
-            loss = found.loss(model.theta)
+            loss = model()
             loss.backward()
             opt.step()
             monitor.step(loss)
