@@ -567,6 +567,20 @@ def test_huge_but_finite_gradient_does_not_raise(values):
     assert optimizer.skipped_steps == 0 and optimizer.param_groups[0]["steps"] == 1
 
 
+def test_gradients_whose_sums_add_past_the_largest_double_do_not_raise():
+    """On the CPU the check adds the gradients' sums as Python numbers: each sum is finite
+    here, their total overflows, and the entries (all finite) decide."""
+    a = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    optimizer = lecture.GD([a, b], lr=1e-10)
+    a.grad = torch.tensor([1e308, 0.0], dtype=torch.float64)
+    b.grad = torch.tensor([1e308, 0.0], dtype=torch.float64)
+    assert math.isinf(a.grad.sum().item() + b.grad.sum().item())
+    optimizer.step()
+    assert optimizer.param_groups[0]["steps"] == 1
+    assert a.detach().tolist() == [-1e-10 * 1e308, 0.0]
+
+
 def test_huge_but_finite_gradient_in_adam_matches_torch():
     grad = torch.full((16,), 1e308, dtype=torch.float64)
     a = torch.ones(16, dtype=torch.float64, requires_grad=True)

@@ -24,9 +24,7 @@ def _run(name: str, per_tensor: bool, monkeypatch, dtype=torch.float64) -> list[
     torch.manual_seed(0)
     params = [torch.nn.Parameter(torch.randn(s, dtype=dtype)) for s in SHAPES]
     optimizer = create(name, params, **OPTIONS.get(name, {}))
-    optimizer.foreach = True  # lists on the CPU too (by default only on accelerators)
-    if per_tensor:
-        monkeypatch.setattr(Optimizer, "_list_key", lambda self, p, g: None)
+    optimizer.foreach = not per_tensor  # True: lists for every tensor; False: one by one
     generator = torch.Generator().manual_seed(1)
     for step in range(12):
         for p in params:
@@ -66,19 +64,41 @@ def test_lists_are_used_for_parameters_at_the_same_step(monkeypatch):
 
 
 def test_lists_follow_torchs_foreach_choice():
+    """foreach=None: per tensor on the CPU, as torch's default there; True lists anywhere;
+    False never."""
     params = [torch.nn.Parameter(torch.randn(3)) for _ in range(2)]
     grad = torch.ones(3)
     default = create("adam", params)
-    assert default._list_key(params[0], grad) is None  # on the CPU, per tensor, as torch's
-    for flag in (True, False):
-        optimizer = create("adam", params)
-        optimizer.foreach = flag
-        assert (optimizer._list_key(params[0], grad) is not None) is flag
+    assert default._list_key(params[0], grad, {}) is None  # on the CPU, per tensor
+    anywhere = create("adam", params)
+    anywhere.foreach = True
+    assert anywhere._list_key(params[0], grad, {}) is not None
     from ravine.optim import Adam
 
     assert Adam(params, foreach=True).foreach is True
     with pytest.raises(ValueError, match="foreach must be None, True or False, got 'yes'"):
         Adam(params, foreach="yes")
+
+
+@pytest.mark.parametrize("foreach", [None, True, False])
+def test_which_parameters_step_as_lists(foreach, monkeypatch):
+    """One step of Adam over three tensors and a 0-d one: on the CPU one by one by default, a
+    list of all but the 0-d one with foreach=True, none with False."""
+    params = [torch.nn.Parameter(torch.randn(s)) for s in [(5,), (4, 3), (7,), ()]]
+    for p in params:
+        p.grad = torch.ones_like(p)
+    listed: list[int] = []
+    original = Optimizer._update_list
+
+    def spy(self, members, group, lr):
+        listed.append(len(members))
+        original(self, members, group, lr)
+
+    monkeypatch.setattr(Optimizer, "_update_list", spy)
+    optimizer = create("adam", params)
+    optimizer.foreach = foreach
+    optimizer.step()
+    assert listed == {None: [], True: [3], False: []}[foreach]
 
 
 def test_a_part_stores_a_new_list_into_each_parameters_state():
