@@ -83,6 +83,36 @@ def test_warmup_variance_criterion_can_fail():
     assert not warmup_variance.holds(unsteady_radam)
 
 
+def test_warmup_variance_verdict_reads_as_a_comparison():
+    row = {
+        "mu": 0.0,
+        "adam_variance_step_1": 61771.5,
+        "adam_variance_step_3": 1.5362,
+        "adam_variance_last": 0.0025332,
+        "adam_spread_rectified_steps": 68.31,
+    }
+    numbers = {
+        "runs": 10000,
+        "steps": 200,
+        "means": [0.0, 0.5, 1.0, 2.0],
+        "first_rectified_step": 6,
+        "rho_first_rectified": 5.994,
+        "early_step": 3,
+        "drop_at_least": 10.0,
+        "spread_at_most": 4.0,
+        "per_mean": [row],
+        "adam_drop_min": 172.25,
+        "radam_spread_max": 2.8213,
+    }
+    text = warmup_variance.verdict(numbers, True)
+    assert (
+        "the variance between runs of Adam's adaptive step 1/σ_t is at least 172× larger at "
+        "step 3 than at step 200 for every μ of 0, 0.5, 1 and 2 (μ = 0: 1.54 vs 0.00253"
+    ) in text
+    assert "the variance of RAdam's rectified r_t/σ_t, from its first adaptive step t = 6" in text
+    assert "varies 172× or more between runs" not in text
+
+
 # --- full-rule ------------------------------------------------------------------------------
 
 
