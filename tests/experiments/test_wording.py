@@ -16,6 +16,8 @@ def test_a_count_has_no_decimal_point_unless_it_is_a_mean_between_counts():
     assert count(1.0) == "1"
     assert count(1200) == "1,200"
     assert count(2.5) == "2.5"
+    assert count(194.5) == "194.5"  # a median of counts
+    assert count(1234.5) == "1,234.5"
 
 
 def test_plural_and_times():

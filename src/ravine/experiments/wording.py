@@ -19,11 +19,11 @@ def join(items: Sequence[Any], last: str = "and") -> str:
 
 def count(value: float) -> str:
     """A count, or a mean of counts: whole numbers without a decimal point and with a
-    thousands separator (``3``, ``1,200``), others with up to three significant digits
-    (``2.5``)."""
+    thousands separator (``3``, ``1,200``), others with three significant digits or one
+    decimal, whichever is longer (``2.5``, ``194.5``)."""
     if float(value).is_integer():
         return f"{int(value):,}"
-    return f"{value:.3g}"
+    return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def plural(number: float, word: str, words: str | None = None) -> str:
