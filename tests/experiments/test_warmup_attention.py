@@ -103,3 +103,10 @@ def test_verdict_says_never_rose_for_a_spike_of_one():
     assert "×1 its start" not in text and "it reached it" not in text
     n["runs"]["adam + warm-up + decay"]["final_loss"] = 0.05
     assert "ending no lower than warm-up alone." in warmup_attention.verdict(n, True)
+
+
+def test_evidence_says_never_without_python():
+    first = warmup_attention.evidence(_attention_numbers())[0]
+    assert first.value is None  # the report shows "—"
+    assert first.unit == "steps to 0.5 nats (—: never)"
+    assert first.threshold == "never, or ≥ 2× the slower remedy (128)"

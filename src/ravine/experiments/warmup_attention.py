@@ -242,8 +242,8 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
         Evidence(
             "Adam without warm-up",
             runs["adam"]["steps_to_level"],
-            f"{level} (None: never)",
-            "never, or >= 2× the slower remedy" + ("" if slower is None else f" ({2 * slower})"),
+            f"{level} (—: never)",
+            "never, or ≥ 2× the slower remedy" + ("" if slower is None else f" ({2 * slower})"),
             "twice as slow is a difference no seed-to-seed spread explained (seeds 0–4)",
             holds(numbers),
         ),
