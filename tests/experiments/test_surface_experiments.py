@@ -156,6 +156,25 @@ def test_adagrad_bursts_numbers(results):
     assert "|w^t − w*| > 1.0" in n["burst_definition"]
 
 
+def test_adagrad_verdict_counts_bursts_in_words():
+    numbers = {
+        "lr": 1.0,
+        "steps": 100000,
+        "arrival_radius": 1.0,
+        "arrival_step": 2099,
+        "bursts_after_arrival": 59,
+        "bursts": 62,
+        "burst_threshold": 1.0,
+        "largest_burst_w_error": 4.0035,
+        "largest_burst_loss_gap": 1.4194e7,
+        "bursts_after_an_onset": 62,
+    }
+    text = adagrad_bursts.verdict(numbers, True)
+    assert "came within 1 of the minimum at step 2,099 and then burst 59 times (62 in all" in text
+    numbers["bursts_after_arrival"] = 1
+    assert "and then burst once (62 in all" in adagrad_bursts.verdict(numbers, False)
+
+
 def test_adagrad_criterion_fails_without_enough_bursts(results):
     n = results[1]["adagrad-bursts"].numbers
     assert adagrad_bursts.holds({**n, "bursts_after_arrival": 2}) is False
