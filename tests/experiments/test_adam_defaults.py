@@ -61,3 +61,28 @@ def test_outcomes_from_made_numbers():
     assert adam_defaults.outcome(failed) == "not held"
     assert adam_defaults.verdict(failed, False).startswith("Not reproduced: ")
     assert [e.holds for e in adam_defaults.evidence(failed)][:2] == [False, False]
+
+
+def test_verdict_counts_the_settings_and_compares_the_betas_plainly():
+    settings = [
+        {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "val_loss": 0.361, "val_accuracy": 0.933},
+        {"lr": 1e-3, "beta1": 0.5, "beta2": 0.99, "val_loss": 0.3464, "val_accuracy": 0.94},
+        {"lr": 1e-2, "beta1": 0.5, "beta2": 0.999, "val_loss": 0.102, "val_accuracy": 0.978},
+        {"lr": 1e-4, "beta1": 0.9, "beta2": 0.999, "val_loss": 1.2, "val_accuracy": 0.8},
+        {"lr": 1e-4, "beta1": 0.5, "beta2": 0.999, "val_loss": 1.3, "val_accuracy": 0.8},
+        {"lr": 1e-4, "beta1": 0.5, "beta2": 0.99, "val_loss": 1.4, "val_accuracy": 0.8},
+    ]
+    n = adam_defaults.summarize({"task": "digits", "margin": 0.1, "settings": settings})
+    text = adam_defaults.verdict(n, False)
+    assert text.startswith("Partly reproduced: ")
+    assert "3 of the 5 other settings (60%) did worse than the defaults" in text
+    assert (
+        "at η = 0.001 the defaults' loss was 1.04× that of the best β there (β1 = 0.5, "
+        "β2 = 0.99: 0.346)."
+    ) in text
+    assert "better than the default β" not in text
+    settings[1]["val_loss"] = 0.5  # the defaults' β is the best at their η
+    n = adam_defaults.summarize({"task": "digits", "margin": 0.1, "settings": settings})
+    assert "at η = 0.001 no β did better than the defaults' β1 = 0.9, β2 = 0.999." in (
+        adam_defaults.verdict(n, False)
+    )

@@ -59,6 +59,33 @@ def test_criterion_can_fail(quick):
     off["runs"]["by hand"]["largest_relative_difference"] = 0.5
     assert not adam_parts.holds(off)
     assert "Not reproduced" in adam_parts.verdict(off, False)
+    assert "but the formulas by hand was 0.5 away" in adam_parts.verdict(off, False)
     small = dict(n, first_step_uncorrected=1.9, first_step_corrected=1.0)
     assert not adam_parts.holds(small)
     assert adam_parts.holds(dict(n, first_step_uncorrected=2.1, first_step_corrected=1.0))
+
+
+def test_verdict_says_exactly_for_a_difference_of_zero():
+    numbers = {
+        "steps": 300,
+        "task": "digits, relu:units=32, float64, batch 64",
+        "rounding": 1e-10,
+        "runs": {
+            "parts": {"largest_relative_difference": 0.0},
+            "ravine Adam": {"largest_relative_difference": 0.0},
+            "by hand": {"largest_relative_difference": 4.717e-16},
+            "no bias correction": {"largest_relative_difference": 0.7293},
+        },
+        "first_step_corrected": 0.99999,
+        "first_step_uncorrected": 3.1616,
+        "largest_early_step_uncorrected": 3.1616,
+        "steady_gradient_ratio": {"first": 3.1623},
+    }
+    text = adam_parts.verdict(numbers, True)
+    assert (
+        "torch.optim.Adam's θ was matched exactly by momentum + RMSProp composed from ravine's "
+        "parts and by ravine.optim.Adam, and to within 4.7e-16 by the formulas by hand "
+        "(relative to the largest |θ|; rounding: ≤ 1e-10), while the rule without bias "
+        "correction was 0.73 away"
+    ) in text
+    assert "within 0, 0" not in text and "<=" not in text

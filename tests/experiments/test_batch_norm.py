@@ -170,3 +170,44 @@ def test_criterion_fails_on_numbers_that_break_each_part(quick):
         ),
     )
     assert batch_norm.holds(exact) is True
+
+
+def _verdict_numbers():
+    def run(reached, final):
+        return {"updates": 900, "updates_to_level": reached, "final_train_loss": final}
+
+    def spread(value, lam):
+        return {"spread": value, "lambda_max": lam}
+
+    return {
+        "same_linear_weights": True,
+        "lr": 1.0,
+        "level": 0.5,
+        "adam_lr": 0.001,
+        "sgd": {
+            "0.1": {"none": run(None, 2.3047), "batch": run(360, 0.1145)},
+            "1": {"none": run(None, 2.3055), "batch": run(90, 0.05)},
+        },
+        "adam": {"none": run(None, 1.73), "batch": run(540, 0.2)},
+        "hessian": {
+            "initial": {"none": spread(664, 1.41), "batch": spread(40, 3.23)},
+            "trained": {"none": spread(508, 0.121), "batch": spread(235, 0.565)},
+        },
+    }
+
+
+def test_verdict_compares_the_two_nets_in_words():
+    numbers = _verdict_numbers()
+    text = batch_norm.verdict(numbers, True)
+    assert "(the same initial Linear weights with and without BatchNorm)" in text
+    assert (
+        "updates to a training loss of 0.5 nats with BatchNorm against without — η = 0.1: 360 "
+        "against more than 900 (final loss without: 2.3); η = 1: 90 against more than 900"
+    ) in text
+    assert text.endswith(
+        " Adam (η = 0.001, not judged): 540 against more than 900 (final loss without: 1.73)."
+    )
+    assert "after training at η = 1, κ = λ_max / mean |λ| = 508 without and 235 with" in text
+    assert "True" not in text and "without not in" not in text and "with after" not in text
+    numbers["same_linear_weights"] = False
+    assert "(not the same initial Linear weights" in batch_norm.verdict(numbers, False)

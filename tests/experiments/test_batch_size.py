@@ -220,3 +220,66 @@ def test_outcome_counts_the_rows_that_hold(result):
     n = _rebuilt(numbers, nothing)
     assert not any(held(n).values()) and batch_size.outcome(n) == "not held"
     assert batch_size.verdict(n, False).startswith("Not reproduced: 0 of 6 rows")
+
+
+def _hand_numbers():
+    """Numbers shaped like a full run's on a two-core machine: the rows recomputed from them."""
+
+    def timed(update_small, update_large, epoch_small, update_8, update_128):
+        return {
+            "8": {"update": update_8, "epoch": 0.05},
+            "32": {"update": update_small, "epoch": epoch_small},
+            "128": {"update": update_128, "epoch": 0.004},
+            "1438": {"update": update_large, "epoch": update_large},
+        }
+
+    def runs(updates, val_loss):
+        return [
+            {"reached": True, "updates": u, "val_loss": v, "val_acc": 0.97, "train_loss": 0.018}
+            for u, v in zip(updates, val_loss, strict=True)
+        ]
+
+    sizes = ["1", "8", "32", "128", "1438"]
+    measured = dict(zip(sizes, [4.9, 0.6, 0.153, 0.036, 6.7e-33], strict=True))
+    theory = dict(zip(sizes, [4.9, 0.61, 0.15, 0.035, 0.0], strict=True))
+    numbers = {
+        "task": "digits",
+        "small": 32,
+        "large": 1438,
+        "train_size": 1438,
+        "threads_parallel": 2,
+        "cpu_count": 2,
+        "load_average": 1.2,
+        "same_factor": 1.5,
+        "theory_tolerance": 0.25,
+        "time": {
+            "1": timed(0.000302, 0.00117, 0.0136, 0.0003, 0.00035),
+            "2": timed(0.000593, 0.000909, 0.0267, 0.0004, 0.0007),
+        },
+        "noise": {"measured": measured, "theory": theory, "sigma2": 4.9},
+        "training": {
+            "target": 0.02,
+            "runs": {"32": runs([540, 630, 540, 585], [0.076, 0.09, 0.094, 0.09]),
+                     "1438": runs([450] * 4, [0.0869, 0.0917, 0.088, 0.0898])},
+        },
+    }  # fmt: skip
+    numbers["rows"] = batch_size.lecture_table(numbers)
+    return numbers
+
+
+def test_verdict_words_the_rows_without_python_or_empty_ranges():
+    n = _hand_numbers()
+    text = batch_size.verdict(n, False)
+    assert text.startswith("Partly reproduced: 3 of 6 rows of the lecture's table hold here")
+    assert "Speed for one update (no parallel), lecture Faster/Slower: 0.000302 vs " in text
+    assert "cost within 1.5× of B = 8 on 1 thread (up to 32 on 2 threads)" in text
+    assert "the full batch's update took 1.53× the small batch's (the same: within 1.5×" in text
+    assert "holds: the noise falls as B grows; measured within" in text
+    assert "0 to rounding at B = N;" in text
+    assert "574 (540–630) updates vs 450 in every seed;" in text
+    assert "validation loss at training loss ≤ 0.02" in text
+    for odd in (": yes", "450 (450–450)", "6.7e-33 at B = N", "<=", "(32 on 2)", "(Faster/"):
+        assert odd not in text
+    n["training"]["runs"]["32"][0]["reached"] = False
+    n["rows"] = batch_size.lecture_table(n)
+    assert "; 1 seed where a size missed the target" in batch_size.verdict(n, False)

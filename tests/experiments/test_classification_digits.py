@@ -104,3 +104,36 @@ def test_criterion_needs_both_parts(quick):
     for why, change in breaks.items():
         assert broken(change) is False, why
     assert broken(lambda m: row(m)["mse"].update(updates_to_accuracy=360)) is True  # exactly 2×
+
+
+def _digits_numbers(same=True):
+    def run(reached, accuracy, loss):
+        return {
+            "updates": 900,
+            "updates_to_accuracy": reached,
+            "final_train_accuracy": accuracy,
+            "relative_loss": [1.0, loss],
+        }
+
+    return {
+        "accuracy_level": 0.9,
+        "lr": 0.1,
+        "adam_lr": 0.001,
+        "same_initial_parameters": same,
+        "gradient_norm_start": {"cross_entropy": 0.253, "mse": 0.0507},
+        "sgd": {
+            "0.1": {"cross_entropy": run(180, 0.974, 0.049), "mse": run(540, 0.951, 0.12)},
+            "0.03": {"cross_entropy": run(495, 0.93, 0.1), "mse": run(None, 0.8, 0.5)},
+        },
+        "adam": {"cross_entropy": run(225, 0.99, 0.01), "mse": run(225, 0.99, 0.02)},
+    }
+
+
+def test_digits_verdict_says_the_same_start_in_words():
+    text = classification_loss.digits_verdict(_digits_numbers())
+    assert text.startswith(" On the digits (the same θ⁰ for both losses; ‖∇L(θ⁰)‖ 0.253 ")
+    assert "reached 90% training accuracy after 180 updates with cross-entropy and 540 " in text
+    assert "η = 0.03: 495 against more than 900" in text
+    assert "True" not in text
+    text = classification_loss.digits_verdict(_digits_numbers(same=False))
+    assert "(not the same θ⁰ for both losses;" in text and "False" not in text

@@ -79,3 +79,57 @@ def test_criterion_fails_on_the_fixed_rate_run(quick):
     assert decay.holds({**quick[1].numbers, "loss_rises": 1}) is False
     assert decay.holds({**quick[1].numbers, "distance_final": 2.0}) is False
     assert decay.later(None, 2098) is None and decay.later(4196, 2098) == 2.0
+
+
+def _decay_numbers():
+    """Numbers shaped like a full run's: no burst with η/√(t+1); cosine arrives on the fixed
+    η's very step, step decay a little later."""
+
+    def other(bursts, last, arrival, delay):
+        return {
+            "steps": 20000,
+            "bursts": bursts,
+            "last_burst_start": last,
+            "fixed_lr_bursts_same_window": 20,
+            "arrival_step": arrival,
+            "arrival_delay": delay,
+            "loss_rises": 10,
+            "distance_final": 0.001,
+        }
+
+    return {
+        "lr": 1.0,
+        "steps": 100000,
+        "bursts": 0,
+        "loss_rises": 0,
+        "instability_onsets": 0,
+        "arrival_radius": 1.0,
+        "arrival_step": 61142,
+        "arrival_delay": 29.13,
+        "distance_final": 0.0664,
+        "loss_final": 101936.742,
+        "loss_minimum": 101936.730,
+        "fixed_lr": {
+            "bursts": 62,
+            "arrival_step": 2099,
+            "bursts_after_arrival": 59,
+            "largest_burst_loss_gap": 1.42e7,
+        },
+        "other_decays": {
+            "cosine": other(6, 4624, 2099, 1.0),
+            "step": other(1, 1746, 2196, 1.0462),
+        },
+    }
+
+
+def test_verdict_words_no_bursts_the_same_step_and_one_burst():
+    text = decay.verdict(_decay_numbers(), False)
+    assert "Adagrad had no bursts and no rise of the loss in 100,000 updates" in text
+    assert "(29.1× the fixed η's steps)" in text
+    assert "burst 62 times (59 after arriving" in text
+    assert "cosine decay over 20,000 updates had 6 bursts (the last starting at step 4,624" in text
+    assert "arrived at step 2,099 (the same step as the fixed η)" in text
+    assert "step decay over 20,000 updates had 1 burst (the last starting" in text
+    assert "arrived at step 2,196 (1.05× the fixed η's steps)" in text
+    for odd in ("0 bursts", "0 rises", "(1×", "1 bursts"):
+        assert odd not in text

@@ -80,6 +80,14 @@ def test_criterion_needs_every_seed():
     assert not fat_or_tall.holds(mean_only) and fat_or_tall.outcome(mean_only) == "partial"
     text = fat_or_tall.verdict(mean_only, False)
     assert text.startswith("Partly reproduced: ") and "seeds disagree" in text
+    assert "after 2,000 Adam updates — fat, 1 layer × 100 (P = 301): training 0.0026, " in text
+    assert "the tall net beat the fat one in 2 of 3 seeds on training loss and in 2 of 3 on " in (
+        text
+    )
+    assert "at about 300 parameters" in text and "~300" not in text
     loses = copy.deepcopy(mean_only)
     loses["nets"][fat_or_tall.TALL].update(train=[5e-3] * 3, val=[5e-3] * 3)
     assert fat_or_tall.outcome(loses) == "not held"
+    text = fat_or_tall.verdict(loses, False)  # lost in every seed: the seeds agree
+    assert "in 0 of 3 seeds on training loss and in 0 of 3 on validation loss." in text
+    assert "seeds disagree" not in text

@@ -159,7 +159,8 @@ def test_criterion_fails_when_any_case_would_be_read_otherwise(quick):
     numbers["cases"]["overfitting"]["verdict"] = "fine"
     text = general_guide.verdict(numbers, general_guide.holds(numbers))
     assert general_guide.outcome(numbers) == "partial"
-    assert text.startswith("Partly reproduced: ") and "said 'fine'" in text
+    assert text.startswith("Partly reproduced: the guide named 3 of 4 cases as built")
+    assert "the guide said “fine” instead." in text and "said 'fine'" not in text
 
 
 def test_selection_criterion():
@@ -212,3 +213,66 @@ def test_quick_selection_and_mismatch_numbers(quick):
     assert mismatch["target"] == pytest.approx(0.1 * mismatch["baseline"])
     for run in mismatch["runs"]:
         assert run["shifted_val_loss"] > run["val_loss"]
+
+
+def test_selection_and_mismatch_text_read_as_words():
+    line, small, large = "linear", "relu:units=4", "relu:units=16"
+    selection = {
+        "task": "diabetes",
+        "models": [line, small, large],
+        "folds": 4,
+        "seeds": list(range(8)),
+        "k_fold_seeds": [0, 1, 2],
+        "single_split_choice": [line, large, large, line, line, large, line, small],
+        "k_fold_choice": [line, large, line],
+        "private_loss": {"linear": 0.4096, "relu:units=4": 0.3957, "relu:units=16": 0.4201},
+    }
+    text = model_selection.selection_text(selection)
+    assert text.startswith("choosing among linear, relu:units=4 and relu:units=16 on diabetes")
+    assert "chose linear 4 times, relu:units=16 3 times and relu:units=4 once over 8 splits" in text
+    assert "chose linear twice and relu:units=16 once over 3 fold draws" in text
+    assert "1×" not in text and "4×" not in text
+    runs = [
+        {"model": m, "train_loss": t, "val_loss": v, "shifted_val_loss": s}
+        for m, t, v, s in [
+            ("linear", 0.1067, 0.1559, 7.531),
+            ("deep:layers=2,units=64", 0.0262, 0.1574, 12.26),
+        ]
+    ]
+    mismatch = {"task": "digits", "shift": 2, "target": 0.2302, "runs": runs}
+    text = model_selection.mismatch_text(mismatch)
+    assert "were linear 0.11 / 0.16 / 7.53; deep:layers=2,units=64 0.026 / 0.16 / 12.3 nats" in (
+        text
+    )
+
+
+def test_cases_read_one_sentence_each_with_the_run_names_set_off():
+    def run(name, train, val):
+        return {"name": name, "train_loss": train, "val_loss": val}
+
+    numbers = {
+        "cases": {
+            "optimization issue": {
+                "task": "diabetes",
+                "baseline": 1.0,
+                "verdict": "optimization issue",
+                "runs": [
+                    run("sigmoid, 1 layer of 16", 0.4794, 0.479),
+                    run("sigmoid, 8 layers of 16", 1.0386, 1.168),
+                ],
+            },
+            "overfitting": {
+                "task": "diabetes",
+                "baseline": 1.0,
+                "verdict": "fine",
+                "runs": [run("ReLU, 256 units", 0.0242, 0.05)],
+            },
+        }
+    }
+    text = general_guide._cases_text(numbers)
+    assert text == (
+        "Built as optimization issue (diabetes; training / validation loss — sigmoid, 1 layer "
+        "of 16: 0.479·B / 0.479·B; sigmoid, 8 layers of 16: 1.04·B / 1.17·B), the guide named "
+        "it. Built as overfitting (diabetes; training / validation loss — ReLU, 256 units: "
+        "0.0242·B / 0.05·B), the guide said “fine” instead."
+    )

@@ -100,6 +100,13 @@ def test_both_readings_can_fail(quick):
     assert minimum_ratio.outcome(near_minima) == "partial"
     text = minimum_ratio.verdict(near_minima, False)
     assert text.startswith("Partly reproduced: ") and "near-minima with flat directions" in text
+    worded = failing(near_minima, zero_median=194.5, dead_units_median=46.0)
+    text = minimum_ratio.verdict(worded, False)
+    assert "a median of 194.5 eigenvalues are 0 to rounding (|λ| ≤ τ), 3 for each dead ReLU " in (
+        text
+    )
+    assert "(a median of 46 dead units)" in text and "and none with negative curvature" in text
+    assert "a median 194.5" not in text and "46.0" not in text
     # negative curvature only within the leftover bound: not saddles, however low the ratio
     shallow = failing(saddles, beyond_leftover_bound=2)
     assert minimum_ratio.outcome(shallow) == "partial"
@@ -108,6 +115,8 @@ def test_both_readings_can_fail(quick):
     strict_minimum = failing(near_minima, strict_ratio_one=1, strict_minimum_ratio_max=1.0)
     assert minimum_ratio.outcome(strict_minimum) == "not held"
     assert minimum_ratio.verdict(strict_minimum, False).startswith("Not reproduced: ")
+    assert "1 network reached a ratio of 1" in minimum_ratio.verdict(strict_minimum, False)
+    assert "network(s)" not in minimum_ratio.verdict(strict_minimum, False)
     saddles_and_a_minimum = failing(saddles, strict_ratio_one=1, strict_minimum_ratio_max=1.0)
     assert minimum_ratio.outcome(saddles_and_a_minimum) == "partial"
     few = failing(saddles, reached=2, reached_fraction=0.5)

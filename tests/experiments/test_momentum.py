@@ -105,3 +105,40 @@ def test_criterion_needs_each_part(result):
 def test_bad_settings(key, value):
     with pytest.raises(ValueError, match=key if key != "momentum" else "λ"):
         momentum.measure(steps=10, **{key: value})
+
+
+def test_verdict_lists_each_lambda_without_ambiguous_commas():
+    def end(theta, loss, well, crossed=None):
+        return {
+            "theta": theta,
+            "loss": loss,
+            "gradient_norm": 1e-12,
+            "hessian_eigenvalues": [1.83, 7.74],
+            "kind": "local minimum",
+            "well": well,
+            "crossed_bump_at": crossed,
+        }
+
+    by_lambda = {
+        "0.5": {"lower": 0.0, "higher": 0.0},
+        "0.8": {"lower": 0.36, "higher": 0.0},
+        "0.9": {"lower": 0.52, "higher": 0.0},
+    }
+    numbers = {
+        "surface": "two-minima",
+        "lr": 0.01,
+        "momentum": 0.9,
+        "steps": 1500,
+        "start": [2.0, 1.5],
+        "critical_points": {"global_minimum": {"loss": -0.30543}},
+        "gd": end([0.96, 0.48], 0.2941, "shallow"),
+        "momentum_run": end([-1.036, -0.518], -0.30543, "deep", crossed=7),
+        "grid": {"starts": 100, "by_lambda": by_lambda},
+        "min_lower_fraction": 0.25,
+        "max_higher_fraction": 0.05,
+    }
+    text = momentum.verdict(numbers, True)
+    assert "momentum with λ = 0.9 crossed the bump at update 7" in text
+    assert "ended lower than GD from the same start on 52% of them and higher on 0% (" in text
+    assert text.endswith("; lower / higher by λ: 0.5: 0% / 0%, 0.8: 36% / 0%, 0.9: 52% / 0%.")
+    assert "λ = 0.5: 0% lower, 0% higher, λ = 0.8" not in text

@@ -61,9 +61,13 @@ def test_criterion_holds_on_the_lecture_shape_and_fails_otherwise():
     assert "past the turn" in text and "short of the 1.1× turn" in text
     for index, net in enumerate(measured["nets"]):
         net.update(lowest_val=0.5 + index / 100, lowest_val_update=30)
-    assert "lowest, depth by depth, at 0.5 at update 30, 0.51 at update 30" in (
-        more_layers.verdict(measured, False)
+    text = more_layers.verdict(measured, False)
+    assert "short of the 1.1× turn. Every depth is already past the turn: even 1 layer" in text
+    assert "validation loss was lowest early (1 layer: 0.5 at update 30; 2 layers: 0.51 at " in (
+        text
     )
+    assert "5 layers: 0.54 at update 30), then rose while training kept falling." in text
+    assert "at 0.5 at update" not in text
     # 5% worse is a tie, not a turn
     small = _numbers([0.28, 0.18, 0.14, 0.12, 0.10], [0.43, 0.39, 0.38, 0.38, 0.399])
     assert not more_layers.holds(small)

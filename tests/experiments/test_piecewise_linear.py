@@ -110,6 +110,16 @@ def test_criterion_holds_on_falling_errors_and_fails_otherwise():
     rises["fits"]["relu"]["dead"] = [0, 1, 0, 8, 9]  # the verdict names the optimization
     text = piecewise_linear.verdict(rises, False)
     assert "6 pairs draw the curve exactly" in text and "8 of 16, 9 of 32" in text
+    assert "of the variance for n = 1, 2, 4, 8 and 16)" in text
+    assert "n = 8 and 16 have as many or more" in text
+    assert "[1, 2, 4, 8, 16]" not in text and "kinks away from the corners" not in text
+    one = copy.deepcopy(rises)
+    one["sizes"] = [1, 2, 4, 8]
+    one["fits"]["relu"].update(errors=[0.36, 0.22, 0.05, 0.22], dead=[0, 1, 0, 8])
+    assert "n = 8 has as many or more" in piecewise_linear.verdict(one, False)
+    few = copy.deepcopy(one)
+    few["pieces"] = 12  # no n here has enough pairs: no claim about the optimization
+    assert "the shortfall is the optimization" not in piecewise_linear.verdict(few, False)
     flat = _numbers([0.6, 0.5, 0.45, 0.4, 0.1], FALLS)  # 6× only, short of 10×
     assert not piecewise_linear.holds(flat)
     assert "by less than 10×" in piecewise_linear.verdict(flat, False)

@@ -72,3 +72,60 @@ def test_outcome_from_hand_made_numbers(quick):
         assert resnet_warmup.verdict(numbers, expected == "held").startswith(start + ":")
         decided = [e.holds for e in resnet_warmup.evidence(numbers) if e.holds is not None]
         assert all(decided) is (expected == "held")
+
+
+def _run(spike, reach, switched=None, accuracy=0.96):
+    return {
+        "early_spike": spike,
+        "steps_to_error_below_80": reach,
+        "switched_at": switched,
+        "final_accuracy": accuracy,
+    }
+
+
+def _full_run_numbers(spike_large=1.0, spike_warm=1.0, switched=(4, 3)):
+    """Numbers shaped like a full run's: seeds 0 and 1, no spike at all (early_spike 1.0)."""
+    per_seed = [
+        {
+            "seed": seed,
+            "runs": {
+                "warm-up": _run(1.0, reach, switch, 0.97),
+                "0.1": _run(1.0, 1, None, 0.97),
+                "0.01": _run(1.0, reach, None, 0.96),
+            },
+        }
+        for seed, reach, switch in ((0, 3, switched[0]), (1, 2, switched[1]))
+    ]
+    means = {
+        "warm-up": _run(spike_warm, 2.5, accuracy=0.9625),
+        "0.1": _run(spike_large, 1.0, accuracy=0.9653),
+        "0.01": _run(1.0, 2.5, accuracy=0.9569),
+    }
+    return {
+        "steps": 150,
+        "seeds": [0, 1],
+        "early_steps": 30,
+        "spike_limit": 1.5,
+        "slack": 0.01,
+        "per_seed": per_seed,
+        "means": means,
+    }
+
+
+def test_verdict_reads_a_spike_of_one_as_no_rise_and_steps_per_seed():
+    text = resnet_warmup.verdict(_full_run_numbers(), False)
+    assert text.startswith("Partly reproduced: over 2 seeds (0 and 1) and 150 steps")
+    assert "η = 0.1 from the start never rose above its first loss in the first 30 steps" in text
+    assert "got the batch error below 80% at step 1 in every seed" in text
+    assert "the warm-up never rose above its first loss" in text
+    assert "below 80% at steps 3 and 2 (seeds 0 and 1)" in text
+    assert "switched to 0.1 at steps 4 and 3 (seeds 0 and 1)" in text
+    for odd in ("×1 ", "1.0 steps", "[4, 3]", "[0, 1]"):
+        assert odd not in text
+
+
+def test_verdict_quotes_a_real_spike_and_a_seed_that_never_switched():
+    text = resnet_warmup.verdict(_full_run_numbers(spike_large=1.3, switched=(4, None)), False)
+    assert "η = 0.1 from the start rose to ×1.3 its first loss in the first 30 steps" in text
+    assert "(mean over the seeds)" in text
+    assert "switched to 0.1 at step 4 (seed 0) and never (seed 1)" in text

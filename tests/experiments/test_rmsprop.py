@@ -105,6 +105,15 @@ def test_criterion_passes_and_fails():
     good = lecture_like()
     assert rmsprop.holds(good) and rmsprop.outcome(good) == "held"
     assert rmsprop.verdict(good, True).startswith("Reproduced (3 of 3")
+    text = rmsprop.verdict(good, True)
+    assert "delay after the slope steepened was 0, 0, 0, 0, 4, 5 and 6 steps for α = 0.1, " in (
+        text
+    )
+    assert "0.95 and 0.99 (rank correlation 0.906; Adagrad: 8 steps)" in text
+    assert "was 0.05, 0.047, 0.036, 0.019, 0.012, 0.007 and 0.003 for the same α" in text
+    assert "(rank correlation -1; Adagrad: 0.004)" in text
+    assert "α ≤ 3/4" in text and "σ ≥ √(1−α)·|g| ≥ ½|g|" in text
+    assert "<=" not in text and ">=" not in text and "Adagrad 8" not in text
 
     no_dependence = copy.deepcopy(good)  # every α brakes at once: the delay does not rise
     for m in no_dependence["sweep"]:

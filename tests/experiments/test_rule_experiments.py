@@ -83,6 +83,36 @@ def test_warmup_variance_criterion_can_fail():
     assert not warmup_variance.holds(unsteady_radam)
 
 
+def test_warmup_variance_verdict_reads_as_a_comparison():
+    row = {
+        "mu": 0.0,
+        "adam_variance_step_1": 61771.5,
+        "adam_variance_step_3": 1.5362,
+        "adam_variance_last": 0.0025332,
+        "adam_spread_rectified_steps": 68.31,
+    }
+    numbers = {
+        "runs": 10000,
+        "steps": 200,
+        "means": [0.0, 0.5, 1.0, 2.0],
+        "first_rectified_step": 6,
+        "rho_first_rectified": 5.994,
+        "early_step": 3,
+        "drop_at_least": 10.0,
+        "spread_at_most": 4.0,
+        "per_mean": [row],
+        "adam_drop_min": 172.25,
+        "radam_spread_max": 2.8213,
+    }
+    text = warmup_variance.verdict(numbers, True)
+    assert (
+        "the variance between runs of Adam's adaptive step 1/σ_t is at least 172× larger at "
+        "step 3 than at step 200 for every μ of 0, 0.5, 1 and 2 (μ = 0: 1.54 vs 0.00253"
+    ) in text
+    assert "the variance of RAdam's rectified r_t/σ_t, from its first adaptive step t = 6" in text
+    assert "varies 172× or more between runs" not in text
+
+
 # --- full-rule ------------------------------------------------------------------------------
 
 
@@ -127,6 +157,60 @@ def test_full_rule_criterion_can_fail(tmp_path):
     short, _ = full_rule.measure(steps=100)
     assert "pokemon" in short["full_rule_falls_short_on"]
     assert not full_rule.holds(short)
+
+
+def _full_rule_numbers():
+    """Numbers shaped like a full run's: final distances per surface and optimizer (None:
+    diverged), GD short on pokemon and valley, RAdam diverged on pokemon."""
+    final = {
+        "pokemon": {"gd": 68.1, "lecture-momentum": 65.07, "adam": 0.0427, "radam": None},
+        "valley": {"gd": 0.1454, "lecture-momentum": 1.44e-22, "adam": 4.62e-21, "radam": 2.73e-14},
+        "saddle": {"gd": 0.0, "lecture-momentum": 1.36e-23, "adam": 5.75e-23, "radam": 4.44e-16},
+    }
+    start = {"pokemon": 68.76, "valley": 8.544, "saddle": 2.061}
+    table = [
+        {
+            "surface": surface,
+            "optimizer": optimizer,
+            "tolerance": 0.01 * start[surface],
+            "distance_final": distance,
+            "diverged": distance is None,
+        }
+        for surface, row in final.items()
+        for optimizer, distance in row.items()
+    ]
+    return {
+        "steps": 1000,
+        "tolerance_fraction": 0.01,
+        "table": table,
+        "reached": {"adam": ["pokemon", "valley", "saddle"]},
+        "gd_falls_short_on": ["pokemon", "valley"],
+        "full_rule_falls_short_on": [],
+        "momentum_closer_where_gd_falls_short": True,
+        "gd_steps_to_leave_ridge": 12,
+        "momentum_steps_to_leave_ridge": 9,
+    }
+
+
+def test_full_rule_verdict_reads_radam_as_a_sentence():
+    n = _full_rule_numbers()
+    text = full_rule.verdict(n, full_rule.holds(n))
+    assert text.startswith("Reproduced: in 1,000 updates Adam ended within 1% ")
+    assert "(final distances: pokemon 0.043, valley 4.6e-21, saddle 5.7e-23)" in text
+    assert "GD fell short on 2 (pokemon: 68 > 0.69; valley: 0.15 > 0.085)" in text
+    assert "with GD's η, momentum ended closer where GD fell short (pokemon: 65 vs 68; " in text
+    assert "left the saddle's ridge at step 9 against GD's at step 12" in text
+    assert text.endswith(
+        "RAdam (not judged) diverged on pokemon and ended 2.7e-14 from the valley's minimum "
+        "and 4.4e-16 from the saddle's."
+    )
+    assert "ended at pokemon diverged" not in text
+    for row in n["table"]:  # RAdam everywhere fine: no "diverged on"
+        if row["optimizer"] == "radam":
+            row.update(distance_final=0.5, diverged=False)
+    text = full_rule.verdict(n, True)
+    assert "RAdam (not judged) ended 0.5 from the pokemon's minimum, 0.5 from the valley's" in text
+    assert "diverged" not in text
 
 
 # --- warmup-attention -----------------------------------------------------------------------

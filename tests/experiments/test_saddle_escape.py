@@ -66,3 +66,42 @@ def test_criterion_fails_on_numbers_that_miss_it(quick):
         assert saddle_escape.holds(bad) is False
         assert saddle_escape.verdict(bad, False).startswith("Not reproduced: ")
     assert any(e.holds is False for e in saddle_escape.evidence(wrong_lambda))
+
+
+def _saddle_numbers():
+    along = [
+        {
+            "epsilon": e,
+            "predicted": -(e**2),
+            "change_plus": -(e**2) + e**4 / 4,
+            "change_minus": -(e**2) + e**4 / 4,
+            "ratio_plus": 1 - e**2 / 4,
+            "ratio_minus": 1 - e**2 / 4,
+        }
+        for e in (0.01, 0.1, 1.0)
+    ]
+    network = {
+        "kind": "saddle point",
+        "gradient_norm": 0.0,
+        "lambda": -2.0,
+        "u": [0.70711, 0.70711],
+        "along": along,
+        "loss_saddle": 1.0,
+        "descent_from_saddle_final": 1.0,
+        "descent_from_escape_final": 4.93e-32,
+    }
+    return {"small": 0.1, "escape": 0.01, "steps": 200, "network": network, "surface": network}
+
+
+def test_verdict_tells_the_two_descents_apart():
+    numbers = _saddle_numbers()
+    text = saddle_escape.verdict(numbers, True)
+    assert text.endswith(
+        "200 GD steps from the saddle itself left L where it was, at 1, while 200 from a point "
+        "0.01 along u brought it to 4.9e-32."
+    )
+    assert "left L at 1 from the saddle and brought it to" not in text
+    numbers["network"]["descent_from_saddle_final"] = 0.5
+    assert "200 GD steps from the saddle itself moved L from 1 to 0.5, while" in (
+        saddle_escape.verdict(numbers, False)
+    )

@@ -101,6 +101,29 @@ def test_tiny_lr_criterion_needs_each_part():
         assert tiny_lr.holds({**numbers, key: value}) is False, key
 
 
+def test_tiny_lr_verdict_names_what_the_estimate_counts():
+    numbers = {
+        "lr": 1e-07,
+        "steps": 100000,
+        "final": [-123.69, 2.4834],
+        "distance_start": 68.76,
+        "distance_final": 64.74,
+        "w_error_start": 6.669,
+        "w_error_final": 0.186,
+        "loss_final": 113617.2,
+        "loss_minimum": 101936.7,
+        "moved_last_tenth": 0.3618,
+        "updates_to_close_99_percent": 8262651.5,
+        "valley_w1_never_increased": True,
+        "valley_w2_start": 8.0,
+        "valley_w2_final": 7.9204,
+    }
+    text = tiny_lr.verdict(numbers, True)
+    assert "needing ≈ 8.3e+06 updates to close 99% of the way" in text
+    assert "8.3e+06 to close" not in text
+    assert "but ended at (b, w) = (-123.69, 2.483), still 64.7 from the minimum" in text
+
+
 def pokemon_path(w_errors):
     """A made-up trajectory on the Pokémon loss: b = b*, w = w* + the given errors."""
     s = surface("pokemon")
@@ -133,6 +156,25 @@ def test_adagrad_bursts_numbers(results):
     assert "|w^t − w*| > 1.0" in n["burst_definition"]
 
 
+def test_adagrad_verdict_counts_bursts_in_words():
+    numbers = {
+        "lr": 1.0,
+        "steps": 100000,
+        "arrival_radius": 1.0,
+        "arrival_step": 2099,
+        "bursts_after_arrival": 59,
+        "bursts": 62,
+        "burst_threshold": 1.0,
+        "largest_burst_w_error": 4.0035,
+        "largest_burst_loss_gap": 1.4194e7,
+        "bursts_after_an_onset": 62,
+    }
+    text = adagrad_bursts.verdict(numbers, True)
+    assert "came within 1 of the minimum at step 2,099 and then burst 59 times (62 in all" in text
+    numbers["bursts_after_arrival"] = 1
+    assert "and then burst once (62 in all" in adagrad_bursts.verdict(numbers, False)
+
+
 def test_adagrad_criterion_fails_without_enough_bursts(results):
     n = results[1]["adagrad-bursts"].numbers
     assert adagrad_bursts.holds({**n, "bursts_after_arrival": 2}) is False
@@ -147,6 +189,31 @@ def test_normalization_numbers(results):
     kappa = raw["condition_number"]
     assert raw["steps_to_reach_estimated"] == pytest.approx(kappa * math.log(1e6) / 2, rel=1e-5)
     assert raw["distance_final"] == pytest.approx(raw["distance_final_predicted"], rel=1e-11)
+
+
+def test_normalization_verdict_names_the_steps_it_counts():
+    numbers = {
+        "reduction": 1e-6,
+        "pokemon_normalized": {
+            "lr": [0.05, 0.04],
+            "steps_to_reach": [1, 9],
+            "hessian_eigenvalues": [20.0, 20.0],
+            "condition_number": 1.0,
+        },
+        "pokemon": {
+            "hessian_eigenvalues": [5.5735, 1746830.4],
+            "condition_number": 313418.4,
+            "lr": 1.1449e-06,
+            "steps_to_reach_estimated": 2170000.0,
+            "steps": 100000,
+            "distance_final": 36.3,
+            "distance_fraction_left": 0.53,
+            "distance_final_predicted": 36.3,
+        },
+    }
+    text = normalization.verdict(numbers, True)
+    assert "in 1 step with η = 0.05 and 9 steps with η = 0.04" in text
+    assert "after 100,000 steps it is still 36.3 from the minimum" in text
 
 
 def test_normalization_criterion_fails_on_an_elongated_bowl(results):

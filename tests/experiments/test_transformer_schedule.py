@@ -77,3 +77,41 @@ def test_outcome_from_hand_made_numbers(quick):
         assert transformer_schedule.verdict(numbers, expected == "held").startswith(start)
         decided = [e.holds for e in transformer_schedule.evidence(numbers)]
         assert all(decided) is (expected == "held")
+
+
+def test_verdict_says_exactly_for_no_difference_and_names_the_final_loss():
+    numbers = {
+        "formula": {
+            "warmup_steps": 4000,
+            "largest_relative_difference": 0.0,
+            "peak_step_num": 4000,
+            "peak_value": 0.00069877,
+            "peak_by_hand": 0.00069877,
+            "value_at_half_warmup": 0.00034939,
+            "value_at_four_warmup": 0.00034939,
+            "half_peak_by_hand": 0.00034939,
+        },
+        "steps": 300,
+        "peak_lr": 0.017678,
+        "final_scheduled_lr": 0.010206,
+        "level": 0.5,
+        "match": 1e-12,
+        "runs": {
+            "transformer": {"steps_to_level": 107, "final_loss": 8.256e-05},
+            "constant": {"steps_to_level": 59, "final_loss": 3.613e-05},
+        },
+    }
+    text = transformer_schedule.verdict(numbers, False)
+    assert text.startswith("Partly reproduced: ")
+    assert "matches the formula exactly and peaks at step_num 4000 with 0.0006988" in text
+    assert "at steps 2000 and 16000 it is 0.0003494 and 0.0003494 (half the peak, by hand: " in (
+        text
+    )
+    assert "reached it at step 107 and ended at a loss of 8.26e-05; the constant η = 0.0177 " in (
+        text
+    )
+    assert "0.0e+00" not in text
+    numbers["formula"]["largest_relative_difference"] = 2.2e-16
+    assert "matches the formula to within 2.2e-16 (relative)" in (
+        transformer_schedule.verdict(numbers, False)
+    )

@@ -58,3 +58,55 @@ def test_outcome_from_the_two_parts(quick):
     assert warmup_attention.outcome(n) == "not held"
     runs["adam + warm-up + decay"].update(final_loss=0.003, steps_to_level=None)
     assert not warmup_attention.decay_settles(n)  # never trained: no settling to speak of
+
+
+def _attention_numbers():
+    """Numbers shaped like a full run's: three of the four runs never rose above their start."""
+
+    def run(spike, moved, reached, final):
+        return {
+            "initial_loss": 2.98,
+            "early_spike": spike,
+            "moved_after_early": moved,
+            "steps_to_level": reached,
+            "final_loss": final,
+            "final_accuracy": 0.9,
+        }
+
+    return {
+        "steps": 400,
+        "lr": 0.07,
+        "warmup_steps": 100,
+        "early_steps": 20,
+        "level": 0.5,
+        "runs": {
+            "adam": run(1.0500901, 41.97, None, 2.51),
+            "adam + warm-up": run(1.0, 5.64, 64, 0.0302),
+            "radam": run(1.0, 10.3, 52, 0.0219),
+            "adam + warm-up + decay": run(1.0, 5.99, 64, 0.00421),
+        },
+    }
+
+
+def test_verdict_says_never_rose_for_a_spike_of_one():
+    n = _attention_numbers()
+    text = warmup_attention.verdict(n, warmup_attention.holds(n))
+    assert text.startswith("Reproduced: ")
+    assert (
+        "Adam without warm-up never reached it (first 20 steps: loss rose to ×1.05 its start"
+        in (text)
+    )
+    assert "reached it at step 64 (first 20 steps: loss never rose above its start" in text
+    assert "RAdam reached it at step 52 (first 20 steps: loss never rose above its start" in text
+    assert "Adam with the Transformer's warm-up and 1/√n decay reached it at step 64" in text
+    assert "ending below warm-up alone." in text
+    assert "×1 its start" not in text and "it reached it" not in text
+    n["runs"]["adam + warm-up + decay"]["final_loss"] = 0.05
+    assert "ending no lower than warm-up alone." in warmup_attention.verdict(n, True)
+
+
+def test_evidence_says_never_without_python():
+    first = warmup_attention.evidence(_attention_numbers())[0]
+    assert first.value is None  # the report shows "—"
+    assert first.unit == "steps to 0.5 nats (—: never)"
+    assert first.threshold == "never, or ≥ 2× the slower remedy (128)"

@@ -34,6 +34,7 @@ import torch
 from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
 from .base import Evidence, Result, conclude
+from .wording import times
 
 NAME = "adagrad-bursts"
 TITLE = "Adagrad with a fixed η: close to the minimum, then bursts"
@@ -256,7 +257,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     )
     return (
         f"{'Reproduced' if reproduced else 'Not reproduced'}: the lecture's Adagrad with fixed "
-        f"η = {n['lr']:g} {arrived} and then burst {n['bursts_after_arrival']} times "
+        f"η = {n['lr']:g} {arrived} and then burst {times(n['bursts_after_arrival'])} "
         f"({n['bursts']} in all over {n['steps']:,} updates; a burst is |w − w*| > "
         f"{n['burst_threshold']:g}), reaching |w − w*| up to {n['largest_burst_w_error']:.3g} "
         f"and L − L* up to {n['largest_burst_loss_gap']:.3g}; {n['bursts_after_an_onset']} of "

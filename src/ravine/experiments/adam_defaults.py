@@ -186,16 +186,25 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
-    default, best = numbers["default"], numbers["best"]
+    default, best, settings = numbers["default"], numbers["best"], numbers["settings"]
+    others = [s for s in settings if not _is_default(s)]
+    worse = sum(_loss(s) > _loss(default) for s in others)
+    same_rate = min((s for s in settings if s["lr"] == default["lr"]), key=_loss)
+    betas = (
+        f"no β did better than the defaults' β1 = {default['beta1']:g}, β2 = {default['beta2']:g}"
+        if _is_default(same_rate) or _loss(same_rate) >= _loss(default)
+        else f"the defaults' loss was {numbers['ratio_to_best_at_default_lr']:.3g}× that of the "
+        f"best β there (β1 = {same_rate['beta1']:g}, β2 = {same_rate['beta2']:g}: "
+        f"{_loss(same_rate):.3g})"
+    )
     return (
         f"{OPENING[outcome(numbers)]}: on {numbers['task']}, Adam's defaults ended with "
         f"validation loss {_loss(default):.3g} (accuracy {default['val_accuracy']:.3g}), "
-        f"{numbers['ratio_to_best']:.3g}× the best of {len(numbers['settings'])} settings — "
+        f"{numbers['ratio_to_best']:.3g}× the best of {len(settings)} settings — "
         f"{_name(best)}: {_loss(best):.3g} (accuracy {best['val_accuracy']:.3g}) — where "
-        f"{1 + numbers['margin']:g}× counts as near; "
-        f"{numbers['worse_than_default']:.0%} of the other settings did worse than the defaults, "
-        f"and at η = {default['lr']:g} the best β did only "
-        f"{numbers['ratio_to_best_at_default_lr']:.3g}× better than the default β."
+        f"{1 + numbers['margin']:g}× counts as near; {worse} of the {len(others)} other "
+        f"settings ({numbers['worse_than_default']:.0%}) did worse than the defaults, and at "
+        f"η = {default['lr']:g} {betas}."
     )
 
 

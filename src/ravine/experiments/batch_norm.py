@@ -426,18 +426,22 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
 
 
 def _reach(updates: int | None, budget: int) -> str:
-    return f"after {updates:,} updates" if updates is not None else f"not in {budget:,} updates"
+    return f"{updates:,}" if updates is not None else f"more than {budget:,}"
+
+
+def _pair(row: dict[str, Any], budget: int) -> str:
+    """Updates to the level with BatchNorm against without, and the final loss without."""
+    return (
+        f"{_reach(row['batch']['updates_to_level'], budget)} against "
+        f"{_reach(row['none']['updates_to_level'], budget)} (final loss without: "
+        f"{row['none']['final_train_loss']:.3g})"
+    )
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     n = numbers
     budget = n["sgd"][f"{n['lr']:g}"]["none"]["updates"]
-    per_rate = "; ".join(
-        f"η = {lr}: without {_reach(row['none']['updates_to_level'], budget)} "
-        f"(final {row['none']['final_train_loss']:.3g}), with "
-        f"{_reach(row['batch']['updates_to_level'], budget)}"
-        for lr, row in n["sgd"].items()
-    )
+    per_rate = "; ".join(f"η = {lr}: {_pair(row, budget)}" for lr, row in n["sgd"].items())
     h = n["hessian"]
 
     def spectrum(when: str) -> str:
@@ -449,18 +453,14 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
 
     adam = ""
     if n["adam"] is not None:
-        adam = (
-            f" Adam (η = {n['adam_lr']:g}, not judged): without BatchNorm "
-            f"{_reach(n['adam']['none']['updates_to_level'], budget)} (final "
-            f"{n['adam']['none']['final_train_loss']:.3g}), with it "
-            f"{_reach(n['adam']['batch']['updates_to_level'], budget)}."
-        )
+        adam = f" Adam (η = {n['adam_lr']:g}, not judged): {_pair(n['adam'], budget)}."
+    same = "the same" if n["same_linear_weights"] else "not the same"
     return (
         f"{'Reproduced' if reproduced else 'Not reproduced'}: the same 5-layer sigmoid net on "
-        f"the digits (same initial Linear weights: {n['same_linear_weights']}), SGD with a fixed "
-        f"η, training loss to {n['level']:g} nats — {per_rate}. On the fixed batch, at the start "
-        f"{spectrum('initial')}; after training at η = {n['lr']:g} {spectrum('trained')}."
-        f"{adam}"
+        f"the digits ({same} initial Linear weights with and without BatchNorm), SGD with a "
+        f"fixed η, updates to a training loss of {n['level']:g} nats with BatchNorm against "
+        f"without — {per_rate}. On the fixed batch, at the start {spectrum('initial')}; after "
+        f"training at η = {n['lr']:g}, {spectrum('trained')}.{adam}"
     )
 
 

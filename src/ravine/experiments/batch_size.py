@@ -50,6 +50,7 @@ from ..tasks import Task, task
 from ..training import VALIDATION, split, train
 from ..validation import WHOLE, check_count, require
 from .base import MACHINE_THREADS, Evidence, Result, conclude, torch_threads
+from .wording import plural, spread
 
 NAME = "batch-size"
 TITLE = "Small batch v.s. large batch: speed, gradient noise, optimization, generalization"
@@ -296,8 +297,9 @@ def _update_speed_rows(n: dict[str, Any]) -> list[dict[str, Any]]:
     flat = {t: same_cost(time_[t], same) for t in (one, many)}
     fixed = (
         f"every timed B from {smallest} up to {flat[one]} cost within {same:g}× of B = "
-        f"{smallest} on 1 thread ({flat[many]} on {many}): a fixed cost per update (Python, the "
-        f"optimizer step, reading the loss), not parallelism, makes moderate batches cost the same"
+        f"{smallest} on 1 thread (up to {flat[many]} on {many} threads): a fixed cost per update "
+        "(Python, the optimizer step, reading the loss), not parallelism, makes moderate batches "
+        "cost the same"
     )
     a, b = time_[one][small]["update"], time_[one][large]["update"]
     alone = _row(
@@ -318,7 +320,7 @@ def _update_speed_rows(n: dict[str, Any]) -> list[dict[str, Any]]:
         b,
         f"seconds per update, {many} threads",
         alike,
-        f"the full batch's update took {ratio:.2g}× the small batch's (the same: within "
+        f"the full batch's update took {ratio:.3g}× the small batch's (the same: within "
         f"{same:g}× either way); "
         + (
             f"{many} threads on {n['cpu_count']} cores{load} are too little parallel hardware "
@@ -362,22 +364,19 @@ def _gradient_row(n: dict[str, Any]) -> dict[str, Any]:
     falling = all(measured[i] > measured[j] for i, j in pairwise(keys))
     off = {k: abs(measured[k] - theory[k]) / theory[k] for k in keys if theory[k] > 0}  # B < N
     worst = max(off.values()) if off else 0.0
-    matches = worst <= n["theory_tolerance"] and measured[large] <= 1e-12 * noise["sigma2"]
+    zero = measured[large] <= 1e-12 * noise["sigma2"]  # the full batch's gradient is g itself
+    matches = worst <= n["theory_tolerance"] and zero
     return _row(
         "Gradient",
         measured[small],
         measured[large],
         "mean ‖g_B − g‖² at the initial θ",
         falling and matches,
-        f"noise falls as B grows: {'yes' if falling else 'no'}; measured within {worst:.0%} of "
-        f"(σ²/B)(N−B)/(N−1) for B < N (allowed {n['theory_tolerance']:.0%}); "
-        f"{measured[large]:.2g} at B = N",
+        f"the noise {'falls' if falling else 'does not fall steadily'} as B grows; measured "
+        f"within {worst:.0%} of (σ²/B)(N−B)/(N−1) for B < N (allowed "
+        f"{n['theory_tolerance']:.0%}); "
+        + ("0 to rounding at B = N" if zero else f"{measured[large]:.2g} at B = N, not 0"),
     )
-
-
-def _spread(values: list[float]) -> str:
-    """mean (min–max) of ``values``."""
-    return f"{statistics.fmean(values):.3g} ({min(values):.3g}–{max(values):.3g})"
 
 
 def _training_rows(n: dict[str, Any]) -> list[dict[str, Any]]:
@@ -387,7 +386,7 @@ def _training_rows(n: dict[str, Any]) -> list[dict[str, Any]]:
     small, large = fit["runs"][str(n["small"])], fit["runs"][str(n["large"])]
     both = [(s, g) for s, g in zip(small, large, strict=True) if s["reached"] and g["reached"]]
     seeds, missed = len(small), len(small) - len(both)
-    lost = f"; {missed} seed(s) where a size missed the target count against the claim"
+    lost = f"; {plural(missed, 'seed')} where a size missed the target count against the claim"
 
     def better(small: list[float], large: list[float]) -> tuple[bool, str]:
         count = sum(a < b for a, b in zip(small, large, strict=True))
@@ -402,7 +401,7 @@ def _training_rows(n: dict[str, Any]) -> list[dict[str, Any]]:
         f"updates to reach training loss {fit['target']:g}",
         fewer,
         f"{said}: "
-        + (f"{_spread(su)} vs {_spread(lu)} updates{lost if missed else ''}" if both else "none")
+        + (f"{spread(su)} updates vs {spread(lu)}{lost if missed else ''}" if both else "none")
         + "; after equal epochs the small batch makes N/B times as many updates, so the "
         "comparison is made at equal training loss",
     )
@@ -413,14 +412,14 @@ def _training_rows(n: dict[str, Any]) -> list[dict[str, Any]]:
         "Generalization",
         statistics.fmean(sv) if sv else math.inf,
         statistics.fmean(lv) if lv else math.inf,
-        f"validation loss at training loss <= {fit['target']:g}",
+        f"validation loss at training loss ≤ {fit['target']:g}",
         worse,
         f"{said}: "
         + (
-            f"validation loss {_spread(sv)} vs {_spread(lv)}, accuracy {_spread(sa)} vs "
-            f"{_spread(la)}, training loss at the stop "
-            f"{_spread([s['train_loss'] for s, _ in both])} vs "
-            f"{_spread([g['train_loss'] for _, g in both])}{lost if missed else ''}"
+            f"validation loss {spread(sv)} vs {spread(lv)}, accuracy {spread(sa)} vs "
+            f"{spread(la)}, training loss at the stop "
+            f"{spread([s['train_loss'] for s, _ in both])} vs "
+            f"{spread([g['train_loss'] for _, g in both])}{lost if missed else ''}"
             if both
             else "no seed brought both sizes to the target"
         ),
@@ -498,7 +497,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     held = [row["row"] for row in rows if row["holds"]]
     head = "Reproduced" if reproduced else "Partly reproduced" if held else "Not reproduced"
     parts = [
-        f"{row['row']} ({row['lecture_small']}/{row['lecture_large']}): "
+        f"{row['row']}, lecture {row['lecture_small']}/{row['lecture_large']}: "
         f"{row['measured_small']:.3g} vs {row['measured_large']:.3g} {row['unit']} — "
         f"{'holds' if row['holds'] else 'does not hold here'}: {row['note']}"
         for row in rows

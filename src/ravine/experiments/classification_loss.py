@@ -411,8 +411,9 @@ def digits_verdict(digits: dict[str, Any]) -> str:
         else ""
     )
     norms = digits["gradient_norm_start"]
+    same = "the same" if digits["same_initial_parameters"] else "not the same"
     return (
-        f" On the digits (same θ⁰: {digits['same_initial_parameters']}; ‖∇L(θ⁰)‖ "
+        f" On the digits ({same} θ⁰ for both losses; ‖∇L(θ⁰)‖ "
         f"{norms['cross_entropy']:.3g} for cross-entropy, {norms['mse']:.3g} for MSE), SGD with "
         f"η = {digits['lr']:g} reached {level:.0%} training accuracy after "
         f"{reach(ce)} updates with cross-entropy and {reach(mse)} with MSE (after "

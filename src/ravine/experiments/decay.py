@@ -36,6 +36,7 @@ from ..report.plots import plot_contour, plot_curves
 from ..surfaces import Trajectory, descend, surface
 from .adagrad_bursts import LR, adagrad_run, burst_numbers, loss_gap
 from .base import OPENING, Evidence, Result, conclude, outcome_of
+from .wording import plural, times
 
 NAME = "decay"
 TITLE = "Learning-rate decay: no more bursts, but a later arrival"
@@ -189,7 +190,12 @@ def outcome(numbers: dict[str, Any]) -> str:
 
 
 def _delay(value: float | None) -> str:
-    return "never arrived" if value is None else f"{value:.3g}× the fixed η's steps"
+    if value is None:
+        return "never arrived"
+    if value == 1:
+        return "the same step as the fixed η"
+    shown = f"{value:.3g}" if f"{value:.3g}" != "1" else f"{value:.5g}"
+    return f"{shown}× the fixed η's steps"
 
 
 def evidence(numbers: dict[str, Any]) -> list[Evidence]:
@@ -242,8 +248,9 @@ def _other_text(name: str, row: dict[str, Any]) -> str:
     bursts = (
         "no bursts"
         if row["bursts"] == 0
-        else f"{row['bursts']} bursts (the last starting at step {row['last_burst_start']:,}; "
-        f"fixed η: {row['fixed_lr_bursts_same_window']} in the same {row['steps']:,} updates)"
+        else f"{plural(row['bursts'], 'burst')} (the last starting at step "
+        f"{row['last_burst_start']:,}; fixed η: {row['fixed_lr_bursts_same_window']} in the "
+        f"same {row['steps']:,} updates)"
     )
     arrived = (
         "never arrived"
@@ -262,12 +269,18 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         else f"never came within {n['arrival_radius']:g} of the minimum"
     )
     others = "; ".join(_other_text(name, row) for name, row in n["other_decays"].items())
+    bursts = "no bursts" if n["bursts"] == 0 else plural(n["bursts"], "burst")
+    rises = "no rise" if n["loss_rises"] == 0 else plural(n["loss_rises"], "rise")
+    fixed_arrived = (
+        "never arrived"
+        if fixed["arrival_step"] is None
+        else f"arrived at step {fixed['arrival_step']:,}"
+    )
     return (
-        f"{OPENING[outcome(n)]}: with η^t = η/√(t+1) Adagrad had {n['bursts']} bursts and "
-        f"{n['loss_rises']} rises of the loss in {n['steps']:,} updates, {arrived}, and ended "
-        f"{n['distance_final']:.3g} from the minimum (L − L* = "
-        f"{n['loss_final'] - n['loss_minimum']:.3g}), where with the fixed η = {n['lr']:g} it "
-        f"arrived at step {fixed['arrival_step']:,} but burst {fixed['bursts']} times "
+        f"{OPENING[outcome(n)]}: with η^t = η/√(t+1) Adagrad had {bursts} and {rises} of the "
+        f"loss in {n['steps']:,} updates, {arrived}, and ended {n['distance_final']:.3g} from "
+        f"the minimum (L − L* = {n['loss_final'] - n['loss_minimum']:.3g}), where with the "
+        f"fixed η = {n['lr']:g} it {fixed_arrived} but burst {times(fixed['bursts'])} "
         f"({fixed['bursts_after_arrival']} after arriving; L − L* up to "
         f"{fixed['largest_burst_loss_gap']:.3g}); {others}."
     )

@@ -126,32 +126,32 @@ def outcome(numbers: dict[str, Any]) -> str:
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
-    nets = numbers["nets"]
+    nets, seeds = numbers["nets"], len(numbers["seeds"])
     listed = "; ".join(
-        f"{name} (P = {n['parameters']}) training {_mean(n['train']):.2g}, validation "
-        f"{_mean(n['val']):.2g}"
+        f"{name.replace(': ', ', ')} (P = {n['parameters']}): training "
+        f"{_mean(n['train']):.2g}, validation {_mean(n['val']):.2g}"
         for name, n in nets.items()
     )
-    won = wins(numbers)
-    parts = ", ".join(
-        f"{label} in {sum(t < f for t, f in zip(nets[TALL][p], nets[FAT][p], strict=True))} of "
-        f"{len(numbers['seeds'])} seeds"
-        for p, label in (("train", "training"), ("val", "validation"))
-    )
+    beat = {
+        p: sum(t < f for t, f in zip(nets[TALL][p], nets[FAT][p], strict=True))
+        for p in ("train", "val")
+    }
     spread = {
         name: f"{min(nets[name]['val']):.2g}–{max(nets[name]['val']):.2g}" for name in (FAT, TALL)
     }
+    size = round(_mean([n["parameters"] for n in nets.values()]), -2)
     why = (
-        ""
-        if all(w["every_seed"] for w in won.values())
-        else f" — the seeds disagree: across seeds the fat net's validation loss spans "
-        f"{spread[FAT]} and the tall net's {spread[TALL]}, so at ~300 parameters on sinc the "
-        "random start matters as much as the shape"
+        f" — the seeds disagree: across seeds the fat net's validation loss spans "
+        f"{spread[FAT]} and the tall net's {spread[TALL]}, so at about {size:.0f} parameters "
+        "on sinc the random start matters as much as the shape"
+        if any(0 < b < seeds for b in beat.values())
+        else ""
     )
     return (
-        f"{OPENING[outcome(numbers)]}: mean squared error over {len(numbers['seeds'])} seeds after "
-        f"{numbers['updates']} Adam updates — {listed}; the tall net beat the fat one on {parts}"
-        f"{why}."
+        f"{OPENING[outcome(numbers)]}: mean squared error over {seeds} seeds after "
+        f"{numbers['updates']:,} Adam updates — {listed}; the tall net beat the fat one in "
+        f"{beat['train']} of {seeds} seeds on training loss and in {beat['val']} of {seeds} on "
+        f"validation loss{why}."
     )
 
 

@@ -41,6 +41,7 @@ import torch
 from ..report.plots import plot_contour
 from ..surfaces import Surface, Trajectory, descend, surface
 from .base import Result, conclude
+from .wording import join
 
 NAME = "full-rule"
 TITLE = "The full rule: momentum, σ and η^t together (Adam, RAdam) against their pieces"
@@ -192,28 +193,48 @@ def _distance(row: dict[str, Any]) -> str:
     return "diverged" if row["diverged"] else f"{row['distance_final']:.2g}"
 
 
+def _ridge(steps: int | None) -> str:
+    return "never" if steps is None else f"at step {steps:,}"
+
+
+def _radam_text(table: list[dict[str, Any]], names: list[str]) -> str:
+    """RAdam, reported beside Adam: where it diverged, and how far from each surface's
+    (nearest) minimum it ended elsewhere."""
+    rows = {s: _row(table, s, "radam") for s in names}
+    diverged = [s for s in names if rows[s]["diverged"]]
+    ended = [
+        f"{_distance(rows[s])} from the {s}'s" + (" minimum" if i == 0 else "")
+        for i, s in enumerate(s for s in names if not rows[s]["diverged"])
+    ]
+    parts = ([f"diverged on {join(diverged)}"] if diverged else []) + (
+        [f"ended {join(ended)}"] if ended else []
+    )
+    return f"RAdam (not judged) {join(parts)}"
+
+
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     n, table = numbers, numbers["table"]
     names = [s for s in SURFACES if any(r["surface"] == s for r in table)]
+    short = n["gd_falls_short_on"]
     full = ", ".join(f"{s} {_distance(_row(table, s, FULL_RULE))}" for s in names)
-    gd = ", ".join(
+    gd = "; ".join(
         f"{s}: {_distance(_row(table, s, 'gd'))} > {_row(table, s, 'gd')['tolerance']:.2g}"
-        for s in n["gd_falls_short_on"]
+        for s in short
     )
-    momentum = ", ".join(
-        f"{s} {_distance(_row(table, s, 'lecture-momentum'))} vs {_distance(_row(table, s, 'gd'))}"
-        for s in n["gd_falls_short_on"]
+    momentum = "; ".join(
+        f"{s}: {_distance(_row(table, s, 'lecture-momentum'))} vs {_distance(_row(table, s, 'gd'))}"
+        for s in short
     )
-    radam = "; ".join(f"{s} {_distance(_row(table, s, 'radam'))}" for s in names)
+    closer = "closer" if n["momentum_closer_where_gd_falls_short"] else "not closer"
+    gd_text = f"GD fell short on {len(short)} ({gd})" if short else "GD fell short on none"
+    momentum_text = f"ended {closer} where GD fell short ({momentum}) and " if short else ""
     return (
         f"{'Reproduced' if reproduced else 'Not reproduced'}: in {n['steps']:,} updates Adam "
-        f"ended within 1% of the starting distance of the minimum on "
-        f"{len(n['reached'][FULL_RULE])} of {len(names)} surfaces (final distance {full}), GD "
-        f"fell short on {len(n['gd_falls_short_on'])} ({gd or 'none'}); with GD's η momentum "
-        f"ended {'closer' if n['momentum_closer_where_gd_falls_short'] else 'not closer'} "
-        f"where GD fell short ({momentum or 'nowhere'}) and left the saddle's ridge at step "
-        f"{n['momentum_steps_to_leave_ridge']} vs GD's {n['gd_steps_to_leave_ridge']}; RAdam "
-        f"ended at {radam}."
+        f"ended within {n['tolerance_fraction']:.0%} of the starting distance of the minimum on "
+        f"{len(n['reached'][FULL_RULE])} of {len(names)} surfaces (final distances: {full}), "
+        f"{gd_text}; with GD's η, momentum {momentum_text}left the saddle's ridge "
+        f"{_ridge(n['momentum_steps_to_leave_ridge'])} against GD's "
+        f"{_ridge(n['gd_steps_to_leave_ridge'])}; {_radam_text(table, names)}."
     )
 
 

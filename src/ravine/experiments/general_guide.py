@@ -313,25 +313,30 @@ def outcome(numbers: dict[str, Any]) -> str:
 
 
 def _cases_text(numbers: dict[str, Any]) -> str:
-    parts = []
+    """One sentence per case: how it was built, its runs' losses in units of B, and what the
+    guide named it."""
+    sentences = []
     for case, n in numbers["cases"].items():
         b = n["baseline"]
-        runs = ", ".join(
-            f"{r['name']} {r['train_loss'] / b:.3g}·B / {r['val_loss'] / b:.3g}·B"
+        runs = "; ".join(
+            f"{r['name']}: {r['train_loss'] / b:.3g}·B / {r['val_loss'] / b:.3g}·B"
             for r in n["runs"]
         )
-        said = "named it" if n["verdict"] == case else f"said {n['verdict']!r}"
-        parts.append(
-            f"built as {case} ({n['task']}; training / validation loss: {runs}), the guide {said}"
+        said = "named it" if n["verdict"] == case else f"said “{n['verdict']}” instead"
+        sentences.append(
+            f"Built as {case} ({n['task']}; training / validation loss — {runs}), the guide {said}."
         )
-    return "; ".join(parts)
+    return " ".join(sentences)
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
+    cases = numbers["cases"]
+    named = sum(n["verdict"] == case for case, n in cases.items())
     return (
-        f"{OPENING[outcome(numbers)]}: with T = {numbers['target_fraction_of_baseline']:g}·B (B: "
-        f"the loss of predicting the mean of the training targets) — {_cases_text(numbers)}. "
-        f"Model selection: {selection_text(numbers['selection'])}. Mismatch: "
+        f"{OPENING[outcome(numbers)]}: the guide named {named} of {len(CASES)} cases as built, "
+        f"with T = {numbers['target_fraction_of_baseline']:g}·B (B: the loss of predicting the "
+        f"mean of the training targets). {_cases_text(numbers)} Model selection: "
+        f"{selection_text(numbers['selection'])}. Mismatch: "
         f"{mismatch_text(numbers['mismatch'])}."
     )
 

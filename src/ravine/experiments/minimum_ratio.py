@@ -63,6 +63,7 @@ from ..report.plots import save_figure  # (selects matplotlib's file backend)
 from ..sweep import StackedNetworks, runs_per_chunk
 from ..tasks import sinc_task
 from .base import Evidence, Result, conclude, torch_threads
+from .wording import count, plural
 
 NAME = "minimum-ratio"
 TITLE = "Minimum ratio: critical points are rarely strict local minima"
@@ -346,7 +347,8 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         f"no network reached a ratio of 1 (largest {n['strict_minimum_ratio_max']:.3f}): a "
         "point where every eigenvalue is positive is rare, as the lecture says"
         if held["no strict local minimum"]
-        else f"{n['strict_ratio_one']} network(s) reached a ratio of 1, a strict local minimum"
+        else f"{plural(n['strict_ratio_one'], 'network')} reached a ratio of 1, a strict local "
+        "minimum"
     )
     saddles = (
         "most are saddle points"
@@ -360,8 +362,8 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         f"{n['strict_minimum_ratio_median']:.2f} ({n['in_lecture_band']} of {n['reached']} in "
         f"the lecture's {n['lecture_band'][0]:g}–{n['lecture_band'][1]:g}), "
         f"{n['reached'] - n['below_homework_line']} of {n['reached']} above the homework's "
-        f"{n['homework_line']:g} line, and {n['beyond_leftover_bound']} with negative curvature "
-        "beyond what the gradient left over can produce."
+        f"{n['homework_line']:g} line, and {n['beyond_leftover_bound'] or 'none'} with negative "
+        "curvature beyond what the gradient left over can produce."
     )
     if n["saddle_like"]:
         text += (
@@ -371,10 +373,10 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
             "exact critical point of this ReLU network H would be positive semi-definite."
         )
     return text + (
-        f" The ratio is below 1 because of flat directions: a median {n['zero_median']:g} "
-        f"eigenvalues are 0 (3 per dead ReLU unit, median {n['dead_units_median']:g} dead "
-        f"units); counted with a rounding tolerance, the median ratio is "
-        f"{n['minimum_ratio_median']:.3f}."
+        f" The ratio is below 1 because of flat directions: a median of "
+        f"{count(n['zero_median'])} eigenvalues are 0 to rounding (|λ| ≤ τ), 3 for each dead ReLU "
+        f"unit (a median of {count(n['dead_units_median'])} dead units); counting only λ > τ as "
+        f"positive, the median ratio is {n['minimum_ratio_median']:.3f}."
     )
 
 

@@ -38,6 +38,7 @@ from ..tasks import Task
 from ..tasks import task as build_task
 from ..training import cross_validate, split, train
 from .base import torch_threads
+from .wording import join, times
 
 # --- model selection: one validation split against K folds --------------------------------
 
@@ -205,13 +206,13 @@ def mismatch_holds(n: dict[str, Any]) -> bool:
 
 def _share(choices: list[str]) -> str:
     counted = {c: choices.count(c) for c in dict.fromkeys(choices)}
-    return ", ".join(f"{model} {count}×" for model, count in counted.items())
+    return join([f"{model} {times(count)}" for model, count in counted.items()])
 
 
 def selection_text(n: dict[str, Any]) -> str:
-    private = ", ".join(f"{m} {loss:.3g}" for m, loss in n["private_loss"].items())
+    private = "; ".join(f"{m} {loss:.3g}" for m, loss in n["private_loss"].items())
     return (
-        f"choosing among {', '.join(n['models'])} on {n['task']}, one validation split chose "
+        f"choosing among {join(n['models'])} on {n['task']}, one validation split chose "
         f"{_share(n['single_split_choice'])} over {len(n['seeds'])} splits (steadiness "
         f"{steadiness(n['single_split_choice']):.2g}) and {n['folds']}-fold validation chose "
         f"{_share(n['k_fold_choice'])} over {len(n['k_fold_seeds'])} fold draws (steadiness "
@@ -221,7 +222,7 @@ def selection_text(n: dict[str, Any]) -> str:
 
 
 def mismatch_text(n: dict[str, Any]) -> str:
-    runs = ", ".join(
+    runs = "; ".join(
         f"{r['model']} {r['train_loss']:.2g} / {r['val_loss']:.2g} / {r['shifted_val_loss']:.3g}"
         for r in n["runs"]
     )

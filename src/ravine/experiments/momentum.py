@@ -272,7 +272,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     grid = n["grid"]
     lam = f"{n['momentum']:g}"
     fractions = ", ".join(
-        f"λ = {key}: {value['lower']:.0%} lower, {value['higher']:.0%} higher"
+        f"{key}: {value['lower']:.0%} / {value['higher']:.0%}"
         for key, value in grid["by_lambda"].items()
     )
     crossed = (
@@ -283,14 +283,14 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     return (
         f"{'Reproduced' if reproduced else 'Not reproduced'}: on {n['surface']} from "
         f"({n['start'][0]:g}, {n['start'][1]:g}) with η = {n['lr']:g} for {n['steps']:,} "
-        f"updates, gradient descent stopped at {_where(gd)}; momentum λ = {lam} {crossed} and "
-        f"ended at {_where(heavy)} (global minimum L = "
+        f"updates, gradient descent stopped at {_where(gd)}; momentum with λ = {lam} {crossed} "
+        f"and ended at {_where(heavy)} (global minimum L = "
         f"{n['critical_points']['global_minimum']['loss']:.4f}). Over {grid['starts']} starts "
-        f"on the shallow side, momentum ended lower than GD from the same start on "
-        f"{grid['by_lambda'][lam]['lower']:.0%} and higher on "
-        f"{grid['by_lambda'][lam]['higher']:.0%} at λ = {lam} (required: at least "
-        f"{n['min_lower_fraction']:.0%} and at most {n['max_higher_fraction']:.0%}); per λ: "
-        f"{fractions}."
+        f"on the shallow side, momentum with λ = {lam} ended lower than GD from the same start "
+        f"on {grid['by_lambda'][lam]['lower']:.0%} of them and higher on "
+        f"{grid['by_lambda'][lam]['higher']:.0%} (required: at least "
+        f"{n['min_lower_fraction']:.0%} and at most {n['max_higher_fraction']:.0%}); lower / "
+        f"higher by λ: {fractions}."
     )
 
 

@@ -167,7 +167,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     why = (
         ""
         if shown["validation turns up"] or val[0] <= line
-        else f": every depth is already past the turn — even 1 layer ({val[0]:.2g}) is worse on "
+        else f". Every depth is already past the turn: even 1 layer ({val[0]:.2g}) is worse on "
         f"validation than a straight line fitted by least squares ({line:.2g}), so the "
         f"{numbers['updates']} updates let each net memorize its {TRAIN_PATIENTS} training "
         "patients and there is no better shallow net for a deeper one to fall behind"
@@ -192,9 +192,13 @@ def _turn_in_time(numbers: dict[str, Any]) -> str:
     nets = numbers["nets"]
     if not all("lowest_val" in n for n in nets):
         return ""
-    lows = ", ".join(f"{n['lowest_val']:.2g} at update {n['lowest_val_update']}" for n in nets)
+    lows = "; ".join(
+        f"{n['layers']} layer{'' if n['layers'] == 1 else 's'}: {n['lowest_val']:.2g} at update "
+        f"{n['lowest_val_update']:,}"
+        for n in nets
+    )
     return (
-        f"; the turn shows in time instead: validation was lowest, depth by depth, at {lows}, "
+        f"; the turn shows in time instead: the validation loss was lowest early ({lows}), "
         "then rose while training kept falling"
     )
 

@@ -200,7 +200,7 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         f"with η = {one:g} and {count(fixed_steps)} with η = {fixed:g}; on the raw data they are "
         f"{low:.4g} and {high:.4g} (κ = {raw['condition_number']:.4g}), so even the best fixed "
         f"η = {raw['lr']:.3g} needs ≈ {raw['steps_to_reach_estimated']:.3g} steps, and after "
-        f"{raw['steps']:,} it is still {raw['distance_final']:.3g} from the minimum "
+        f"{raw['steps']:,} steps it is still {raw['distance_final']:.3g} from the minimum "
         f"({raw['distance_fraction_left']:.0%} of the start; predicted "
         f"{raw['distance_final_predicted']:.3g})."
     )

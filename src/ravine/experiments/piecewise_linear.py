@@ -56,6 +56,7 @@ import torch
 from ..report.plots import save_figure  # (selects matplotlib's file backend)
 from ..tasks import parse_model
 from .base import OPENING, Evidence, Result, conclude, outcome_of, torch_threads
+from .wording import join
 
 NAME = "piecewise-linear"
 TITLE = "A curve as a constant plus hard sigmoids; more sigmoids (or ReLU pairs) fit better"
@@ -274,18 +275,20 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
             else f"falls by less than {FACTOR:g}×"
         )
         listed = ", ".join(f"{e:.2g}" for e in errors)
-        rows.append(f"with {label} the error {how} ({listed} of the variance for n = {sizes})")
-        if family == "relu" and not all(trend.values()) and "dead" in fits[family]:
+        rows.append(
+            f"with {label} the error {how} ({listed} of the variance for n = {join(sizes)})"
+        )
+        enough = [n for n in sizes if n >= numbers["pieces"]]
+        if family == "relu" and not all(trend.values()) and "dead" in fits[family] and enough:
             dead = ", ".join(
                 f"{d} of {2 * n}" for d, n in zip(fits[family]["dead"], sizes, strict=True)
             )
             rows.append(
                 f"yet {numbers['pieces']} pairs draw the curve exactly (the decomposition) and "
-                f"n = {', '.join(str(n) for n in sizes if n >= numbers['pieces'])} have as many "
-                "or more, so the shortfall is the optimization, not the pieces: gradient "
-                "descent from random starts left kinks away from the corners, and dead ReLUs "
-                "(0 on every x, so their gradient is 0 and they never move) in the best fits: "
-                + dead
+                f"n = {join(enough)} {'has' if len(enough) == 1 else 'have'} as many or more, "
+                "so the shortfall is the optimization, not the pieces: gradient descent from "
+                "random starts did not find that fit, and left dead ReLUs (0 on every x, so "
+                "their gradient is 0 and they never move) in the best fits: " + dead
             )
     exact = max(numbers["hard_sigmoid_error"], numbers["relu_pair_error"])
     return (

@@ -52,6 +52,7 @@ from ..report.plots import plot_curves
 from ..schedules import Scheduler, resnet_warmup
 from ..tasks import digits_data
 from .base import OPENING, Evidence, Result, conclude, torch_threads
+from .wording import by_seed, join, plural, rise
 
 NAME = "resnet-warmup"
 TITLE = "ResNet's warm-up: η = 0.01 until the training error is below 80%, then 0.1"
@@ -274,8 +275,11 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
-    m = numbers["means"]
-    switches = [s["runs"]["warm-up"]["switched_at"] for s in numbers["per_seed"]]
+    m, seeds = numbers["means"], numbers["seeds"]
+
+    def each(kind: str, key: str) -> str:
+        return by_seed([s["runs"][kind][key] for s in numbers["per_seed"]], seeds)
+
     reasons = []
     if not _large_unstable(numbers):
         reasons.append("η = 0.1 was not unstable here, so the warm-up had nothing to avoid")
@@ -288,12 +292,16 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
             f"{100 * numbers['slack']:g} allowed"
         )
     why = "" if not reasons else " — " + "; ".join(reasons)
+    mean = "" if len(seeds) == 1 else " (mean over the seeds)"
+    spike = {k: rise(m[k]["early_spike"], "its first loss") for k in ("0.1", "warm-up")}
     return (
-        f"{OPENING[outcome(numbers)]}: over seeds {numbers['seeds']} and {numbers['steps']} steps, "
-        f"η = 0.1 from the start climbed to ×{m['0.1']['early_spike']:.2g} its first loss in "
-        f"the first {numbers['early_steps']} steps and got the batch error below 80% after "
-        f"{m['0.1']['steps_to_error_below_80']:.1f} steps; the warm-up climbed to "
-        f"×{m['warm-up']['early_spike']:.2g}, switched to 0.1 at steps {switches}, and ended at "
+        f"{OPENING[outcome(numbers)]}: over {plural(len(seeds), 'seed')} ({join(seeds)}) and "
+        f"{numbers['steps']:,} steps, η = 0.1 from the start {spike['0.1']} in the first "
+        f"{numbers['early_steps']} steps{mean if spike['0.1'].startswith('rose') else ''} and "
+        f"got the batch error below 80% {each('0.1', 'steps_to_error_below_80')}; the warm-up "
+        f"{spike['warm-up']}{mean if spike['warm-up'].startswith('rose') else ''}, got the "
+        f"batch error below 80% {each('warm-up', 'steps_to_error_below_80')}, switched to 0.1 "
+        f"{each('warm-up', 'switched_at')}, and ended at "
         f"{m['warm-up']['final_accuracy']:.1%} validation accuracy against "
         f"{m['0.1']['final_accuracy']:.1%} for 0.1 and {m['0.01']['final_accuracy']:.1%} for "
         f"0.01 throughout{why}."

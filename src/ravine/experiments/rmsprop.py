@@ -48,6 +48,7 @@ import torch
 from ..report.plots import save_figure  # (selects matplotlib's file backend)
 from ..surfaces import Trajectory, descend, surface
 from .base import Evidence, Result, conclude, torch_threads
+from .wording import join, plural
 
 NAME = "rmsprop"
 TITLE = "RMSProp's α: a small α follows the newest gradient, a large α weighs the past"
@@ -262,10 +263,8 @@ def outcome(numbers: dict[str, Any]) -> str:
 
 
 def _listing(numbers: dict[str, Any], key: str, form: str) -> str:
-    return ", ".join(
-        f"{m['alpha']:g}: " + ("never" if m[key] is None else format(m[key], form))
-        for m in numbers["sweep"]
-    )
+    """The sweep's values of ``key`` in α's order, joined with 'and' (None: never)."""
+    return join(["never" if m[key] is None else format(m[key], form) for m in numbers["sweep"]])
 
 
 def evidence(numbers: dict[str, Any]) -> list[Evidence]:
@@ -313,16 +312,19 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     head = "Reproduced" if reproduced else "Partly reproduced" if count else "Not reproduced"
     adagrad = n["adagrad"]
     failed = [name for name, ok in held.items() if not ok]
+    alphas = join([f"{m['alpha']:g}" for m in n["sweep"]])
+    delay = adagrad["brake_delay"]
     return (
         f"{head} ({count} of 3 parts hold"
         + (f"; not: {', '.join(failed)}" if failed else "")
         + f"): on {n['surface']} with η = {n['lr']:g}, the brake's delay after the slope "
-        f"steepened was, by α, {_listing(n, 'brake_delay', 'd')} steps (rank correlation "
-        f"{_fmt(n['delay_trend'])}; Adagrad {_fmt(adagrad['brake_delay'])}); the median step "
-        f"along θ1 on the flat stretch was {_listing(n, 'flat_step', '.3g')} (rank correlation "
-        f"{_fmt(n['flat_step_trend'])}; Adagrad {_fmt(adagrad['flat_step'])}). For α <= 3/4 a "
-        "delay of 0 holds by construction (σ >= √(1−α)·|g| >= ½|g|); the dependence on α is "
-        "what is tested."
+        f"steepened was {_listing(n, 'brake_delay', 'd')} steps for α = {alphas} (rank "
+        f"correlation {_fmt(n['delay_trend'])}; Adagrad: "
+        f"{'never' if delay is None else plural(delay, 'step')}); the median step along θ1 on "
+        f"the flat stretch was {_listing(n, 'flat_step', '.3g')} for the same α (rank "
+        f"correlation {_fmt(n['flat_step_trend'])}; Adagrad: {_fmt(adagrad['flat_step'])}). For "
+        "α ≤ 3/4 a delay of 0 holds by construction (σ ≥ √(1−α)·|g| ≥ ½|g|); the dependence on α "
+        "is what is tested."
     )
 
 

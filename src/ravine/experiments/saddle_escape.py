@@ -313,6 +313,12 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     net, surf, small = numbers["network"], numbers["surface"], numbers["small"]
     row = next(r for r in net["along"] if r["epsilon"] == small)
+    start, end = net["loss_saddle"], net["descent_from_saddle_final"]
+    stayed = (
+        f"left L where it was, at {end:.4g}"
+        if end == start
+        else f"moved L from {start:.4g} to {end:.4g}"
+    )
     return (
         f"{'Reproduced' if reproduced else 'Not reproduced'}: at the origin of y = w1·w2·x the "
         f"tools found a {net['kind']} with ‖g‖ = {net['gradient_norm']:.2g}, λ = "
@@ -320,9 +326,9 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         f"along ±u changed L by {row['change_plus']:.4g} / {row['change_minus']:.4g} against "
         f"½λε² = {row['predicted']:.4g} (worst ratio error for ε ≤ {small:g}: "
         f"{_worst_small(net, small):.2%} on the network, {_worst_small(surf, small):.2%} on the "
-        f"surface); {numbers['steps']} GD steps left L at {net['descent_from_saddle_final']:.4g} "
-        f"from the saddle and brought it to {net['descent_from_escape_final']:.2g} after a step "
-        f"of {numbers['escape']:g} along u."
+        f"surface); {numbers['steps']} GD steps from the saddle itself {stayed}, while "
+        f"{numbers['steps']} from a point {numbers['escape']:g} along u brought it to "
+        f"{net['descent_from_escape_final']:.2g}."
     )
 
 

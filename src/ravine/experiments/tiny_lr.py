@@ -183,12 +183,12 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     return (
         f"{'Reproduced' if reproduced else 'Not reproduced'}: after {n['steps']:,} updates with "
         f"η = {n['lr']:g}, GD on the Pokémon loss came down the wall (|w − w*| "
-        f"{n['w_error_start']:.3g} → {n['w_error_final']:.3g}) but stopped at (b, w) = "
+        f"{n['w_error_start']:.3g} → {n['w_error_final']:.3g}) but ended at (b, w) = "
         f"({b:.2f}, {w:.3f}), still {n['distance_final']:.1f} from the minimum (of "
         f"{n['distance_start']:.1f} at the start; L = {n['loss_final']:.4g} vs "
         f"{n['loss_minimum']:.4g} at θ*), moving {n['moved_last_tenth']:.3g} in its last "
-        f"{n['steps'] // 10:,} updates and needing ≈ {n['updates_to_close_99_percent']:.2g} to "
-        f"close 99% of the way; on the valley w1 "
+        f"{n['steps'] // 10:,} updates and needing ≈ "
+        f"{n['updates_to_close_99_percent']:.2g} updates to close 99% of the way; on the valley w1 "
         f"{'never' if n['valley_w1_never_increased'] else 'sometimes'} went back up and w2 went "
         f"only from {n['valley_w2_start']:.3g} to {n['valley_w2_final']:.3g}."
     )

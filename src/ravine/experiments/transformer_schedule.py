@@ -247,7 +247,9 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
 
 
 def _final(run: dict[str, Any]) -> str:
-    return "diverged" if run["final_loss"] is None else f"{run['final_loss']:.3g}"
+    return (
+        "diverged" if run["final_loss"] is None else f"ended at a loss of {run['final_loss']:.3g}"
+    )
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
@@ -257,18 +259,19 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         step = run["steps_to_level"]
         return "never reached it" if step is None else f"reached it at step {step}"
 
+    difference = f["largest_relative_difference"]
+    match = "exactly" if difference == 0 else f"to within {difference:.1e} (relative)"
     return (
-        f"{OPENING[outcome(numbers)]}: ravine's transformer schedule matches the formula to "
-        f"{f['largest_relative_difference']:.1e} and peaks at step_num {f['peak_step_num']} "
-        f"with {f['peak_value']:.4g} (by hand d_model^−0.5·warmup^−0.5 = "
-        f"{f['peak_by_hand']:.4g}; half of it at steps {f['warmup_steps'] // 2} and "
-        f"{4 * f['warmup_steps']}: {f['value_at_half_warmup']:.4g}, "
-        f"{f['value_at_four_warmup']:.4g}); on the attention model, asked to reach "
+        f"{OPENING[outcome(numbers)]}: ravine's transformer schedule matches the formula "
+        f"{match} and peaks at step_num {f['peak_step_num']} with {f['peak_value']:.4g} (by hand "
+        f"d_model^−0.5·warmup^−0.5 = {f['peak_by_hand']:.4g}); at steps "
+        f"{f['warmup_steps'] // 2} and {4 * f['warmup_steps']} it is "
+        f"{f['value_at_half_warmup']:.4g} and {f['value_at_four_warmup']:.4g} (half the peak, "
+        f"by hand: {f['half_peak_by_hand']:.4g}); on the attention model, asked to reach "
         f"{numbers['level']:g} nats in {numbers['steps']} steps, the schedule (peak "
         f"{numbers['peak_lr']:.3g}, down to {numbers['final_scheduled_lr']:.3g}) "
-        f"{reach(runs['transformer'])} and ended at {_final(runs['transformer'])}, the constant "
-        f"η = {numbers['peak_lr']:.3g} {reach(runs['constant'])} and ended at "
-        f"{_final(runs['constant'])}."
+        f"{reach(runs['transformer'])} and {_final(runs['transformer'])}; the constant "
+        f"η = {numbers['peak_lr']:.3g} {reach(runs['constant'])} and {_final(runs['constant'])}."
     )
 
 

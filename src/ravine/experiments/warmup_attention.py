@@ -61,6 +61,7 @@ from ..report.plots import plot_curves
 from ..schedules import Schedule, Scheduler, linear_warmup, transformer
 from ..tasks.sequence import D_MODEL, HEADS, LENGTH, VOCAB, ReverseModel, reverse_data
 from .base import OPENING, Evidence, Result, conclude, outcome_of, torch_threads
+from .wording import rise
 
 NAME = "warmup-attention"
 TITLE = "Warm-up on an attention model: Adam with a large η, with and without warm-up, RAdam"
@@ -241,8 +242,8 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
         Evidence(
             "Adam without warm-up",
             runs["adam"]["steps_to_level"],
-            f"{level} (None: never)",
-            "never, or >= 2× the slower remedy" + ("" if slower is None else f" ({2 * slower})"),
+            f"{level} (—: never)",
+            "never, or ≥ 2× the slower remedy" + ("" if slower is None else f" ({2 * slower})"),
             "twice as slow is a difference no seed-to-seed spread explained (seeds 0–4)",
             holds(numbers),
         ),
@@ -270,7 +271,7 @@ def _run_text(run: dict[str, Any], early: int) -> str:
     )
     final = "diverged" if run["final_loss"] is None else f"{run['final_loss']:.3g}"
     return (
-        f"{reached} (first {early} steps: loss up to ×{run['early_spike']:.3g} its start, "
+        f"{reached} (first {early} steps: loss {rise(run['early_spike'])}, "
         f"‖θ − θ⁰‖ = {run['moved_after_early']:.3g}; final loss {final})"
     )
 
@@ -278,11 +279,15 @@ def _run_text(run: dict[str, Any], early: int) -> str:
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     runs, early = numbers["runs"], numbers["early_steps"]
     decayed = runs.get("adam + warm-up + decay")
+    warm = runs["adam + warm-up"]["final_loss"]
+    lower = decayed is not None and decayed["final_loss"] is not None
+    lower = lower and (warm is None or decayed["final_loss"] < warm)
+    ending = "below" if lower else "no lower than"
     decay = (
         ""
         if decayed is None
-        else f"; with the Transformer's warm-up and 1/√n decay it {_run_text(decayed, early)}, "
-        f"{'below' if decay_settles(numbers) else 'not below'} warm-up alone at the end"
+        else f"; Adam with the Transformer's warm-up and 1/√n decay "
+        f"{_run_text(decayed, early)}, ending {ending} warm-up alone"
     )
     return (
         f"{OPENING[outcome(numbers)]}: asked to bring the attention "

@@ -40,6 +40,7 @@ import torch
 from ..optim.magnitudes import Rectified, SecondMoment, rectification_lengths
 from ..report.plots import plot_curves
 from .base import Evidence, Result, conclude
+from .wording import join
 
 NAME = "warmup-variance"
 TITLE = "Warm-up: σ from few gradients is unreliable; RAdam's rectification"
@@ -218,17 +219,18 @@ def _radam_steady(numbers: dict[str, Any]) -> bool:
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     n = numbers
     zero = next(row for row in n["per_mean"] if row["mu"] == min(n["means"], key=abs))
+    means = join([f"{mu:g}" for mu in n["means"]])
     return (
         f"{'Reproduced' if reproduced else 'Not reproduced'}: over {n['runs']:,} runs of "
-        f"g ~ N(μ, 1), Adam's adaptive step 1/σ_t varies {n['adam_drop_min']:.3g}× or more "
-        f"between runs at step {n['early_step']} than at step {n['steps']} (μ = "
-        f"{zero['mu']:g}: {zero['adam_variance_step_3']:.3g} vs "
+        f"g ~ N(μ, 1), the variance between runs of Adam's adaptive step 1/σ_t is at least "
+        f"{n['adam_drop_min']:.3g}× larger at step {n['early_step']} than at step {n['steps']} "
+        f"for every μ of {means} (μ = {zero['mu']:g}: {zero['adam_variance_step_3']:.3g} vs "
         f"{zero['adam_variance_last']:.3g}, and {zero['adam_variance_step_1']:.3g} at step 1; "
-        f"needed "
-        f"≥ {n['drop_at_least']:g}×), while RAdam's rectified r_t/σ_t, from its first adaptive "
-        f"step t = {n['first_rectified_step']} (ρ_t = {n['rho_first_rectified']:.3g} > 5) on, "
-        f"stays within a factor {n['radam_spread_max']:.3g} (needed ≤ {n['spread_at_most']:g}; "
-        f"Adam's spans {zero['adam_spread_rectified_steps']:.3g}× over the same steps)."
+        f"needed ≥ {n['drop_at_least']:g}×), while the variance of RAdam's rectified r_t/σ_t, "
+        f"from its first adaptive step t = {n['first_rectified_step']} "
+        f"(ρ_t = {n['rho_first_rectified']:.3g} > 5) on, stays within a factor "
+        f"{n['radam_spread_max']:.3g} (needed ≤ {n['spread_at_most']:g}; Adam's spans "
+        f"{zero['adam_spread_rectified_steps']:.3g}× over the same steps)."
     )
 
 
