@@ -120,12 +120,31 @@ def _row(problem: str, optimizer: str, rounds: list) -> dict:
     }
 
 
-def main() -> None:
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--updates", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: its default)")
-    args = parser.parse_args()
+    parser.add_argument("--updates", type=_at_least(1), default=300)
+    parser.add_argument("--rounds", type=_at_least(1), default=7)
+    parser.add_argument(
+        "--threads", type=_at_least(0), default=1, help="torch threads (0: its default)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = measure(args.updates, args.rounds)

@@ -1,4 +1,4 @@
-"""The optimizer-step benchmark runs end to end at a tiny size (its numbers are not checked:
+"""The benchmarks run end to end at a tiny size (their numbers are not checked:
 timings on a shared machine mean nothing, and no test may depend on the clock)."""
 
 from __future__ import annotations
@@ -268,3 +268,42 @@ def test_the_cuda_benchmark_runs_end_to_end_at_a_tiny_size(cuda_bench, capsys):
     paths = document["rows"][0]["paths"]
     assert paths["ravine default"]["step_s"] > 0 and paths["torch fused"]["step_s"] > 0
     assert document["rows"][0]["hbm_bytes_per_s"] > 0
+
+
+# --- small networks: ravine's default update against torch.optim's ------------------------------
+
+SMALL_SCRIPT = SCRIPT.parent / "small_network.py"
+
+
+@pytest.fixture(scope="module")
+def small_bench():
+    spec = importlib.util.spec_from_file_location("small_network_benchmark", SMALL_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_small_network_benchmark_runs_end_to_end(small_bench, capsys):
+    threads = torch.get_num_threads()
+    try:
+        small_bench.main(["--updates", "2", "--rounds", "1"])
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    table, _, document = out.partition("\n{")
+    rows = json.loads("{" + document)["rows"]
+    assert len(rows) == len(small_bench.PROBLEMS) * len(small_bench.OPTIMIZERS)
+    assert {r["network"] for r in rows} == set(small_bench.PROBLEMS)
+    assert all(r["update_ratio"] > 0 and r["step_ratio"] > 0 for r in rows)
+    assert "digits MLP" in table and "SGD, momentum 0.9" in table
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--updates", "0"], "must be at least 1"), (["--rounds", "x"], "expected a whole number")],
+)
+def test_the_small_network_benchmark_refuses_bad_arguments(small_bench, capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        small_bench.parse(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
