@@ -581,6 +581,37 @@ def test_gradients_whose_sums_add_past_the_largest_double_do_not_raise():
     assert a.detach().tolist() == [-1e-10 * 1e308, 0.0]
 
 
+@pytest.mark.parametrize(
+    ("where", "value", "refused"),
+    [
+        ("small", NAN, True),
+        ("large", INF, True),
+        ("large", -INF, True),
+        ("small", 1e30, False),  # finite, but its square (the norm's) overflows float32
+        ("large", 3e38, False),  # finite, but the sum overflows float32
+    ],
+)
+def test_the_cpu_check_over_many_small_and_a_few_large_gradients(where, value, refused):
+    """Twelve small gradients (read through one multi-tensor norm) and two large ones (each
+    summed alone): one bad entry in either kind refuses the step with θ untouched; huge but
+    finite entries do not."""
+    sizes = [10] * 12 + [40_000] * 2
+    params = [torch.zeros(n, requires_grad=True) for n in sizes]
+    optimizer = presets.SGD(params, lr=1e-40)
+    for p in params:
+        p.grad = torch.ones_like(p)
+    index = 3 if where == "small" else len(params) - 1
+    params[index].grad[:2] = value
+    if refused:
+        with pytest.raises(NonFiniteGradientError) as info:
+            optimizer.step()
+        assert f"index {index}" in str(info.value)
+        assert all(torch.equal(p, torch.zeros_like(p)) for p in params)
+    else:
+        optimizer.step()
+        assert optimizer.param_groups[0]["steps"] == 1
+
+
 def test_huge_but_finite_gradient_in_adam_matches_torch():
     grad = torch.full((16,), 1e308, dtype=torch.float64)
     a = torch.ones(16, dtype=torch.float64, requires_grad=True)

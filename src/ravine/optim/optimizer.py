@@ -514,20 +514,33 @@ def _step_count(state: dict[str, Any]) -> Any:
 
 def _all_finite(grads: list[torch.Tensor]) -> bool:
     """True when every gradient is finite, with one host sync. A sum is finite unless an entry
-    is nan or inf or the sum overflows; only in those rare cases is each entry checked. A few
-    tensors (the fast path's flat buffers, a small network's gradients) are summed one by one,
-    1.5 ms for 20M float32 numbers here: on the CPU their sums are added as Python numbers
-    (reading a CPU number syncs nothing; 6 µs for a 4-tensor network against 13 µs through a
-    stacked tensor), elsewhere (and complex ones) stacked and read once. Many tensors in one call,
-    ``_foreach_norm`` (a Euclidean norm, finite on the same terms but for squares overflowing
-    beyond about 1e19: then too each entry is checked), which beats a thousand calls."""
+    is nan or inf or the sum overflows; only in those rare cases is each entry checked.
+
+    On the CPU (reading a number there syncs nothing) each large gradient is summed alone, on
+    all of torch's threads, and the small ones through one ``_foreach_norm`` (a Euclidean norm,
+    finite on the same terms but for squares overflowing beyond about 1e19: then too each
+    entry is checked), which loops on one thread but without a call per tensor; a few are
+    summed one by one. The results are added as Python numbers. Measured, 2 cores: Adam's 20M
+    float32 gradients in 100 tensors 3.5 ms summed against 6.4 ms as norms; 1,000 tensors of
+    100 entries 1.2 ms as norms against 1.6 ms summed; a 4-tensor network 6 µs against 13 µs
+    through a stacked tensor. Elsewhere (and for complex gradients) a few tensors (the fast
+    path's flat buffers) are summed one by one and many in one ``_foreach_norm``, stacked and
+    read once."""
     if not grads:
         return True
+    if all(grad.device.type == "cpu" and not grad.is_complex() for grad in grads):
+        small = [grad for grad in grads if grad.numel() < _SUMMED_ALONE]
+        if len(small) <= _SUMMED_ONE_BY_ONE:
+            alone, small = grads, []
+        else:
+            alone = [grad for grad in grads if grad.numel() >= _SUMMED_ALONE]
+        total = sum(float(grad.sum()) for grad in alone)
+        if small:
+            total += float(torch.stack(torch._foreach_norm(small)).sum())
+        if math.isfinite(total):
+            return True
+        return all(bool(torch.isfinite(grad).all()) for grad in grads)
     if len(grads) <= _SUMMED_ONE_BY_ONE:
-        if all(grad.device.type == "cpu" and not grad.is_complex() for grad in grads):
-            if math.isfinite(sum(float(grad.sum()) for grad in grads)):
-                return True
-            return all(bool(torch.isfinite(grad).all()) for grad in grads)
         screens = torch.stack([grad.sum() for grad in grads])
     else:
         screens = torch.stack(torch._foreach_norm(grads))
@@ -537,6 +550,9 @@ def _all_finite(grads: list[torch.Tensor]) -> bool:
 
 
 _SUMMED_ONE_BY_ONE = 8  # up to this many gradients are summed one by one (see _all_finite)
+# CPU gradients of at least this many entries are summed alone (see _all_finite): torch splits
+# a reduction over its threads from 32,768 entries on
+_SUMMED_ALONE = 32768
 
 
 def _index_in(params: list[torch.Tensor], param: torch.Tensor) -> int:
