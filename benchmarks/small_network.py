@@ -33,6 +33,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import ravine.optim as ravine_optim
+from ravine.commands.arguments import reading, whole_number
 
 OPTIMIZERS: dict[str, tuple[str, dict]] = {
     "Adam": ("Adam", {"lr": 1e-3}),
@@ -120,25 +121,16 @@ def _row(problem: str, optimizer: str, rounds: list) -> dict:
     }
 
 
-def _at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
-        return value
-
-    return parse
+# torch's threads: 0 keeps its default
+thread_count = reading(int, "a whole number", lambda v: v >= 0, "must be >= 0")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--updates", type=_at_least(1), default=300)
-    parser.add_argument("--rounds", type=_at_least(1), default=7)
+    parser.add_argument("--updates", type=whole_number, default=300)
+    parser.add_argument("--rounds", type=whole_number, default=7)
     parser.add_argument(
-        "--threads", type=_at_least(0), default=1, help="torch threads (0: its default)"
+        "--threads", type=thread_count, default=1, help="torch threads (0: its default)"
     )
     return parser.parse_args(argv)
 

@@ -300,7 +300,11 @@ def test_the_small_network_benchmark_runs_end_to_end(small_bench, capsys):
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["--updates", "0"], "must be at least 1"), (["--rounds", "x"], "expected a whole number")],
+    [
+        (["--updates", "0"], "must be >= 1, got 0"),
+        (["--rounds", "x"], "expected a whole number, got 'x'"),
+        (["--threads", "-1"], "must be >= 0, got -1"),
+    ],
 )
 def test_the_small_network_benchmark_refuses_bad_arguments(small_bench, capsys, argv, message):
     with pytest.raises(SystemExit) as info:
