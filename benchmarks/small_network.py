@@ -11,7 +11,10 @@ scikit-learn's digits (batch 32), float32, CPU:
 
 - ``digits MLP``: 64 → 64 → 64 → 10, ReLU, 9,034 parameters in 6 tensors;
 - ``sinc``: 1 → 128 → 1, ReLU, 385 parameters in 4 tensors (the homework's network; regression
-  on 200 points of sin(5πx)/(5πx), full batch).
+  on 200 points of sin(5πx)/(5πx), full batch);
+- ``digits BN``: 64 → 32 → 32 → 32 → 32 → 10, each hidden layer Linear, BatchNorm, sigmoid (the
+  batch-norm experiment's shape), 5,834 parameters in 18 tensors — enough small tensors for
+  ravine's default CPU step to run them as lists.
 
 One update is zero_grad, forward, loss, backward and ``step()``; the step alone is timed
 inside the same loop. The two optimizers take turns, a run of ``--updates`` updates each, for
@@ -69,7 +72,19 @@ def sinc_problem() -> tuple[
     return model, lambda i: (x, y), nn.MSELoss()
 
 
-PROBLEMS = {"digits MLP": digits_problem, "sinc": sinc_problem}
+def batch_norm_problem() -> tuple[
+    nn.Module, Callable[[int], tuple[torch.Tensor, torch.Tensor]], nn.Module
+]:
+    _, batch, loss = digits_problem()  # its batches and loss, a network of its own
+    layers: list[nn.Module] = []
+    width = 64
+    for _ in range(4):
+        layers += [nn.Linear(width, 32), nn.BatchNorm1d(32), nn.Sigmoid()]
+        width = 32
+    return nn.Sequential(*layers, nn.Linear(32, 10)), batch, loss
+
+
+PROBLEMS = {"digits MLP": digits_problem, "sinc": sinc_problem, "digits BN": batch_norm_problem}
 
 
 def timed_run(problem, make_optimizer, updates: int) -> tuple[float, float]:

@@ -1,5 +1,6 @@
-"""The default eager step runs each group's parameters as lists (torch's multi-tensor kernels):
-its numbers equal the per-tensor step's bit for bit, for every optimizer of the catalog."""
+"""The default eager step runs each group's parameters as lists (torch's multi-tensor kernels;
+on the CPU the small tensors of a group that has many): its numbers equal the per-tensor
+step's bit for bit, for every optimizer of the catalog."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 from ravine.optim import CATALOG, Optimizer, create
+from ravine.optim.optimizer import CPU_LIST_LIMIT, CPU_LIST_MIN
 from ravine.optim.tensor_list import ListState, TensorList
 
 SHAPES = [(4, 3), (7,), (2, 2, 2), (), (5,)]  # the 0-d one is stepped alone
@@ -63,28 +65,34 @@ def test_lists_are_used_for_parameters_at_the_same_step(monkeypatch):
     assert calls and max(calls) == 4  # every parameter but the 0-d one, as one list
 
 
-def test_lists_follow_torchs_foreach_choice():
-    """foreach=None: per tensor on the CPU, as torch's default there; True lists anywhere;
-    False never."""
-    params = [torch.nn.Parameter(torch.randn(3)) for _ in range(2)]
-    grad = torch.ones(3)
-    default = create("adam", params)
-    assert default._list_key(params[0], grad, {}) is None  # on the CPU, per tensor
-    anywhere = create("adam", params)
+def test_which_tensors_may_join_a_list():
+    """foreach=None: on the CPU a tensor of at most CPU_LIST_LIMIT entries may join a list and
+    a larger one steps alone (as torch's CPU default); foreach=True lists any tensor."""
+    small = torch.nn.Parameter(torch.randn(3))
+    edge = torch.nn.Parameter(torch.randn(CPU_LIST_LIMIT))
+    large = torch.nn.Parameter(torch.randn(CPU_LIST_LIMIT + 1))
+    default = create("adam", [small, edge, large])
+    assert default.foreach is None
+    for param, may in ((small, True), (edge, True), (large, False)):
+        assert (default._list_key(param, torch.ones_like(param), {}) is not None) is may
+    anywhere = create("adam", [large])
     anywhere.foreach = True
-    assert anywhere._list_key(params[0], grad, {}) is not None
+    assert anywhere._list_key(large, torch.ones_like(large), {}) is not None
     from ravine.optim import Adam
 
-    assert Adam(params, foreach=True).foreach is True
+    assert Adam([small], foreach=True).foreach is True
     with pytest.raises(ValueError, match="foreach must be None, True or False, got 'yes'"):
-        Adam(params, foreach="yes")
+        Adam([small], foreach="yes")
 
 
 @pytest.mark.parametrize("foreach", [None, True, False])
-def test_which_parameters_step_as_lists(foreach, monkeypatch):
-    """One step of Adam over three tensors and a 0-d one: on the CPU one by one by default, a
-    list of all but the 0-d one with foreach=True, none with False."""
-    params = [torch.nn.Parameter(torch.randn(s)) for s in [(5,), (4, 3), (7,), ()]]
+@pytest.mark.parametrize("small", [CPU_LIST_MIN - 1, CPU_LIST_MIN])
+def test_which_parameters_step_as_lists(foreach, small, monkeypatch):
+    """One step of Adam over ``small`` small tensors, a large one and a 0-d one: by default on
+    the CPU the small ones as one list when there are at least CPU_LIST_MIN of them, else one
+    by one; foreach=True: all but the 0-d one as a list; False: none."""
+    sizes = [(5,)] * (small - 1) + [(4, 3), (CPU_LIST_LIMIT + 1,), ()]
+    params = [torch.nn.Parameter(torch.randn(s)) for s in sizes]
     for p in params:
         p.grad = torch.ones_like(p)
     listed: list[int] = []
@@ -97,8 +105,31 @@ def test_which_parameters_step_as_lists(foreach, monkeypatch):
     monkeypatch.setattr(Optimizer, "_update_list", spy)
     optimizer = create("adam", params)
     optimizer.foreach = foreach
-    optimizer.step()
-    assert listed == {None: [], True: [3], False: []}[foreach]
+    for _ in range(2):  # the first step makes the state, the second finds it
+        optimizer.step()
+    by_default = [small, small] if small >= CPU_LIST_MIN else []
+    assert listed == {None: by_default, True: [small + 1] * 2, False: []}[foreach]
+    assert all(optimizer.state[p]["step"].item() == 2 for p in params)
+
+
+def test_the_default_list_step_equals_the_per_tensor_step():
+    """A network of many small tensors, stepped by default (lists on the CPU) and one by one,
+    every optimizer of the catalog: the same θ and state, bit for bit."""
+    for name in CATALOG:
+        results = []
+        for foreach in (None, False):
+            torch.manual_seed(0)
+            params = [torch.nn.Parameter(torch.randn(6, 5)) for _ in range(2 * CPU_LIST_MIN)]
+            optimizer = create(name, params, **OPTIONS.get(name, {}))
+            optimizer.foreach = foreach
+            generator = torch.Generator().manual_seed(1)
+            for _ in range(5):
+                for p in params:
+                    p.grad = torch.randn(p.shape, generator=generator)
+                optimizer.step()
+            results.append([p.detach().clone() for p in params])
+        for a, b in zip(*results, strict=True):
+            assert torch.equal(a, b), name
 
 
 def test_a_part_stores_a_new_list_into_each_parameters_state():

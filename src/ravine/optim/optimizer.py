@@ -87,8 +87,10 @@ class Optimizer(torch.optim.Optimizer):
             kernel per step, the same numbers up to rounding; where it cannot run, the step
             falls back to this eager path.
         foreach: run the eager step on lists of tensors (torch's multi-tensor kernels, one call
-            per operation for a whole group): None (default) on accelerators but not on the CPU,
-            as torch chooses; True anywhere; False never. The numbers are the same either way.
+            per operation for a whole group): None (default) on accelerators, and on the CPU
+            for groups of at least 10 small tensors (at most 8,192 entries each; the others
+            one by one, as torch's CPU default); True anywhere; False never. The numbers are
+            the same either way.
         nonfinite: what a nan or inf gradient does: ``"raise"`` (default) raises
             :class:`NonFiniteGradientError` with parameters and state untouched; ``"skip"``
             skips the whole step and counts it in :attr:`skipped_steps`; ``"ignore"`` applies
@@ -304,19 +306,26 @@ class Optimizer(torch.optim.Optimizer):
         multi-tensor call per operation, :mod:`ravine.optim.tensor_list`), the others one by
         one. The numbers are the same either way.
 
-        Lists are used as torch's ``foreach`` chooses: by default on accelerators (CUDA), where
-        one multi-tensor kernel replaces a launch per tensor, and not on the CPU, where torch's
-        multi-tensor operations loop over the tensors on one thread and are slower than a
-        per-tensor step (Adam, 20M parameters in 100 tensors, 2 cores: 135 ms as lists). For
-        small networks neither wins clearly: in training loops on the digits, batch 32, one
-        thread, the whole update as lists was 1–8 % slower with 6 tensors (64–64–64–10 units)
-        and, with 10–17 tensors (5 sigmoid layers, with BatchNorm or without), 4–9 % faster
-        for Adam and within 2 % for SGD. ``foreach=True`` asks for lists anywhere, ``False``
-        never."""
-        # one by one throughout: lists not chosen, a step the Monitor samples σ on, or a step
+        By default (``foreach=None``) lists hold every parameter on an accelerator (CUDA), where
+        one multi-tensor kernel replaces a launch per tensor. On the CPU, where torch's
+        multi-tensor operations loop over the tensors on one thread and pass over all of them
+        once per operation (a per-tensor step keeps each tensor in cache), lists hold only the
+        tensors of at most :data:`CPU_LIST_LIMIT` entries, and only when at least
+        :data:`CPU_LIST_MIN` of them share a step: there a step is mostly the cost of calling
+        each operation. Measured in training loops on the digits (batch 32, one thread), the
+        whole update as lists against one by one: 6 tensors 1.02–1.03×, 10 tensors 0.93–0.97×,
+        17 tensors 0.87–0.95×, 34 tensors 0.86–0.93× (Adam, SGD with momentum); Adam on 8
+        tensors of 65,536 entries: 1.7–2.4× (so larger tensors step one by one).
+        ``foreach=True`` asks for lists for every tensor, ``False`` never."""
+        # one by one throughout: lists not chosen, a step the Monitor samples σ on, a step
         # inside torch.compile (grouping reads each step count as a number, a graph break per
-        # parameter)
-        if self.foreach is False or self.sigma_record is not None or torch.compiler.is_compiling():
+        # parameter), or by default too few CPU tensors for a list
+        if (
+            self.foreach is False
+            or self.sigma_record is not None
+            or torch.compiler.is_compiling()
+            or (self.foreach is None and len(items) < CPU_LIST_MIN and _all_on_cpu(items))
+        ):
             for param, grad in items:
                 self._update(param, grad, group, lr, self.state[param])
             return
@@ -329,9 +338,11 @@ class Optimizer(torch.optim.Optimizer):
                 self._update(param, grad, group, lr, state)
             else:
                 lists.setdefault(key, []).append((param, grad, state))
-        for members in lists.values():
-            if len(members) == 1:
-                self._update(*members[0][:2], group, lr, members[0][2])
+        for key, members in lists.items():
+            few = self.foreach is None and key[0].type == "cpu" and len(members) < CPU_LIST_MIN
+            if len(members) == 1 or few:
+                for param, grad, state in members:
+                    self._update(param, grad, group, lr, state)
             else:
                 self._update_list(members, group, lr)
 
@@ -344,12 +355,12 @@ class Optimizer(torch.optim.Optimizer):
     ) -> tuple | None:
         """Which list ``param`` joins: parameters of one device and dtype at the same step
         (with the same shared scalars ``scalar_keys``, NAdam's Π μ, and the same ``state``
-        entries); None for one stepped alone: a CPU tensor by default (see
-        :meth:`_update_group`), a 0-d or complex parameter, a gradient of another dtype or
-        layout."""
+        entries); None for one stepped alone: by default a CPU tensor of more than
+        :data:`CPU_LIST_LIMIT` entries (see :meth:`_update_group`), a 0-d or complex
+        parameter, a gradient of another dtype or layout."""
         device = param.device
         if (
-            (self.foreach is None and device.type == "cpu")
+            (self.foreach is None and device.type == "cpu" and param.numel() > CPU_LIST_LIMIT)
             or param.dim() == 0
             or param.is_complex()
             or grad.dtype != param.dtype
@@ -491,6 +502,10 @@ def _rate(lr: Any, compiling: bool) -> Any:
     return lr
 
 
+def _all_on_cpu(items: list[tuple[torch.Tensor, torch.Tensor]]) -> bool:
+    return all(param.device.type == "cpu" for param, _ in items)
+
+
 _ONE = torch.tensor(1.0)
 
 
@@ -552,6 +567,11 @@ def _all_finite(grads: list[torch.Tensor]) -> bool:
 
 
 _SUMMED_ONE_BY_ONE = 8  # up to this many gradients are summed one by one (see _all_finite)
+
+# By default, CPU parameters of at most CPU_LIST_LIMIT entries step as lists when at least
+# CPU_LIST_MIN of them share a step (see Optimizer._update_group for the measurements)
+CPU_LIST_LIMIT = 8192
+CPU_LIST_MIN = 10
 # CPU gradients of at least this many entries are summed alone (see _all_finite): torch splits
 # a reduction over its threads from 32,768 entries on
 _SUMMED_ALONE = 32768
