@@ -235,17 +235,21 @@ def test_the_cuda_benchmark_reads_its_command_line(cuda_bench):
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("script", "argv", "message"),
     [
-        (["--only", "adamax"], "not a benchmarked rule"),
-        (["--params", "10", "--tensors", "100"], "more tensors than --params"),
-        (["--dtype", "float16"], "invalid choice"),
-        (["--repeats", "0"], "must be at least 1"),
+        ("cuda_bench", ["--only", "adamax"], "not a benchmarked rule"),
+        ("cuda_bench", ["--params", "10", "--tensors", "100"], "more tensors than --params"),
+        ("cuda_bench", ["--dtype", "float16"], "invalid choice"),
+        ("cuda_bench", ["--repeats", "0"], "must be at least 1"),
+        ("small_bench", ["--updates", "0"], "must be >= 1, got 0"),
+        ("small_bench", ["--rounds", "x"], "expected a whole number, got 'x'"),
+        ("small_bench", ["--threads", "-1"], "must be >= 0, got -1"),
     ],
 )
-def test_the_cuda_benchmark_refuses_bad_arguments_in_one_line(cuda_bench, capsys, argv, message):
+def test_the_benchmarks_refuse_bad_arguments_in_one_line(request, capsys, script, argv, message):
+    """The CUDA and small-network benchmarks' command lines: exit 2 and a one-line reason."""
     with pytest.raises(SystemExit) as info:
-        cuda_bench.parse(argv)
+        request.getfixturevalue(script).parse(argv)
     assert info.value.code == 2
     assert message in capsys.readouterr().err
 
@@ -296,18 +300,3 @@ def test_the_small_network_benchmark_runs_end_to_end(small_bench, capsys):
     assert {r["network"] for r in rows} == set(small_bench.PROBLEMS)
     assert all(r["update_ratio"] > 0 and r["step_ratio"] > 0 for r in rows)
     assert "digits MLP" in table and "SGD, momentum 0.9" in table
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--updates", "0"], "must be >= 1, got 0"),
-        (["--rounds", "x"], "expected a whole number, got 'x'"),
-        (["--threads", "-1"], "must be >= 0, got -1"),
-    ],
-)
-def test_the_small_network_benchmark_refuses_bad_arguments(small_bench, capsys, argv, message):
-    with pytest.raises(SystemExit) as info:
-        small_bench.parse(argv)
-    assert info.value.code == 2
-    assert message in capsys.readouterr().err
