@@ -40,6 +40,7 @@ from ..tasks import task as build_task
 from ..training import split
 from .base import OPENING, Evidence, Result, conclude, outcome_of, torch_threads
 from .deep_networks import train_seeds
+from .wording import plural
 
 NAME = "more-layers"
 TITLE = "More layers: better on training data, eventually worse on unseen data (overfitting)"
@@ -193,7 +194,7 @@ def _turn_in_time(numbers: dict[str, Any]) -> str:
     if not all("lowest_val" in n for n in nets):
         return ""
     lows = "; ".join(
-        f"{n['layers']} layer{'' if n['layers'] == 1 else 's'}: {n['lowest_val']:.2g} at update "
+        f"{plural(n['layers'], 'layer')}: {n['lowest_val']:.2g} at update "
         f"{n['lowest_val_update']:,}"
         for n in nets
     )

@@ -546,24 +546,24 @@ def _all_finite(grads: list[torch.Tensor]) -> bool:
     if not grads:
         return True
     if all(grad.device.type == "cpu" and not grad.is_complex() for grad in grads):
-        small = [grad for grad in grads if grad.numel() < _SUMMED_ALONE]
-        if len(small) <= _SUMMED_ONE_BY_ONE:
-            alone, small = grads, []
-        else:
-            alone = [grad for grad in grads if grad.numel() >= _SUMMED_ALONE]
-        total = sum(float(grad.sum()) for grad in alone)
-        if small:
-            total += float(torch.stack(torch._foreach_norm(small)).sum())
-        if math.isfinite(total):
-            return True
-        return all(bool(torch.isfinite(grad).all()) for grad in grads)
-    if len(grads) <= _SUMMED_ONE_BY_ONE:
-        screens = torch.stack([grad.sum() for grad in grads])
+        screened = math.isfinite(_cpu_screen(grads))
     else:
-        screens = torch.stack(torch._foreach_norm(grads))
-    if bool(torch.isfinite(screens).all()):
-        return True
-    return all(bool(torch.isfinite(grad).all()) for grad in grads)
+        few = len(grads) <= _SUMMED_ONE_BY_ONE
+        screens = torch.stack([g.sum() for g in grads] if few else torch._foreach_norm(grads))
+        screened = bool(torch.isfinite(screens).all())
+    return screened or all(bool(torch.isfinite(grad).all()) for grad in grads)
+
+
+def _cpu_screen(grads: list[torch.Tensor]) -> float:
+    """A number finite only if every CPU gradient is (see :func:`_all_finite`): the sums of
+    the large ones, each on all threads, and of a few small ones, plus the norms of many small
+    ones read in one ``_foreach_norm``."""
+    small = [grad for grad in grads if grad.numel() < _SUMMED_ALONE]
+    if len(small) <= _SUMMED_ONE_BY_ONE:
+        return sum(float(grad.sum()) for grad in grads)
+    alone = [grad for grad in grads if grad.numel() >= _SUMMED_ALONE]
+    total = sum(float(grad.sum()) for grad in alone)
+    return total + float(torch.stack(torch._foreach_norm(small)).sum())
 
 
 _SUMMED_ONE_BY_ONE = 8  # up to this many gradients are summed one by one (see _all_finite)
