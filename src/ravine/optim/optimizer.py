@@ -30,6 +30,7 @@ from .fused import (
 )
 from .interop import as_ravine_state_dict
 from .magnitudes import Unit
+from .slices import in_slices, sliceable
 from .tensor_list import ListState, TensorList
 from .update import apply_rule
 
@@ -385,16 +386,13 @@ class Optimizer(torch.optim.Optimizer):
         for state in states:
             _advance(state["step"])
         first = states[0]
-        apply_rule(
+        self._apply(
             TensorList([p for p, _, _ in members]),
             TensorList([g for _, g, _ in members]),
             ListState(states),
             group,
             lr,
             _step_count(first),
-            self.direction,
-            self.magnitude,
-            self.scale_first,
         )
         for key in self.scalar_state:  # updated on the first parameter's copy: share it
             if key in first:
@@ -420,23 +418,26 @@ class Optimizer(torch.optim.Optimizer):
         if not state:
             self._init_state(param, state, group)
         _advance(state["step"])
+        if self.sigma_record is None and sliceable(
+            param, grad, state, lr, self.direction, self.magnitude
+        ):
+            step = _step_count(state)
+            for theta, grad_slice, state_slice in in_slices(param, grad, state):
+                self._apply(theta, grad_slice, state_slice, group, lr, step)
+            return
         theta = param
         if param.is_complex():  # torch's convention: a complex number is a pair of reals
             theta, grad = torch.view_as_real(param), torch.view_as_real(grad)
             state = RealView(state)
-        sigma = apply_rule(
-            theta,
-            grad,
-            state,
-            group,
-            lr,
-            _step_count(state),
-            self.direction,
-            self.magnitude,
-            self.scale_first,
-        )
+        sigma = self._apply(theta, grad, state, group, lr, _step_count(state))
         if self.sigma_record is not None:  # a monitor samples η^t/σ_i^t on this step
             self.sigma_record[param] = (lr, sigma)
+
+    def _apply(self, theta, grad, state, group, lr, step) -> torch.Tensor | None:
+        """:func:`~ravine.optim.update.apply_rule` with this optimizer's parts; returns σ."""
+        return apply_rule(
+            theta, grad, state, group, lr, step, self.direction, self.magnitude, self.scale_first
+        )
 
     # --- bad input ------------------------------------------------------------------------
 
