@@ -64,3 +64,25 @@ def test_errors_are_one_line(capsys, argv, needle):
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and needle in err
+
+
+def test_the_ratio_and_a_degenerate_minimum_are_worded_for_their_numbers():
+    """119 of 385 eigenvalues > 0 and 188 zero: the ratio counts the zeros as not positive, and
+    a local minimum with a ratio far below 1 says why it is still one."""
+    from types import SimpleNamespace
+
+    from ravine.commands.critical import text
+
+    task = SimpleNamespace(name="sinc", description="y = sin(x)/x")
+    training = SimpleNamespace(descent_steps=10, newton_steps=2)
+    point = SimpleNamespace(
+        loss=0.01, gradient_norm=1e-5, min_eigenvalue=-1e-9, max_eigenvalue=3.0,
+        positive=119, negative=0, zero=188 + 78, zero_tolerance=1e-8, parameters=385,
+        minimum_ratio=119 / 385, kind="local minimum",
+    )  # fmt: skip
+    out = text(task, 1, training, point)
+    assert "minimum ratio  0.3091 (eigenvalues > 0 over all P: zero ones count as not > 0)" in out
+    assert "not counted" not in out
+    assert "local minimum (no eigenvalue < 0; 266 are 0: flat directions, not ways down)" in out
+    point.kind, point.negative, point.zero = "saddle point", 78, 188
+    assert "kind           saddle point\n" in text(task, 1, training, point) + "\n"

@@ -236,3 +236,11 @@ def test_classification_criterion_fails_when_neither_loss_gets_anywhere():
     numbers, _ = classification_loss.measure(lr=1e-3, steps=1000)  # η too small for both
     assert numbers["cross_entropy"]["gap_left_at_budget"] > 1e-3
     assert classification_loss.holds(numbers) is False
+
+
+def test_stuck_evidence_names_the_updates_it_measured():
+    """--quick measures the last 500 of 1,000 updates: the explanation says 500, not a thousand."""
+    numbers, _ = stuck.measure(stuck.LR, 1000)
+    first = stuck.evidence(numbers)[0]
+    assert "last 500 updates" in first.name and "over 500 updates" in first.why
+    assert "a thousand updates" not in first.why

@@ -119,7 +119,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             n["loss_relative_change_last_half"],
             "",
             f"< {n['flat_threshold']:g}",
-            "a loss that moves by less than a thousandth of itself over a thousand updates is "
+            f"a loss that moves by less than a thousandth of itself over {tail:,} updates is "
             "what a training curve shows as flat: training looks stuck",
             bool(n["loss_relative_change_last_half"] < n["flat_threshold"]),
         ),
