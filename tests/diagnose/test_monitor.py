@@ -517,7 +517,9 @@ def test_bad_construction_is_refused():
 def test_diagnose_with_too_few_records_says_how_many():
     monitor = descend("minimum", 1e-2, 37)
     with pytest.raises(ValueError, match="at least window=100 recorded steps, got 37"):
-        monitor.diagnose()
+        monitor.diagnose(window=100)
+    with pytest.raises(ValueError, match="window must be an integer >= 2, got 0"):
+        monitor.diagnose(window=0)
     with pytest.raises(ValueError, match="window must be an integer >= 2, got 1"):
         monitor.diagnose(window=1)
     assert monitor.diagnose(window=37).verdict == "progressing"
@@ -595,3 +597,11 @@ def test_classifier_on_series_given_by_hand():
     d = diagnose_training(rising, big, aligned, window=20)
     assert d.verdict == "diverged"
     assert d.evidence["divergence_step"] == int(np.argmax(rising > 10.0))
+
+
+def test_diagnose_by_default_reads_the_last_half_as_the_doctor_does():
+    """37 records: the last 18 (the doctor's and a log's default), not a fixed 100."""
+    monitor = descend("minimum", 1e-2, 37)
+    assert monitor.diagnose().evidence == monitor.diagnose(window=18).evidence
+    long = descend("minimum", 1e-2, 500)
+    assert long.diagnose().evidence == long.diagnose(window=200).evidence

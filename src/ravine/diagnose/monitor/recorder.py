@@ -365,7 +365,7 @@ class Monitor:
 
     def diagnose(
         self,
-        window: int = 100,
+        window: int | None = None,
         *,
         critical: Callable[[], Any] | tuple | None = None,
         hessian_max_eigenvalue: float | Callable[[], float] | None = None,
@@ -375,8 +375,9 @@ class Monitor:
         grad_tol: float = GRAD_TOL,
         diverge_factor: float = DIVERGE_FACTOR,
     ) -> Diagnosis:
-        """Why the loss is (not) falling over the last ``window`` records (the criteria and the
-        ``evidence`` are :func:`diagnose_training`'s).
+        """Why the loss is (not) falling over the last ``window`` records (by default the last
+        half, at most 200 and at least :data:`~.verdict.MIN_WINDOW`, as the doctor and a log's
+        reading choose; the criteria and the ``evidence`` are :func:`diagnose_training`'s).
 
         ``critical`` decides the kind of a critical point when the gradient is small: a callable
         returning a :class:`~ravine.diagnose.critical.CriticalPoint` (or anything with ``kind``),
@@ -392,7 +393,7 @@ class Monitor:
             self.loss,
             self.gradient_norm,
             self.gradient_cosine,
-            window=window,
+            window=default_window(len(self.steps)) if window is None else window,
             steps=self.steps,
             lr=lr,
             hessian_max_eigenvalue=hessian_max_eigenvalue,
