@@ -92,3 +92,13 @@ def test_stop_is_asked_between_steps_and_changes_nothing():
     plain = descend(surface("valley"), "gd", lr=1e-2, steps=1000)
     asked_never = descend(surface("valley"), "gd", lr=1e-2, steps=1000, stop=lambda: False)
     assert torch.equal(plain.theta, asked_never.theta)
+
+
+def test_a_schedule_given_as_lr_says_where_it_goes():
+    """An optimizer takes lr=η·schedule; descend takes η and the schedule apart, and says so."""
+    from ravine.schedules import inverse_sqrt
+
+    with pytest.raises(ValueError, match=r"got a schedule \(.*\); give η as lr and the schedule"):
+        descend(surface("valley"), "gd", lr=1.0 * inverse_sqrt(), steps=3)
+    scheduled = descend(surface("valley"), "gd", lr=1.0, schedule=inverse_sqrt(), steps=3)
+    assert scheduled.theta.shape[0] == 4

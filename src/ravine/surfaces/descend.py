@@ -117,6 +117,11 @@ def descend(
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    if callable(lr):  # an optimizer takes lr=η·schedule; here η and η^t/η come apart
+        raise ValueError(
+            f"lr must be a number or one per run, got a schedule ({type(lr).__name__}); give "
+            "η as lr and the schedule as schedule=, e.g. lr=1.0, schedule=inverse_sqrt()"
+        )
     rates = torch.as_tensor(lr, dtype=dtype).reshape(-1)
     first = torch.as_tensor(surface.start if start is None else start, dtype=dtype)
     first = first.reshape(-1, 2)
