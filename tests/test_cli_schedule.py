@@ -91,3 +91,20 @@ def test_optimizer_commands_refuse_a_bad_schedule_in_one_line(capsys):
     assert code == 2
     assert "argument --schedule: cosine needs steps=" in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "line"),
+    [
+        ("linear-warmup:steps=5,start=2", "η^t = 0.1 × (2 − 1·min(t, 5)/5)"),
+        ("linear-warmup:steps=5", "η^t = 0.1 × (0 + 1·min(t, 5)/5)"),
+        ("cosine:steps=10", "η^t = 0.1 × ½·(1 + cos(π·min(t, 10)/10))"),
+        ("cosine-restarts:period=10", "η^t = 0.1 × ½·(1 + cos(π·t_cur/T)), T = 10·1^restarts"),
+    ],
+)
+def test_eta_multiplies_the_whole_formula(spec, line, capsys):
+    """A sum is put in parentheses after η ×; a line down has a minus sign and no warm-up."""
+    assert cli.main(["schedule", spec, "--lr", "0.1", "--steps", "8"]) == 0
+    out = capsys.readouterr().out
+    assert line in out.splitlines()[1]
+    assert ("warm-up ends" in out) is (spec == "linear-warmup:steps=5")

@@ -82,7 +82,9 @@ def text(task: tasks.Task, seed: int, training: CriticalTraining, point: Critica
             f"                 {point.positive} > 0, {point.negative} < 0, {point.zero} zero "
             f"(|λ| ≤ {point.zero_tolerance:.2g}) of P = {point.parameters}"
         )
-    lines.append(f"  minimum ratio  {ratio} (eigenvalues > 0 over all P: zero ones count as not > 0)")
+    lines.append(
+        f"  minimum ratio  {ratio} (eigenvalues > 0 over all P: zero ones count as not > 0)"
+    )
     kind = point.kind
     if kind == "local minimum" and point.zero:  # a ratio far below 1 is still a minimum
         kind += f" (no eigenvalue < 0; {point.zero} are 0: flat directions, not ways down)"

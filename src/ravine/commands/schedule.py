@@ -68,10 +68,27 @@ def text(schedule: schedules.Schedule, found: dict[str, Any]) -> str:
     marks = sorted({0, steps // 4, steps // 2, 3 * steps // 4, steps - 1})
     lines = [
         f"{schedule.spec}",
-        f"  η^t = {found['lr']:g} × {schedule.formula()}",
+        f"  η^t = {found['lr']:g} × {times(schedule.formula())}",
         f"  peak {peak['value']:.6g} at step {peak['step']}{ends}",
         "  " + "   ".join(f"t={t}: {rates[t]:.4g}" for t in marks),
     ]
     if schedule.metric_driven:
         lines.append("  (metric-driven: without observed metrics the rate stays where it starts)")
     return "\n".join(lines)
+
+
+def times(formula: str) -> str:
+    """``formula`` as the right operand of η ×: in parentheses when it is a sum (a term added
+    or subtracted outside any parentheses), so that η multiplies all of it. A clause after a
+    comma at the top level (", T = …") stays outside."""
+    depth, main, rest = 0, formula, ""
+    for index, char in enumerate(formula):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
+        if depth == 0 and formula.startswith(", ", index):
+            main, rest = formula[:index], formula[index:]
+            break
+    depth, summed = 0, False
+    for index, char in enumerate(main):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
+        summed |= depth == 0 and main[index : index + 3] in (" + ", " − ")
+    return f"({main}){rest}" if summed else formula

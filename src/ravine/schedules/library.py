@@ -230,7 +230,8 @@ class CosineRestarts(Schedule):
 @dataclass(frozen=True, repr=False)
 class LinearWarmup(Schedule):
     """η^t/η = start + (end − start)·min(t, steps)/steps: from ``start`` up to ``end`` over
-    ``steps`` steps, then ``end`` — torch's LinearLR (which needs start > 0)."""
+    ``steps`` steps, then ``end`` — torch's LinearLR (which needs start > 0). With start > end
+    it is torch's LinearLR decaying: a straight line down, and no warm-up."""
 
     steps: int
     start: float = 0.0
@@ -243,14 +244,16 @@ class LinearWarmup(Schedule):
         check_positive("end", self.end, noun=NUMBER)
 
     @property
-    def warmup_end(self) -> int:
-        return self.steps
+    def warmup_end(self) -> int | None:
+        return self.steps if self.end > self.start else None  # a line down warms nothing up
 
     def at(self, t: int) -> float:
         return self.start + (self.end - self.start) * min(t, self.steps) / self.steps
 
     def formula(self) -> str:
-        return f"{self.start:g} + {self.end - self.start:g}·min(t, {self.steps})/{self.steps}"
+        change = self.end - self.start
+        sign = "−" if change < 0 else "+"
+        return f"{self.start:g} {sign} {abs(change):g}·min(t, {self.steps})/{self.steps}"
 
 
 @dataclass(frozen=True, repr=False)
