@@ -210,6 +210,18 @@ def test_a_non_finite_loss_stops_says_why_keeps_the_record_and_exits_1(capsys, t
             "--validation 0.3 does not apply with --folds 3",
         ),
         (["--task", "sinc", "--epochs", "0"], "argument --epochs: must be >= 1, got 0"),
+        (
+            [
+                "--task",
+                "digits",
+                "--model",
+                "deep:layers=2,units=8,norm=batch",
+                "--batch-size",
+                "3",
+            ],
+            "ravine: error: batch_size 3 leaves a last batch of 1 example (1438 = 479·3 + 1); "
+            "BatchNorm needs at least 2 examples per batch in training",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line(capsys, argv, needle):

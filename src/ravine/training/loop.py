@@ -263,6 +263,7 @@ def train(
     if lr is not None:
         settings["lr"] = lr
     net = task.model(seed) if model is None else model
+    check_batch_norm(net, batch_size, len(train_idx))
     opt = catalog.create(optimizer, net.parameters(), **settings)
     base_lr = float(opt.param_groups[0]["lr"])  # η, before a schedule scales it
     scheduler = Scheduler(opt, schedule) if schedule is not None else None
@@ -351,6 +352,32 @@ def check_batch_size(
         )
         raise ValueError(f"batch_size {batch_size} is larger than the {available} {examples}")
     return batch_size
+
+
+def check_batch_norm(model: nn.Module, batch_size: int, available: int, last: bool = True) -> None:
+    """A model with BatchNorm normalizes each batch by its own mean and variance while
+    training, which one example cannot give: ValueError, before any update, when a batch of
+    ``batch_size`` — or, with ``last``, the last batch of an epoch of ``available`` examples —
+    would hold a single example. Nothing to check for a model without BatchNorm."""
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return
+    if batch_size == 1:
+        cause = "batch_size 1 gives batches of 1 example"
+    elif last and available % batch_size == 1:
+        full = available // batch_size
+        cause = (
+            f"batch_size {batch_size} leaves a last batch of 1 example "
+            f"({available} = {full}·{batch_size} + 1)"
+        )
+    else:
+        return
+    fits = [b for b in range(2, available + 1) if not (last and available % b == 1)]
+    nearest = min(fits, key=lambda b: (abs(b - batch_size), -b), default=None)
+    advice = "" if nearest is None else f" (e.g. {nearest})"
+    raise ValueError(
+        f"{cause}; BatchNorm needs at least 2 examples per batch in training: choose another "
+        f"--batch-size{advice}"
+    )
 
 
 def _epoch_of_updates(
