@@ -158,7 +158,9 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_parameters():
     stop = run.stopped
     assert stop is not None
     assert not math.isfinite(run.losses[-1]) and all(math.isfinite(x) for x in run.losses[:-1])
-    assert stop.update == run.updates - 1 and "the loss is" in stop.reason
+    # counted from 1, the refused update not among those applied
+    assert stop.update == len(run.losses) == run.updates + 1 and "the loss is" in stop.reason
+    assert run.to_json()["updates"] == run.updates
     assert stop.diagnosis.verdict == "diverged"
     assert "update" in str(stop) and "the model keeps θ from before that update" in str(stop)
     assert ".;" not in str(stop)

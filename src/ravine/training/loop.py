@@ -77,9 +77,10 @@ class Epoch:
 
 @dataclass
 class Stop:
-    """Why training stopped early: at ``update`` (counted from 0) in ``epoch`` (from 1), the
-    batch loss was ``loss`` (non-finite) or the gradient was; ``diagnosis`` is the doctor's
-    reading of the loss record."""
+    """Why training stopped early: at ``update`` in ``epoch`` (both counted from 1, as
+    :class:`Interruption` counts), the batch loss was ``loss`` (non-finite) or the gradient
+    was, so that update was refused — the model keeps θ from before it, and ``update`` - 1
+    updates were applied; ``diagnosis`` is the doctor's reading of the loss record."""
 
     update: int
     epoch: int
@@ -141,7 +142,9 @@ class Run:
 
     @property
     def updates(self) -> int:
-        return len(self.losses)
+        """The updates applied: an update refused for a non-finite loss or gradient (the last
+        of ``losses`` when :attr:`stopped`) is not one."""
+        return len(self.losses) - (self.stopped is not None)
 
     @property
     def final(self) -> Epoch | None:
@@ -407,7 +410,8 @@ def _epoch_of_updates(
         if reason is not None:
             run.update_seconds += time.perf_counter() - started
             torch._foreach_copy_(state, kept)
-            run.stopped = Stop(run.updates - 1, epoch, value, reason, _loss_diagnosis(run.losses))
+            refused = len(run.losses)  # counted from 1: the update whose loss was just appended
+            run.stopped = Stop(refused, epoch, value, reason, _loss_diagnosis(run.losses))
             return False
         if watch is not None:
             watch.step(value)
