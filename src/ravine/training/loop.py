@@ -297,6 +297,7 @@ def train(
     position = Position()
     if resume is not None:
         saved = checkpoints.load(resume, _identity(run))
+        checkpoints.check_epochs(resume, saved, epochs)
         position = _restore(saved, run, opt, scheduler, shuffle)
         where = (position.epoch, position.batch + 1)
         log.info(
