@@ -115,3 +115,27 @@ def test_python_dash_m_runs_the_cli():
         check=True,
     )
     assert len(json.loads(done.stdout)) == len(NAMES)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--task", "sinc", "--optimizer", "adam", "--lr", "0.001"],
+        ["doctor", "--task", "valley", "--optimizer", "gd"],
+        ["descend", "valley", "--optimizer", "gd"],
+        ["sweep", "--task", "sinc", "--optimizer", "gd", "--lr", "0.1,0.2"],
+        ["verify", "--optimizer", "adam"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_eta_is_set_with_lr_never_with_opt(capsys, argv):
+    code, out, err = run(capsys, *argv, "--opt", "lr=0.5")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == ["ravine: error: lr is set with --lr, not --opt"]
+
+
+def test_the_options_opt_lists_leave_out_lr():
+    with pytest.raises(ValueError, match="valid options: ") as refused:
+        catalog.parse_options("adam", ["momentum=0.9"])
+    listed = str(refused.value).split("valid options: ")[1].split(", ")
+    assert "betas" in listed and "lr" not in listed

@@ -76,7 +76,7 @@ def test_adagrad_with_a_fixed_rate_bursts(capsys):
 
 def test_opt_schedule_and_start_reach_the_library(capsys):
     code, out, _ = run(
-        capsys, "descend", "valley", "--optimizer", "adam", "--opt", "lr=0.1",
+        capsys, "descend", "valley", "--optimizer", "adam", "--lr", "0.1",
         "--opt", "betas=0.8,0.99", "--schedule", "linear-warmup:steps=10 >> cosine:steps=40",
         "--steps", "50", "--start=2.5,-6", "--json",
     )  # fmt: skip

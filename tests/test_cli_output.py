@@ -18,7 +18,7 @@ from ravine import cli
 
 SINC = ["train", "--task", "sinc", "--optimizer", "adam", "--batch-size", "64", "--epochs", "2"]
 DOCTOR = ["doctor", "--task", "valley", "--optimizer", "gd", "--lr", "1e-3", "--steps", "40"]
-# sgd with η = 1 on diabetes: the loss reaches inf at update 17, in epoch 2 (as in test_cli_train)
+# sgd with η = 1 on diabetes: the loss reaches inf at update 18, in epoch 2 (as in test_cli_train)
 DIVERGES = ["train", "--task", "diabetes", "--optimizer", "sgd", "--lr", "1", "--epochs", "3"]
 
 
@@ -92,8 +92,8 @@ def test_quiet_silences_progress_on_a_terminal_and_in_a_log(capsys, monkeypatch)
 
 def test_quiet_keeps_the_warnings(capsys):
     code, out, err = run(capsys, *DIVERGES, "--quiet")
-    assert code == 1 and "stopped      at update 17" in out
-    assert err.startswith("ravine: training stopped at update 17 (epoch 2): the loss is inf")
+    assert code == 1 and "stopped      at update 18" in out
+    assert err.startswith("ravine: training stopped at update 18 (epoch 2): the loss is inf")
     assert len(err.splitlines()) == 1
 
 

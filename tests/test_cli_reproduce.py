@@ -138,6 +138,20 @@ def test_only_runs_the_named_experiments_and_quick_reaches_them(capsys, tmp_path
     assert [e["name"] for e in found["experiments"]] == ["fake-b"]
 
 
+def test_a_name_given_twice_runs_and_counts_once(capsys, tmp_path, fakes):
+    calls = fakes()
+    argv = ("--only", "fake-b", "fake-a", "fake-b")
+    code, out, _ = run(capsys, "reproduce", "--out", str(tmp_path), *argv, "--jobs", "2")
+    assert code == 0
+    assert sorted(calls) == [("fake-a", False), ("fake-b", False)]
+    assert "2 of 2 claims reproduced" in out
+    found = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert [e["name"] for e in found["experiments"]] == ["fake-b", "fake-a"]
+    assert (tmp_path / "index.html").read_text(encoding="utf-8").count(
+        'id="experiment-fake-b"'
+    ) == 1
+
+
 def test_unknown_only_name_is_one_line_listing_the_valid_ones(capsys, tmp_path, fakes):
     calls = fakes()
     code, out, err = run(capsys, "reproduce", "--out", str(tmp_path), "--only", "fake-a", "fake-c")

@@ -45,7 +45,7 @@ SMALL = {
     "digits": ["--batch-size", "512", "--epochs", "1"],
     "reverse": ["--batch-size", "1024", "--epochs", "1"],
 }
-# sgd with η = 1 on diabetes: the loss reaches inf at update 17, in epoch 2 (measured)
+# sgd with η = 1 on diabetes: the loss reaches inf at update 18, in epoch 2 (measured)
 DIVERGES = ["train", "--task", "diabetes", "--optimizer", "sgd", "--lr", "1", "--epochs", "3"]
 
 
@@ -178,17 +178,21 @@ def test_a_non_finite_loss_stops_says_why_keeps_the_record_and_exits_1(capsys, t
     code, out, err = run(capsys, *DIVERGES, "--json", "--plot", str(tmp_path))
     assert code == 1
     message = err.strip().splitlines()[-1]
-    assert message.startswith("ravine: training stopped at update 17 (epoch 2): the loss is inf")
+    assert message.startswith("ravine: training stopped at update 18 (epoch 2): the loss is inf")
     assert "diverged" in message and message.endswith("the model keeps θ from before that update")
     found = strict_json(out)
-    assert found["stopped"]["update"] == 17 and found["stopped"]["loss"] is None
+    assert found["stopped"]["update"] == 18 and found["stopped"]["loss"] is None
+    assert found["updates"] == 17  # applied: the refused update 18 is not one
     assert found["stopped"]["verdict"] == "diverged" and len(found["history"]) == 1
     assert math.isfinite(found["final"]["train_loss"])
     assert is_png(tmp_path / "loss.png") and is_png(tmp_path / "metric.png")
 
     code, out, _ = run(capsys, *DIVERGES)
     assert code == 1
-    assert "stopped      at update 17 in epoch 2 (the loss is inf); the numbers above are " in out
+    assert (
+        "stopped      at update 18 in epoch 2 (the loss is inf), not applied; the numbers " in out
+    )
+    assert "  updates      17 (12 per epoch)" in out
 
 
 @pytest.mark.parametrize(
@@ -210,6 +214,18 @@ def test_a_non_finite_loss_stops_says_why_keeps_the_record_and_exits_1(capsys, t
             "--validation 0.3 does not apply with --folds 3",
         ),
         (["--task", "sinc", "--epochs", "0"], "argument --epochs: must be >= 1, got 0"),
+        (
+            [
+                "--task",
+                "digits",
+                "--model",
+                "deep:layers=2,units=8,norm=batch",
+                "--batch-size",
+                "3",
+            ],
+            "ravine: error: batch_size 3 leaves a last batch of 1 example (1438 = 479·3 + 1); "
+            "BatchNorm needs at least 2 examples per batch in training",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line(capsys, argv, needle):

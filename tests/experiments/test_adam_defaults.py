@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ravine.experiments import ORDER, adam_defaults, experiment
+from ravine.report import plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -35,6 +36,13 @@ def test_quick_run_numbers_figure_and_json(quick):
     assert result.reproduced is adam_defaults.holds(n)
     assert result.outcome == adam_defaults.outcome(n)
     assert (out / result.figures[0]).read_bytes()[:8] == PNG
+    assert n["rank"] == adam_defaults.rank(n["settings"])
+    caption = result.captions["grid.png"]
+    assert "Each of the 3 settings'" in caption and "18" not in caption
+    assert f"rank {n['rank']}" in caption and "rank 1 = best" in caption
+    assert "at η = 0.001" not in result.verdict  # no other β ran there: nothing to compare
+    assert n["ratio_to_best_at_default_lr"] is None
+    assert not any("best β" in e.name for e in result.evidence)
     json.dumps(result.to_json(), allow_nan=False)
     losses = [s["val_loss"] for s in n["settings"]]
     assert n["best"]["val_loss"] == min(losses)
@@ -83,6 +91,45 @@ def test_verdict_counts_the_settings_and_compares_the_betas_plainly():
     assert "better than the default β" not in text
     settings[1]["val_loss"] = 0.5  # the defaults' β is the best at their η
     n = adam_defaults.summarize({"task": "digits", "margin": 0.1, "settings": settings})
-    assert "at η = 0.001 no β did better than the defaults' β1 = 0.9, β2 = 0.999." in (
-        adam_defaults.verdict(n, False)
-    )
+    assert (
+        "at η = 0.001 none of the 1 other β did better than the defaults' β1 = 0.9, β2 = 0.999."
+    ) in adam_defaults.verdict(n, False)
+
+
+def test_verdict_names_the_defaults_rank_counting_from_one():
+    n = _numbers(1.1, [1.0, 2.0, 3.0])
+    assert n["rank"] == 2
+    assert "rank 2 of 4 (1 = best)" in adam_defaults.verdict(n, True)
+    assert adam_defaults.rank(_numbers(0.5, [1.0])["settings"]) == 1
+
+
+def test_quick_grid_claims_no_comparison_of_betas():
+    n = _numbers(1.1, [1.0, 2.0])  # no other β at the defaults' η
+    text = adam_defaults.verdict(n, True)
+    assert "no β did better" not in text and "other β" not in text
+    assert text.endswith("did worse than the defaults.")
+    assert len(adam_defaults.evidence(n)) == 3
+
+
+def test_the_figure_marks_the_defaults_at_their_rank(tmp_path, monkeypatch):
+    figures = []
+
+    def keep(fig, path):
+        figures.append(fig)
+        return path
+
+    numbers = _numbers(1.1, [1.0, 2.0, 3.0])
+    monkeypatch.setattr(adam_defaults, "measure", lambda quick: numbers)
+    monkeypatch.setattr(plots, "save_figure", keep)
+    result = adam_defaults.run(tmp_path, quick=True)
+    (fig,) = figures
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "rank of the setting (1 = best)"
+    marked = [line for line in ax.get_lines() if line.get_label().startswith("the defaults")]
+    (line,) = marked
+    assert line.get_label() == "the defaults (rank 2)"
+    assert line.get_marker() == "o" and line.get_linestyle() == "None"
+    x, y = line.get_xdata(), line.get_ydata()
+    drawn = [(a, b) for a, b in zip(x, y, strict=True) if b == b]
+    assert drawn == [(2, 1.1)]
+    assert "Each of the 4 settings'" in result.captions["grid.png"]

@@ -110,10 +110,25 @@ def saved_folder(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"optimizer": "sgd"}, "its optimizer is 'adam', this run's is 'sgd'"),
-        ({"lr": 0.02}, "its lr is 0.01, this run's is 0.02"),
-        ({"batch_size": 8}, "its batch_size is 16, this run's is 8"),
-        ({"seed": 4}, "its seed is 3, this run's is 4"),
+        ({"optimizer": "sgd"}, "trained with optimizer adam; this run asks for optimizer sgd;"),
+        ({"lr": 0.02}, "trained with η = 0.01; this run asks for η = 0.02;"),
+        ({"batch_size": 8}, "trained with batch size 16; this run asks for batch size 8;"),
+        ({"seed": 4}, "trained with seed 3; this run asks for seed 4;"),
+        (
+            {"schedule": None},
+            "trained with schedule linear-warmup:steps=5 >> cosine:steps=30; this run asks for "
+            "no schedule;",
+        ),
+        (
+            {"options": {"betas": (0.5, 0.9)}},
+            "trained with no --opt options; this run asks for --opt betas=0.5,0.9;",
+        ),
+        (
+            {"validation": 0.5},
+            "trained with 160 training examples; this run asks for 100 training examples "
+            "(the split is set by --validation or --folds);",
+        ),
+        ({"monitor": False}, "trained with --monitor; this run asks for no --monitor;"),
     ],
 )
 def test_a_checkpoint_of_another_run_is_refused(saved_folder, change, message):
@@ -121,12 +136,30 @@ def test_a_checkpoint_of_another_run_is_refused(saved_folder, change, message):
     with pytest.raises(ValueError, match="is of another run") as error:
         train("sinc", **{**SETTINGS, **change}, resume=saved_folder, checkpoint=saved_folder)
     assert message in str(error.value)
+    assert "None" not in str(error.value) and "{" not in str(error.value)
     assert (saved_folder / "checkpoint.pt").read_bytes() == before
 
 
 def test_a_checkpoint_of_another_task_is_refused(saved_folder):
-    with pytest.raises(ValueError, match="its task is 'sinc', this run's is 'diabetes'"):
+    with pytest.raises(ValueError, match="trained with task sinc; this run asks for task diabetes"):
         train("diabetes", **SETTINGS, resume=saved_folder)
+
+
+def test_a_checkpoint_past_the_runs_epochs_is_refused(tmp_path):
+    train("sinc", **SETTINGS, checkpoint=tmp_path, stop=_stop_after(25))  # in epoch 3
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    message = (
+        r"is already past --epochs 2: it was saved in epoch 3, after update 25; resume with "
+        r"--epochs 3 or more"
+    )
+    with pytest.raises(ValueError, match=message):
+        train("sinc", **{**SETTINGS, "epochs": 2}, resume=tmp_path, checkpoint=tmp_path)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+    done = tmp_path / "done"
+    train("sinc", **{**SETTINGS, "epochs": 2}, checkpoint=done)  # saved after epoch 2
+    with pytest.raises(ValueError, match="past --epochs 1: it was saved after epoch 2, after"):
+        train("sinc", **{**SETTINGS, "epochs": 1}, resume=done)
+    assert train("sinc", **{**SETTINGS, "epochs": 2}, resume=done).updates == 20  # nothing left
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
@@ -137,7 +170,9 @@ def test_an_unreadable_checkpoint_is_refused_in_one_line(saved_folder, damage):
     path.write_bytes(broken[damage])
     with pytest.raises(ValueError, match="cannot be read") as error:
         train("sinc", **SETTINGS, resume=saved_folder, checkpoint=saved_folder)
-    assert "\n" not in str(error.value)
+    assert "\n" not in str(error.value) and str(path) in str(error.value)
+    assert "not a ravine training checkpoint, or it is truncated or corrupted" in str(error.value)
+    assert "weights_only" not in str(error.value)
     assert path.read_bytes() == broken[damage]
 
 

@@ -158,7 +158,9 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_parameters():
     stop = run.stopped
     assert stop is not None
     assert not math.isfinite(run.losses[-1]) and all(math.isfinite(x) for x in run.losses[:-1])
-    assert stop.update == run.updates - 1 and "the loss is" in stop.reason
+    # counted from 1, the refused update not among those applied
+    assert stop.update == len(run.losses) == run.updates + 1 and "the loss is" in stop.reason
+    assert run.to_json()["updates"] == run.updates
     assert stop.diagnosis.verdict == "diverged"
     assert "update" in str(stop) and "the model keeps θ from before that update" in str(stop)
     assert ".;" not in str(stop)
@@ -227,3 +229,27 @@ def test_each_fold_gets_its_own_copy_of_a_stateful_schedule():
     plateau = from_spec("plateau:patience=0,factor=0.5")
     cv = cross_validate("sinc", "sgd", folds=2, lr=0.1, schedule=plateau, epochs=2)
     assert len(cv.runs) == 2 and plateau.scale == 1.0  # the caller's schedule is untouched
+
+
+def test_batch_norm_is_refused_a_last_batch_of_one_before_any_update():
+    task = tasks.task("digits", seed=0, model="deep:layers=2,units=8,norm=batch")
+    updates = []
+    message = (
+        r"batch_size 3 leaves a last batch of 1 example \(1438 = 479·3 \+ 1\); BatchNorm needs "
+        r"at least 2 examples per batch in training: choose another --batch-size \(e\.g\. 4\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        train(task, "adam", batch_size=3, epochs=2, each_update=lambda *a: updates.append(a))
+    assert updates == []
+    with pytest.raises(ValueError, match="batch_size 1 gives batches of 1 example; BatchNorm"):
+        train(task, "adam", batch_size=1, epochs=1)
+
+
+def test_batch_norm_trains_when_every_batch_has_two_examples():
+    task = tasks.task("sinc", seed=0, model="deep:layers=1,units=4,norm=batch")
+    train_idx, _ = split(task.size, 0.2, 0)
+    batch = next(b for b in range(2, 40) if len(train_idx) % b not in (1,))
+    run = train(task, "adam", batch_size=batch, epochs=1)
+    assert run.updates == math.ceil(len(train_idx) / batch)
+    plain = tasks.task("digits", seed=0, model="relu:units=8")  # no BatchNorm: nothing to check
+    assert train(plain, "adam", batch_size=3, epochs=1, validation=0.2).updates == 480

@@ -380,3 +380,15 @@ def test_batch_larger_than_the_data_leaves_the_model_alone():
         range_test(model, optimizer, nn.functional.mse_loss, x, y[:9])
     assert_same(model.state_dict(), weights)
     assert_same(optimizer.state_dict(), state)
+
+
+def test_batch_norm_is_refused_batches_of_one_but_not_a_remainder_of_one():
+    """The range test cuts only full batches, so 65 rows in batches of 2 never leave one."""
+    x, y = regression(n=65)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1)).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="batch_size 1 gives batches of 1 example; BatchNorm"):
+        range_test(model, optimizer, nn.functional.mse_loss, x, y, steps=20, batch_size=1)
+    found = range_test(model, optimizer, nn.functional.mse_loss, x, y, steps=20, batch_size=2)
+    assert found.lrs[0] == 1e-6 and all(math.isfinite(loss) for loss in found.losses)

@@ -188,11 +188,9 @@ def hyperparameters(
     """η and the other hyperparameters of ``optimizer`` from the command line.
 
     ``pairs`` are the ``--opt key=value`` texts, ``lr`` the ``--lr`` value (None when not
-    given). η is ``lr``, else ``--opt lr=X``, else None: the optimizer's own default, which the
-    library fills in and reports with its result."""
-    options = catalog.parse_options(optimizer, pairs)
-    given = options.pop("lr", None)
-    return (given if lr is None else lr), options
+    given). η is ``lr``, else None: the optimizer's own default, which the library fills in
+    and reports with its result; ``--opt lr=X`` is refused (η is set in one place, ``--lr``)."""
+    return lr, catalog.parse_options(optimizer, pairs)
 
 
 # --- the rest of the shared flags ---------------------------------------------------------------

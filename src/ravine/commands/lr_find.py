@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         test = lr_find(
             args.task,
             args.optimizer,
-            options=catalog.parse_options(args.optimizer, args.opt),
+            options=catalog.parse_options(args.optimizer, args.opt, lr_flag=None),
             lr_min=args.lr_min,
             lr_max=args.lr_max,
             steps=args.steps,

@@ -86,7 +86,7 @@ def run_lines(task: tasks.Task, one: Run) -> list[str]:
         after = "" if final is None else f"; the numbers above are after epoch {final.epoch}"
         lines.append(
             f"  stopped      at update {one.stopped.update} in epoch "
-            f"{one.stopped.epoch} ({one.stopped.reason}){after}"
+            f"{one.stopped.epoch} ({one.stopped.reason}), not applied{after}"
         )
     return lines
 

@@ -85,7 +85,7 @@ def run_all(
     the same seed of torch's global generator either way. ``progress(name, done, total)`` is
     called as experiments start (one by one) or finish (in parallel). An experiment that
     raises becomes a failed Result; the others' results are kept."""
-    names = list(ORDER) if not only else list(only)
+    names = list(ORDER) if not only else list(dict.fromkeys(only))  # each name once, in order
     modules = [experiment(name) for name in names]  # unknown names fail before any run
     check_count("jobs", jobs)
     out.mkdir(parents=True, exist_ok=True)

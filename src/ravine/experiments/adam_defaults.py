@@ -54,8 +54,8 @@ COMMAND = (
 )
 CAPTIONS = {
     "grid.png": (
-        "Each setting's validation loss, best first, the defaults marked: where they stand "
-        "among the 18, and how far above the best they end."
+        "Each setting's validation loss, best first (rank 1 = best), the defaults marked: "
+        "where they stand among the settings run, and how far above the best they end."
     ),
 }
 
@@ -124,15 +124,29 @@ def summarize(numbers: dict[str, Any]) -> dict[str, Any]:
     best = min(settings, key=_loss)
     default = next(s for s in settings if _is_default(s))
     others = [s for s in settings if not _is_default(s)]
-    same_rate = min((s for s in settings if s["lr"] == default["lr"]), key=_loss)
+    same_rate = _other_betas(settings, default)
     return {
         **numbers,
         "best": best,
         "default": default,
+        "rank": rank(settings),
         "ratio_to_best": _loss(default) / _loss(best),
-        "ratio_to_best_at_default_lr": _loss(default) / _loss(same_rate),
+        "ratio_to_best_at_default_lr": (
+            _loss(default) / min(_loss(default), *map(_loss, same_rate)) if same_rate else None
+        ),
         "worse_than_default": sum(_loss(s) > _loss(default) for s in others) / len(others),
     }
+
+
+def _other_betas(settings: list[dict[str, Any]], default: dict[str, Any]) -> list[dict[str, Any]]:
+    """The settings run at the defaults' η with another β (none in quick mode)."""
+    return [s for s in settings if s["lr"] == default["lr"] and not _is_default(s)]
+
+
+def rank(settings: list[dict[str, Any]]) -> int:
+    """The defaults' place when the settings are ordered by validation loss: 1 = best."""
+    ranked = sorted(settings, key=_loss)
+    return next(i for i, s in enumerate(ranked, start=1) if _is_default(s))
 
 
 def near_best(numbers: dict[str, Any]) -> bool:
@@ -176,58 +190,90 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             worse > 0.5,
         ),
         Evidence("the best setting", _name(numbers["best"]), why="shown, not judged"),
+        *_beta_evidence(numbers),
+    ]
+
+
+def _beta_evidence(numbers: dict[str, Any]) -> list[Evidence]:
+    """The defaults' β against the best other β at their η — where another β ran there."""
+    if numbers["ratio_to_best_at_default_lr"] is None:
+        return []
+    return [
         Evidence(
-            "the defaults' β against the best β at η = 1e-3",
+            f"the defaults' β against the best β at η = {numbers['default']['lr']:g}",
             numbers["ratio_to_best_at_default_lr"],
             "× the best",
             why="shown, not judged: how much of the gap is η and how much β",
-        ),
+        )
     ]
+
+
+def _betas(numbers: dict[str, Any]) -> str:
+    """What the run measured of β at the defaults' η; nothing where no other β ran there."""
+    default, settings = numbers["default"], numbers["settings"]
+    same_rate = _other_betas(settings, default)
+    if not same_rate:
+        return ""
+    best = min(same_rate, key=_loss)
+    if _loss(best) >= _loss(default):
+        return (
+            f", and at η = {default['lr']:g} none of the {len(same_rate)} other β did better "
+            f"than the defaults' β1 = {default['beta1']:g}, β2 = {default['beta2']:g}"
+        )
+    return (
+        f", and at η = {default['lr']:g} the defaults' loss was "
+        f"{numbers['ratio_to_best_at_default_lr']:.3g}× that of the best β there "
+        f"(β1 = {best['beta1']:g}, β2 = {best['beta2']:g}: {_loss(best):.3g})"
+    )
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     default, best, settings = numbers["default"], numbers["best"], numbers["settings"]
     others = [s for s in settings if not _is_default(s)]
     worse = sum(_loss(s) > _loss(default) for s in others)
-    same_rate = min((s for s in settings if s["lr"] == default["lr"]), key=_loss)
-    betas = (
-        f"no β did better than the defaults' β1 = {default['beta1']:g}, β2 = {default['beta2']:g}"
-        if _is_default(same_rate) or _loss(same_rate) >= _loss(default)
-        else f"the defaults' loss was {numbers['ratio_to_best_at_default_lr']:.3g}× that of the "
-        f"best β there (β1 = {same_rate['beta1']:g}, β2 = {same_rate['beta2']:g}: "
-        f"{_loss(same_rate):.3g})"
-    )
     return (
         f"{OPENING[outcome(numbers)]}: on {numbers['task']}, Adam's defaults ended with "
         f"validation loss {_loss(default):.3g} (accuracy {default['val_accuracy']:.3g}), "
-        f"{numbers['ratio_to_best']:.3g}× the best of {len(settings)} settings — "
+        f"rank {numbers['rank']} of {len(settings)} (1 = best), "
+        f"{numbers['ratio_to_best']:.3g}× the best — "
         f"{_name(best)}: {_loss(best):.3g} (accuracy {best['val_accuracy']:.3g}) — where "
         f"{1 + numbers['margin']:g}× counts as near; {worse} of the {len(others)} other "
-        f"settings ({numbers['worse_than_default']:.0%}) did worse than the defaults, and at "
-        f"η = {default['lr']:g} {betas}."
+        f"settings ({numbers['worse_than_default']:.0%}) did worse than the defaults"
+        f"{_betas(numbers)}."
+    )
+
+
+def caption(numbers: dict[str, Any]) -> str:
+    """The figure's caption, with the run's own count of settings and the defaults' rank."""
+    return (
+        f"Each of the {len(numbers['settings'])} settings' validation loss, best first "
+        f"(rank 1 = best), the defaults marked at rank {numbers['rank']}: where they stand "
+        "among the settings run, and how far above the best they end."
     )
 
 
 def run(out: Path, quick: bool = False) -> Result:
     """Full: the 18 settings, 10 epochs each; quick: the three η at the default β, 3 epochs."""
     numbers = measure(quick)
-    ranked = sorted(numbers["settings"], key=_loss)
     figure = Path(NAME) / "grid.png"
-    losses = [_loss(s) for s in ranked]
-    position = next(i for i, s in enumerate(ranked) if _is_default(s))
+    losses = sorted(_loss(s) for s in numbers["settings"])
+    position = numbers["rank"] - 1
     plot_curves(
         {
             "validation loss, settings best first": losses,
-            f"the defaults (rank {position + 1})": [
-                losses[position] if i == position else float("nan") for i in range(len(ranked))
-            ],
             f"{1 + numbers['margin']:g} × the best": [losses[0] * (1 + numbers["margin"])]
-            * len(ranked),
+            * len(losses),
         },
         out / figure,
-        title=f"Adam on {numbers['task']}: {len(ranked)} settings of (η, β1, β2)",
-        xlabel="rank of the setting (0 = best)",
+        title=f"Adam on {numbers['task']}: {len(losses)} settings of (η, β1, β2)",
+        xlabel="rank of the setting (1 = best)",
         ylabel="validation loss (cross-entropy)",
         logy=True,
+        points={
+            f"the defaults (rank {numbers['rank']})": [
+                loss if i == position else float("nan") for i, loss in enumerate(losses)
+            ]
+        },
+        start=1,
     )
-    return conclude(__name__, numbers, [figure])
+    return conclude(__name__, numbers, [figure], captions={figure.name: caption(numbers)})

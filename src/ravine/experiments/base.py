@@ -79,12 +79,18 @@ class Experiment(Protocol):
         ...
 
 
-def conclude(module: str, numbers: dict[str, Any], figures: Sequence[Path]) -> Result:
+def conclude(
+    module: str,
+    numbers: dict[str, Any],
+    figures: Sequence[Path],
+    captions: dict[str, str] | None = None,
+) -> Result:
     """The :class:`Result` of the experiment module called ``module`` (its ``__name__``):
     its NAME, TITLE and CLAIM, the outcome (``outcome(numbers)`` where the module has one, else
     held when ``holds(numbers)``), reproduced = holds(numbers), the
     verdict(numbers, holds(numbers)) sentence, the measured ``numbers`` and the ``figures``
-    (paths relative to the output folder)."""
+    (paths relative to the output folder). ``captions`` (by file name) replace the module's
+    CAPTIONS where a caption quotes the run's own numbers."""
     experiment: Experiment = sys.modules[module]  # type: ignore[assignment]
     holds = experiment.holds(numbers)
     outcome_of = getattr(experiment, "outcome", None)
@@ -100,7 +106,7 @@ def conclude(module: str, numbers: dict[str, Any], figures: Sequence[Path]) -> R
         figures=list(figures),
         outcome=outcome,
         lecture=getattr(experiment, "LECTURE", ""),
-        captions=dict(getattr(experiment, "CAPTIONS", {})),
+        captions={**getattr(experiment, "CAPTIONS", {}), **(captions or {})},
         evidence=list(evidence(numbers)) if evidence is not None else [],
         command=getattr(experiment, "COMMAND", ""),
         explore=explore_command(experiment),

@@ -96,22 +96,26 @@ def create(name: str, params: Iterable[Any], **options: Any) -> Optimizer:
     return known.factory(params, **{**known.overrides, **options})
 
 
-def parse_options(name: str, pairs: Iterable[str]) -> dict[str, Any]:
+def parse_options(name: str, pairs: Iterable[str], lr_flag: str | None = "--lr") -> dict[str, Any]:
     """``["betas=0.9,0.98", "amsgrad=true"]`` → ``{"betas": (0.9, 0.98), "amsgrad": True}``.
 
     Each value is read as the type of the option's default: numbers, booleans
     (true/false/yes/no/1/0), pairs as two comma-separated numbers, text as given. A key given
-    twice is refused.
+    twice is refused, and so is η (``lr``): the command line sets it with ``lr_flag``, in one
+    place only (``lr_flag`` None: ``lr`` is read like the others, for the caller to judge).
     """
     defaults = entry(name).defaults()
+    valid = ", ".join(key for key in defaults if key != "lr")
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         key, text = key.strip(), text.strip()
         if not sep or not key:
             raise ValueError(f"--opt {pair!r}: expected key=value, like momentum=0.9")
+        if key == "lr" and lr_flag is not None:
+            raise ValueError(f"lr is set with {lr_flag}, not --opt")
         if key not in defaults:
-            raise ValueError(f"{name} has no option {key!r}; valid options: {', '.join(defaults)}")
+            raise ValueError(f"{name} has no option {key!r}; valid options: {valid}")
         if key in options:  # the last one silently winning hides a typo
             raise ValueError(f"--opt {key} is given twice; give each option once")
         options[key] = _parse_value(key, text, defaults[key])

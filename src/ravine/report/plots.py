@@ -277,18 +277,27 @@ def plot_curves(
     logy: bool = False,
     right: dict[str, Sequence[float]] | None = None,
     right_label: str = "",
+    points: dict[str, Sequence[float]] | None = None,
+    start: int = 0,
 ) -> Path:
     """Curves against the step; ``right`` series go on a second y axis (e.g. gradient norm
-    beside the loss), dashed. Each line in its optimizer's colour (:func:`series_colors`, over
-    the left and right labels together); the legend below the axes. Returns the path written."""
+    beside the loss), dashed; ``points`` series are drawn as markers without a line (nan where
+    there is none), so that a single value shows. Entry i of a series stands at x = ``start`` +
+    i. Each line in its optimizer's colour (:func:`series_colors`, over all the labels
+    together); the legend below the axes. Returns the path written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=CURVES_SIZE, layout="constrained")
-    right = right or {}
-    colors = iter(series_colors([*series, *right]))
+    right, points = right or {}, points or {}
+    colors = iter(series_colors([*series, *points, *right]))
     handles = []
     for label, values in series.items():
-        (line,) = ax.plot(values, color=next(colors), linewidth=1.6, label=label)
+        x = range(start, start + len(values))
+        (line,) = ax.plot(x, values, color=next(colors), linewidth=1.6, label=label)
+        handles.append(line)
+    for label, values in points.items():
+        x = range(start, start + len(values))
+        (line,) = ax.plot(x, values, "o", color=next(colors), markersize=9, zorder=3, label=label)
         handles.append(line)
     if logy:
         ax.set_yscale("log")
@@ -297,8 +306,9 @@ def plot_curves(
     if right:
         twin = ax.twinx()
         for label, values in right.items():
+            x = range(start, start + len(values))
             (line,) = twin.plot(
-                values, color=next(colors), linewidth=1.6, linestyle="--", label=label
+                x, values, color=next(colors), linewidth=1.6, linestyle="--", label=label
             )
             handles.append(line)
         twin.set_ylabel(right_label)

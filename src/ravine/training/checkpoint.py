@@ -97,21 +97,61 @@ def load(directory: str | Path, identity: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"no checkpoint to resume from: {str(path)!r} does not exist")
     try:
         saved = torch.load(path, weights_only=True)
-    except Exception as error:  # truncated, corrupted, or another format
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    except Exception:  # truncated, corrupted, or another format; torch's advice does not apply
         raise ValueError(
-            f"checkpoint {str(path)!r} cannot be read (truncated or corrupted?): {reason}"
+            f"checkpoint {str(path)!r} cannot be read: it is not a ravine training checkpoint, "
+            "or it is truncated or corrupted"
         ) from None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise ValueError(f"{str(path)!r} is not a ravine training checkpoint")
     for key, value in identity.items():
         theirs = saved["identity"].get(key)
         if _comparable(theirs) != _comparable(value):
+            hint = " (the split is set by --validation or --folds)" if key in SPLIT else ""
             raise ValueError(
-                f"checkpoint {str(path)!r} is of another run: its {key} is {theirs!r}, this "
-                f"run's is {value!r}; resume with the settings it was written with"
+                f"checkpoint {str(path)!r} is of another run: it was trained with "
+                f"{_setting(key, theirs)}; this run asks for {_setting(key, value)}{hint}; "
+                "resume with the settings it was written with"
             )
     return saved
+
+
+SPLIT = ("train_size", "val_size")  # what a different --validation or --folds changes
+
+
+def _setting(key: str, value: Any) -> str:
+    """One identity entry in a user's words: "no schedule", "η = 0.01", "batch size 16"."""
+    if key == "schedule":
+        return "no schedule" if value is None else f"schedule {value}"
+    if key == "options":
+        pairs = [
+            f"{k}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+            for k, v in (value or {}).items()
+        ]
+        return "no --opt options" if not pairs else f"--opt {' --opt '.join(pairs)}"
+    if key == "lr":
+        return f"η = {value:g}"
+    if key in SPLIT:
+        return f"{value} {'training' if key == 'train_size' else 'validation'} examples"
+    if key == "fold":
+        return "no folds" if value is None else f"fold {value + 1}"
+    if key == "monitor":
+        return "--monitor" if value else "no --monitor"
+    return f"{key.replace('_', ' ')} {value}"
+
+
+def check_epochs(directory: str | Path, saved: dict[str, Any], epochs: int) -> None:
+    """ValueError when the checkpoint of ``directory`` has gone past ``epochs``: the epoch it
+    was saved in (or the last it finished) is later than the run's last."""
+    position = position_of(saved)
+    reached = position.epoch if position.batch > 0 else position.epoch - 1
+    if reached > epochs:
+        updates = len(saved["record"]["losses"])
+        where = f"in epoch {reached}" if position.batch > 0 else f"after epoch {reached}"
+        raise ValueError(
+            f"checkpoint {str(path_of(directory))!r} is already past --epochs {epochs}: it was "
+            f"saved {where}, after update {updates}; resume with --epochs {reached} or more"
+        )
 
 
 def position_of(saved: dict[str, Any]) -> Position:

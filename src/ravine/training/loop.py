@@ -77,9 +77,10 @@ class Epoch:
 
 @dataclass
 class Stop:
-    """Why training stopped early: at ``update`` (counted from 0) in ``epoch`` (from 1), the
-    batch loss was ``loss`` (non-finite) or the gradient was; ``diagnosis`` is the doctor's
-    reading of the loss record."""
+    """Why training stopped early: at ``update`` in ``epoch`` (both counted from 1, as
+    :class:`Interruption` counts), the batch loss was ``loss`` (non-finite) or the gradient
+    was, so that update was refused — the model keeps θ from before it, and ``update`` - 1
+    updates were applied; ``diagnosis`` is the doctor's reading of the loss record."""
 
     update: int
     epoch: int
@@ -141,7 +142,9 @@ class Run:
 
     @property
     def updates(self) -> int:
-        return len(self.losses)
+        """The updates applied: an update refused for a non-finite loss or gradient (the last
+        of ``losses`` when :attr:`stopped`) is not one."""
+        return len(self.losses) - (self.stopped is not None)
 
     @property
     def final(self) -> Epoch | None:
@@ -263,6 +266,7 @@ def train(
     if lr is not None:
         settings["lr"] = lr
     net = task.model(seed) if model is None else model
+    check_batch_norm(net, batch_size, len(train_idx))
     opt = catalog.create(optimizer, net.parameters(), **settings)
     base_lr = float(opt.param_groups[0]["lr"])  # η, before a schedule scales it
     scheduler = Scheduler(opt, schedule) if schedule is not None else None
@@ -293,6 +297,7 @@ def train(
     position = Position()
     if resume is not None:
         saved = checkpoints.load(resume, _identity(run))
+        checkpoints.check_epochs(resume, saved, epochs)
         position = _restore(saved, run, opt, scheduler, shuffle)
         where = (position.epoch, position.batch + 1)
         log.info(
@@ -353,6 +358,32 @@ def check_batch_size(
     return batch_size
 
 
+def check_batch_norm(model: nn.Module, batch_size: int, available: int, last: bool = True) -> None:
+    """A model with BatchNorm normalizes each batch by its own mean and variance while
+    training, which one example cannot give: ValueError, before any update, when a batch of
+    ``batch_size`` — or, with ``last``, the last batch of an epoch of ``available`` examples —
+    would hold a single example. Nothing to check for a model without BatchNorm."""
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return
+    if batch_size == 1:
+        cause = "batch_size 1 gives batches of 1 example"
+    elif last and available % batch_size == 1:
+        full = available // batch_size
+        cause = (
+            f"batch_size {batch_size} leaves a last batch of 1 example "
+            f"({available} = {full}·{batch_size} + 1)"
+        )
+    else:
+        return
+    fits = [b for b in range(2, available + 1) if not (last and available % b == 1)]
+    nearest = min(fits, key=lambda b: (abs(b - batch_size), -b), default=None)
+    advice = "" if nearest is None else f" (e.g. {nearest})"
+    raise ValueError(
+        f"{cause}; BatchNorm needs at least 2 examples per batch in training: choose another "
+        f"--batch-size{advice}"
+    )
+
+
 def _epoch_of_updates(
     run: Run,
     epoch: int,
@@ -380,7 +411,8 @@ def _epoch_of_updates(
         if reason is not None:
             run.update_seconds += time.perf_counter() - started
             torch._foreach_copy_(state, kept)
-            run.stopped = Stop(run.updates - 1, epoch, value, reason, _loss_diagnosis(run.losses))
+            refused = len(run.losses)  # counted from 1: the update whose loss was just appended
+            run.stopped = Stop(refused, epoch, value, reason, _loss_diagnosis(run.losses))
             return False
         if watch is not None:
             watch.step(value)

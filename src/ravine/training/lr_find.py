@@ -69,7 +69,7 @@ from ..tasks import Task
 from ..tasks import task as build_task
 from ..tasks.losses import LossFn
 from ..validation import WHOLE, check_above, check_count, check_positive, check_range
-from .loop import BATCH_SIZE, VALIDATION, check_batch_size, split
+from .loop import BATCH_SIZE, VALIDATION, check_batch_norm, check_batch_size, split
 
 LR_MIN = 1e-6  # η_0, the first update's learning rate
 LR_MAX = 10.0  # η_{N−1}, the last one's
@@ -228,6 +228,7 @@ def range_test(
     if len(inputs) != len(targets):
         raise ValueError(f"{len(inputs)} inputs but {len(targets)} targets")
     check_batch_size(batch_size, len(inputs))
+    check_batch_norm(model, batch_size, len(inputs), last=False)  # only full batches are cut
     lrs = sweep_lrs(lr_min, lr_max, steps)
     test = RangeTest(
         lrs=[],
