@@ -392,3 +392,13 @@ def test_batch_norm_is_refused_batches_of_one_but_not_a_remainder_of_one():
         range_test(model, optimizer, nn.functional.mse_loss, x, y, steps=20, batch_size=1)
     found = range_test(model, optimizer, nn.functional.mse_loss, x, y, steps=20, batch_size=2)
     assert found.lrs[0] == 1e-6 and all(math.isfinite(loss) for loss in found.losses)
+
+
+def test_the_update_it_stopped_at_is_counted_from_1():
+    """Stopped at the 184th recorded loss: 'at update 184', as training counts updates."""
+    from ravine.tasks import task as make_task
+    from ravine.training.lr_find import lr_find
+
+    found = lr_find(make_task("diabetes"), "adam")
+    assert found.stopped is not None
+    assert f"at update {len(found.lrs)} " in found.stopped

@@ -331,7 +331,8 @@ def _rising_updates(
 ) -> str | None:
     """The sweep itself: update k on the next batch with η_k, recording L_k (at θ_k, before
     the update) and L̄_k in ``test``. Returns why it stopped early (a non-finite loss or
-    gradient, or L̄_k above ``test.divergence`` times its lowest), None after every η."""
+    gradient, or L̄_k above ``test.divergence`` times its lowest; it names update k as the
+    (k+1)-th, counted from 1 as training counts), None after every η."""
     beta, divergence = test.smoothing, test.divergence
     average, best = 0.0, math.inf
     for k, lr in enumerate(lrs):
@@ -342,7 +343,7 @@ def _rising_updates(
         loss = loss_fn(model(inputs[batch]), targets[batch])
         value = float(loss.detach())  # L_k at θ_k
         if not math.isfinite(value):
-            return f"the loss at update {k} (η = {lr:.3g}) is {value}"
+            return f"the loss at update {k + 1} (η = {lr:.3g}) is {value}"
         average = beta * average + (1 - beta) * value  # a_k
         smoothed = average / (1 - beta ** (k + 1))  # L̄_k
         test.lrs.append(lr)
@@ -351,14 +352,14 @@ def _rising_updates(
         best = min(best, smoothed)
         if smoothed > divergence * best:
             return (
-                f"the smoothed loss {smoothed:.4g} at update {k} (η = {lr:.3g}) exceeded "
+                f"the smoothed loss {smoothed:.4g} at update {k + 1} (η = {lr:.3g}) exceeded "
                 f"{divergence:g} × its lowest, {best:.4g}"
             )
         loss.backward()
         try:
             optimizer.step()
         except NonFiniteGradientError as error:
-            return f"the gradient at update {k} (η = {lr:.3g}) is not finite: {error}"
+            return f"the gradient at update {k + 1} (η = {lr:.3g}) is not finite: {error}"
         if progress is not None:
             progress(k + 1, len(lrs), value)
     return None
