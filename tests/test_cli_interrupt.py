@@ -118,3 +118,57 @@ def test_a_folder_another_live_run_holds_is_refused(tmp_path, capsys, argv):
     assert code == 2
     assert "is in use by another ravine run" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK]  # nothing written
+
+
+def test_ctrl_c_in_reproduce_writes_the_report_of_the_finished_experiments(
+    tmp_path, capsys, monkeypatch
+):
+    from ravine import experiments
+
+    def interrupted(out, quick=False):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments.experiment("tiny-lr"), "run", interrupted)
+    only = ["--only", "stuck", "tiny-lr", "momentum"]
+    code, out, err = run(
+        capsys, "reproduce", "--quick", "--jobs", "1", *only, "--out", str(tmp_path)
+    )
+    assert code == 130
+    found = json.loads((tmp_path / "results.json").read_text())
+    assert [e["name"] for e in found["experiments"]] == ["stuck"]
+    assert [e["name"] for e in found["not_run"]] == ["tiny-lr", "momentum"]
+    assert "what it had done is lost" in found["not_run"][0]["why"]  # it was running
+    assert "interrupted before it started" in found["not_run"][1]["why"]
+    assert found["outcomes"]["not run"] == 2
+    assert found["reproduced"] is False
+    page = (tmp_path / "index.html").read_text()
+    assert "2 not run (3 claims)" in page
+    assert "interrupted before it started" in page
+    assert "2 not run" in out and "of 3 claims reproduced" in out
+    assert err.strip().splitlines()[-1] == (
+        f"ravine: interrupted: 1 of 3 experiments finished, 2 not run; the partial report is "
+        f"{tmp_path / 'index.html'}"
+    )
+
+
+def test_ctrl_c_stops_the_parallel_workers_and_keeps_what_finished(tmp_path, monkeypatch):
+    import multiprocessing
+
+    from ravine import experiments
+
+    collected = experiments.as_completed
+
+    def one_then_ctrl_c(futures):
+        for future in collected(futures):
+            yield future
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments, "as_completed", one_then_ctrl_c)
+    names = ["stuck", "momentum", "tiny-lr"]
+    with pytest.raises(experiments.RunInterrupted) as info:
+        experiments.run_all(tmp_path, only=names, quick=True, jobs=2)
+    stopped = info.value
+    assert len(stopped.results) == 1
+    told = [r.name for r in stopped.results] + stopped.lost + stopped.not_run
+    assert sorted(told) == sorted(names)
+    assert multiprocessing.active_children() == []  # the workers were stopped

@@ -1,5 +1,9 @@
 """``ravine critical [--task NAME] [--seed S] [--json]``: train a task's network to a critical
-point (∇L = 0) and classify it by the eigenvalues of its Hessian."""
+point (∇L = 0) and classify it by the eigenvalues of its Hessian.
+
+Ctrl-C (or SIGTERM) stops the training after the update in flight: the point reached is
+printed (its L and ‖∇L‖, not classified, since training did not get to ∇L = 0), one line on
+stderr says where it stopped, and the exit status is 130. A second Ctrl-C stops at once."""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import tasks
 from .arguments import add_json, add_seed, add_task
+from .interrupts import stop_on_signals
 from .progress import counted
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..diagnose.critical import CriticalPoint, CriticalTraining
@@ -30,15 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train (its progress on stderr), classify and print the critical point (text or JSON);
-    exit status 0."""
+    exit status 0, 130 when interrupted (the point reached is printed, not classified)."""
     from ..diagnose.critical import classify_critical_point, train_to_critical_point
 
     task = tasks.task(args.task, seed=args.seed)
     model = task.model()
-    with counted("update", level=logging.DEBUG, lines=10) as progress:
+    with counted("update", level=logging.DEBUG, lines=10) as progress, stop_on_signals() as stop:
         training = train_to_critical_point(
-            model, task.loss_fn, task.inputs, task.targets, progress=progress
+            model, task.loss_fn, task.inputs, task.targets, progress=progress, stop=stop
         )
+    if training.interrupted:
+        return reached(task, args, training)
     point = classify_critical_point(model, task.loss_fn, task.inputs, task.targets)
     if args.json:
         from ..report import jsonable
@@ -47,6 +56,43 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(text(task, args.seed, training, point))
     return 0
+
+
+def reached(task: tasks.Task, args: argparse.Namespace, training: CriticalTraining) -> int:
+    """Print the point an interrupted training reached: its L and ‖∇L‖, unclassified (text or
+    JSON, ``kind`` null); exit status 130."""
+    from ..diagnose.critical import GRAD_TOL
+
+    if args.json:
+        from ..report import jsonable
+
+        found = {
+            "task": task.name,
+            "seed": args.seed,
+            "training_loss": training.loss,
+            "gradient_norm": training.gradient_norm,
+            "kind": None,
+            "interrupted": True,
+        }
+        print(json.dumps(jsonable(found), allow_nan=False))
+    else:
+        print(
+            "\n".join(
+                [
+                    f"{task.name} (seed {args.seed}): {task.description}",
+                    f"  trained        {training.descent_steps} Adam steps (interrupted)",
+                    f"  training loss  L = {training.loss:.6g}",
+                    f"  gradient norm  ‖∇L‖ = {training.gradient_norm:.3g} (critical below "
+                    f"{GRAD_TOL:g})",
+                    "  kind           not classified: training was interrupted",
+                ]
+            )
+        )
+    log.warning(
+        "interrupted after %d Adam steps: the point reached is shown, not classified",
+        training.descent_steps,
+    )
+    return 130
 
 
 def summary(task: tasks.Task, seed: int, point: CriticalPoint) -> dict[str, Any]:

@@ -4,12 +4,17 @@ the Monitor and say why it is stuck: the verdict, its evidence and a remedy.
 
 ``ravine doctor --log PATH [--column KEY=NAME ...] [--json]``: the same reading of a run that
 is already logged — a Monitor CSV, a TensorBoard event folder or a Lightning ``metrics.csv``
-(:mod:`ravine.diagnose.monitor.read_logs`); it says which evidence the log lacked."""
+(:mod:`ravine.diagnose.monitor.read_logs`); it says which evidence the log lacked.
+
+Ctrl-C (or SIGTERM) stops the training after the update in flight: the verdict is then on the
+steps recorded (or one line says they are too few for one), and the exit status is 130. A
+second Ctrl-C stops at once."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 from typing import Any
 
 from .. import surfaces, tasks
@@ -21,7 +26,10 @@ from .arguments import (
     add_task,
     hyperparameters,
 )
+from .interrupts import stop_on_signals
 from .progress import step_line
+
+log = logging.getLogger(__name__)
 
 NAME = "doctor"
 HELP = "train a built-in task under the Monitor and say why it is stuck"
@@ -66,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and diagnose with a progress line on stderr (or read a log) and print its
-    reading; exit status 0."""
+    reading; exit status 0, 130 when training was interrupted."""
     if (args.task is None) == (args.log is None):
         raise ValueError("give either --task NAME (with --optimizer) or --log PATH")
     if args.log is not None:
@@ -76,20 +84,38 @@ def run(args: argparse.Namespace) -> int:
     if args.column:
         raise ValueError("--column goes with --log, not --task")
     from ..diagnose.doctor import train_and_diagnose
+    from ..diagnose.monitor import MIN_WINDOW
 
     lr, options = hyperparameters(args.optimizer, args.opt, args.lr)
-    found = train_and_diagnose(
-        args.task,
-        args.optimizer,
-        lr=lr,
-        options=options,
-        schedule=args.schedule,
-        steps=args.steps,
-        seed=args.seed,
-        progress=step_line(args.steps),
-    )
+    with stop_on_signals() as stop:
+        found = train_and_diagnose(
+            args.task,
+            args.optimizer,
+            lr=lr,
+            options=options,
+            schedule=args.schedule,
+            steps=args.steps,
+            seed=args.seed,
+            progress=step_line(args.steps),
+            stop=stop,
+        )
     reading = found.to_json()
+    if found.diagnosis is None:  # interrupted before a verdict could be read
+        log.warning(
+            "interrupted after %d of %d steps: too few for a verdict (it needs at least %d)",
+            found.steps,
+            args.steps,
+            MIN_WINDOW,
+        )
+        return 130
     print(json.dumps(reading, ensure_ascii=False) if args.json else text(reading))
+    if found.interrupted:
+        log.warning(
+            "interrupted after %d of %d steps: the verdict is on the steps recorded",
+            found.steps,
+            args.steps,
+        )
+        return 130
     return 0
 
 

@@ -1,7 +1,11 @@
 """``ravine lr-find --task NAME --optimizer NAME [--lr-min X] [--lr-max X] [--steps N]
 [--batch-size B] [--opt key=value ...] [--seed S] [--json] [--plot FILE.png]``: the
 learning-rate range test, η raised log-linearly from ``--lr-min`` to ``--lr-max`` over a few
-hundred updates, and the η it suggests."""
+hundred updates, and the η it suggests.
+
+Ctrl-C (or SIGTERM) stops the sweep after the update in flight: the curve recorded so far is
+read, plotted and printed as usual (its suggestion from that part of the range), one line on
+stderr says where it stopped, and the exit status is 130. A second Ctrl-C stops at once."""
 
 from __future__ import annotations
 
@@ -23,7 +27,10 @@ from .arguments import (
     add_task,
     positive_number,
 )
+from .interrupts import stop_on_signals
 from .progress import Progress
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..training import RangeTest
@@ -55,10 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the range test (its progress on stderr), plot it with ``--plot`` and print what it
-    found (text or JSON); exit status 0."""
+    found (text or JSON); exit status 0, 130 when interrupted."""
     from ..training import lr_find
 
-    with Progress(args.steps, "update", level=logging.DEBUG, lines=10) as shown:
+    with (
+        Progress(args.steps, "update", level=logging.DEBUG, lines=10) as shown,
+        stop_on_signals() as stop,
+    ):
         test = lr_find(
             args.task,
             args.optimizer,
@@ -69,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             seed=args.seed,
             progress=lambda k, steps, loss: shown.advance(k, loss=loss),
+            stop=stop,
         )
+        status = 130 if stop() else 0
     if args.plot:
         from ..report.plots import plot_range_test
 
@@ -82,11 +94,13 @@ def run(args: argparse.Namespace) -> int:
         from ..report import jsonable
 
         print(json.dumps(jsonable(test.to_json()), allow_nan=False, ensure_ascii=False))
-        return 0
-    print(text(test, args.task, args.optimizer, args.batch_size))
-    if args.plot:
-        print(f"  plot: {args.plot}")
-    return 0
+    else:
+        print(text(test, args.task, args.optimizer, args.batch_size))
+        if args.plot:
+            print(f"  plot: {args.plot}")
+    if status:
+        log.warning("%s: the range test is of the updates recorded", test.stopped)
+    return status
 
 
 def text(test: RangeTest, task: str, optimizer: str, batch_size: int) -> str:

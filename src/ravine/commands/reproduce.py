@@ -1,9 +1,15 @@
 """``ravine reproduce [--out DIR] [--only NAME ...] [--quick] [--jobs N]``: run the lecture's
-experiments, each a claim with a verdict that can fail, and write the HTML report."""
+experiments, each a claim with a verdict that can fail, and write the HTML report.
+
+Ctrl-C keeps the experiments already finished: the experiments running are stopped (their
+work is lost), the report is written with the finished ones and names the others as not run,
+one line on stderr says so and where the report is, and the exit status is 130. A second
+Ctrl-C stops at once."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from collections.abc import Sequence
 from contextlib import closing
@@ -17,6 +23,9 @@ from .progress import ExperimentProgress
 
 if TYPE_CHECKING:
     from ..experiments.base import Result
+    from ..report import NotRun
+
+log = logging.getLogger(__name__)
 
 NAME = "reproduce"
 HELP = "run the lecture's experiments and write the HTML report"
@@ -52,32 +61,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the experiments with their progress on stderr, write the report, print one line
-    per claim; exit status 1 unless every claim held here (the report says why each did not)."""
+    per claim; exit status 1 unless every claim held here (the report says why each did not),
+    130 when interrupted (the report then holds the experiments finished)."""
     from ..report import write_report
 
     shown = ExperimentProgress()
+    not_run: list[NotRun] = []
     with claimed_folder(args.out), closing(shown):  # a second run into the folder is refused
-        results = experiments.run_all(
-            args.out, only=args.only, quick=args.quick, progress=shown, jobs=args.jobs
+        try:
+            results = experiments.run_all(
+                args.out, only=args.only, quick=args.quick, progress=shown, jobs=args.jobs
+            )
+        except experiments.RunInterrupted as interrupted:
+            shown.close()
+            results, not_run = interrupted.results, unfinished(interrupted)
+        index = write_report(results, args.out, not_run)
+    print(text(results, index, not_run))
+    if not_run:
+        log.warning(
+            "interrupted: %d of %d experiments finished, %d not run; the partial report is %s",
+            len(results),
+            len(results) + len(not_run),
+            len(not_run),
+            index,
         )
-        index = write_report(results, args.out)
-    print(text(results, index))
+        return 130
     return 0 if all(r.outcome == "held" for r in results) else 1
+
+
+def unfinished(interrupted: experiments.RunInterrupted) -> list[NotRun]:
+    """The experiments an interruption left without a result, in the lecture's order: those
+    running then (their work lost) and those not started."""
+    from ..report import NotRun
+
+    why = {
+        name: "interrupted before it finished; what it had done is lost"
+        for name in interrupted.lost
+    }
+    why |= {name: "interrupted before it started" for name in interrupted.not_run}
+    return [
+        NotRun(name, experiments.experiment(name).TITLE, f"not run: {why[name]}")
+        for name in experiments.ORDER
+        if name in why
+    ]
 
 
 MARKS = {"held": "✓", "partial": "◐", "not held": "✗"}
 
 
-def text(results: Sequence[Result], index: Path) -> str:
-    """One line per claim (✓ held, ◐ partial, ✗ not held, and its verdict), the counts of each
-    outcome, the count reproduced and the report."""
-    width = max((len(r.name) for r in results), default=0)
+def text(results: Sequence[Result], index: Path, not_run: Sequence[NotRun] = ()) -> str:
+    """One line per claim (✓ held, ◐ partial, ✗ not held, and its verdict; – for one not run,
+    and why), the counts of each outcome, the count reproduced and the report."""
+    from ..report.html import outcome_line
+
+    width = max((len(r.name) for r in [*results, *not_run]), default=0)
     lines = [f"{r.name:<{width}}  {MARKS[r.outcome]}  {r.verdict}" for r in results]
-    counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in MARKS}
+    lines += [f"{r.name:<{width}}  –  {r.why}" for r in not_run]
+    held = sum(r.outcome == "held" for r in results)
     lines += [
         "",
-        f"{counts['held']} held, {counts['partial']} partial, {counts['not held']} not held here",
-        f"{counts['held']} of {len(results)} claims reproduced",
+        outcome_line(results, not_run),
+        f"{held} of {len(results) + len(not_run)} claims reproduced",
         f"report: {index}",
     ]
     return "\n".join(lines)

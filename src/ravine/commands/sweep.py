@@ -2,7 +2,11 @@
 [--schedule SPEC] [--steps N] [--seed S] [--plot FILE.png] [--json]``: one copy of a task's
 network (or of a surface's θ) per η, all trained at once; the final loss against η.
 
-``ravine descend`` given many η shows its sweep with :func:`swept` and :func:`show` too."""
+``ravine descend`` given many η shows its sweep with :func:`swept` and :func:`show` too.
+
+Ctrl-C (or SIGTERM) stops the sweep after the step in flight: the table and plot are of the
+runs' curves so far (the η and steps reached), one line on stderr says what is missing, and
+the exit status is 130. A second Ctrl-C stops at once."""
 
 from __future__ import annotations
 
@@ -14,12 +18,15 @@ from typing import TYPE_CHECKING
 from .. import surfaces, tasks
 from ..optim import catalog
 from .arguments import add_json, add_optimizer_arguments, add_plot, add_seed, add_steps, add_task
+from .interrupts import stop_on_signals
 from .progress import counted
 
 if TYPE_CHECKING:
     from ..schedules import Schedule
     from ..surfaces import Surface
     from ..sweep import SweepResult
+
+log = logging.getLogger(__name__)
 
 NAME = "sweep"
 HELP = "train one copy per η of a task's network (or a surface) all at once"
@@ -51,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
 def swept(args: argparse.Namespace, problem: str | Surface) -> SweepResult:
     """:func:`ravine.sweep.sweep` of ``problem`` (a task or surface name, or a surface) over
     the η of ``--lr``, with the optimizer, steps, seed and start the command line gives; its
-    progress on stderr."""
+    progress on stderr; Ctrl-C stops it where it is (the result says so)."""
     from ..sweep import sweep
 
-    with counted(level=logging.DEBUG, lines=10) as progress:
+    with counted(level=logging.DEBUG, lines=10) as progress, stop_on_signals() as stop:
         return sweep(
             problem,
             args.optimizer,
@@ -65,11 +72,13 @@ def swept(args: argparse.Namespace, problem: str | Surface) -> SweepResult:
             seed=getattr(args, "seed", None),
             start=getattr(args, "start", None),
             progress=progress,
+            stop=stop,
         )
 
 
 def show(args: argparse.Namespace, result: SweepResult) -> int:
-    """Plot ``result`` with ``--plot`` and print its table (or JSON); exit status 0."""
+    """Plot ``result`` with ``--plot`` and print its table (or JSON); exit status 0, 130 when
+    the sweep was interrupted (a line on stderr says what it holds)."""
     from ..report import jsonable
 
     heading = title(result, args.optimizer, args.schedule)
@@ -79,10 +88,13 @@ def show(args: argparse.Namespace, result: SweepResult) -> int:
         plot_sweep(result, args.plot, title=heading)
     if args.json:
         print(json.dumps(jsonable(result.to_json()), allow_nan=False, ensure_ascii=False))
-        return 0
-    print(text(result, heading))
-    if args.plot:
-        print(f"  plot: {args.plot}")
+    else:
+        print(text(result, heading))
+        if args.plot:
+            print(f"  plot: {args.plot}")
+    if result.interrupted is not None:
+        log.warning("%s; the curves are of those", result.interrupted)
+        return 130
     return 0
 
 

@@ -432,7 +432,8 @@ class CriticalTraining:
     """How :func:`train_to_critical_point` went: ``descent_steps`` Adam updates, then
     ``newton_steps`` accepted steps on g(θ) = 0; the final loss and ‖g‖; ``reached`` when
     ‖g‖ < grad_tol; ``method`` the second phase ("newton" with the exact Hessian,
-    "gradient-norm" by Hessian-vector products, or "none" when descent alone reached it)."""
+    "gradient-norm" by Hessian-vector products, or "none" when descent alone reached it);
+    ``interrupted`` when ``stop()`` ended the descent early (no second phase then)."""
 
     descent_steps: int
     newton_steps: int
@@ -440,6 +441,7 @@ class CriticalTraining:
     gradient_norm: float
     reached: bool
     method: str
+    interrupted: bool = False
 
     @property
     def steps(self) -> int:
@@ -466,6 +468,7 @@ def train_to_critical_point(
     max_parameters: int = MAX_PARAMETERS,
     gradient_norm_lr: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> CriticalTraining:
     """Train ``model`` in place until ‖∇L‖ < ``grad_tol``, in two phases.
 
@@ -491,7 +494,9 @@ def train_to_critical_point(
 
     ReLU networks put a limit on phase 2: the gradient jumps where a unit's kink crosses a data
     point, so ‖g‖ may stop falling above grad_tol; ``reached`` says whether it got there.
-    ``progress(done, descent_steps + newton_steps)`` is called after each descent update.
+    ``progress(done, descent_steps + newton_steps)`` is called after each descent update;
+    ``stop()`` (Ctrl-C) is polled after it, and when True training ends there, at the point
+    reached (``interrupted``).
     """
     check_count("descent_steps", descent_steps, 0)
     check_count("newton_steps", newton_steps, 0)
@@ -504,6 +509,7 @@ def train_to_critical_point(
         )
     )
     params = _parameters(model)
+    taken = descent_steps
     if descent_steps:
         rate = lr * schedules.cosine(descent_steps, end=1e-3)  # η^t
         adam = optim.Adam(params, lr=rate)
@@ -513,9 +519,14 @@ def train_to_critical_point(
             adam.step()
             if progress is not None:
                 progress(t + 1, descent_steps + newton_steps)
+            if stop is not None and stop():
+                taken = t + 1
+                break
         adam.zero_grad(set_to_none=True)
     loss, gradient = loss_and_gradient(model, loss_fn, inputs, targets)
     norm = float(torch.linalg.vector_norm(gradient))
+    if taken < descent_steps:
+        return CriticalTraining(taken, 0, loss, norm, norm < grad_tol, "none", interrupted=True)
     if norm < grad_tol or newton_steps == 0:
         return CriticalTraining(descent_steps, 0, loss, norm, norm < grad_tol, "none")
     p = gradient.numel()

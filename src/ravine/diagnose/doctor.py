@@ -20,28 +20,29 @@ import torch
 from .. import optim, surfaces, tasks
 from ..validation import check_count
 from .hessian import hessian_eigs
-from .monitor import Diagnosis, Monitor, default_window
+from .monitor import MIN_WINDOW, Diagnosis, Monitor, default_window
 
 
 @dataclass
 class DiagnosedRun:
     """A run the doctor trained and diagnosed: the task, the optimizer, the steps it took, the
-    diagnosis, and the monitor that holds every recorded step."""
+    diagnosis, and the monitor that holds every recorded step. ``interrupted``: training was
+    asked to stop before its steps were done; the diagnosis is then of the steps recorded, and
+    None when they are too few for one (fewer than :data:`MIN_WINDOW`)."""
 
     task: str
     optimizer: str
     steps: int
-    diagnosis: Diagnosis
+    diagnosis: Diagnosis | None
     monitor: Monitor
+    interrupted: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """task, optimizer, steps, and the diagnosis's :meth:`Diagnosis.to_json`."""
-        return {
-            "task": self.task,
-            "optimizer": self.optimizer,
-            "steps": self.steps,
-            **self.diagnosis.to_json(),
-        }
+        """task, optimizer, steps, interrupted, and the diagnosis's :meth:`Diagnosis.to_json`
+        (a verdict of None when there is no diagnosis)."""
+        found = {"verdict": None} if self.diagnosis is None else self.diagnosis.to_json()
+        run = {"task": self.task, "optimizer": self.optimizer, "steps": self.steps}
+        return {**run, "interrupted": self.interrupted, **found}
 
 
 # How the evidence a record lacked is named to the reader.
@@ -95,12 +96,14 @@ def train_and_diagnose(
     seed: int = 0,
     window: int | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> DiagnosedRun:
     """Train ``task`` with ``optimizer`` for ``steps`` full-batch updates under a Monitor and
     diagnose the last ``window`` steps (default: the last half, at most 200).
 
     ``schedule`` multiplies η (a ravine schedule, driven by a Scheduler). Training stops early
-    when the loss stops being finite; that step is the evidence of divergence.
+    when the loss stops being finite; that step is the evidence of divergence. ``stop()``
+    (polled after each update: Ctrl-C) stops it too, and the steps recorded are diagnosed.
     """
     check_count("steps", steps, 2)
     model, loss_fn, inputs, targets = _task_parts(task, seed)
@@ -117,6 +120,7 @@ def train_and_diagnose(
     monitor = Monitor(model, opt, layers=False)
     params = [p for p in model.parameters() if p.requires_grad]
     before = None  # θ^{t−1}, for the curvature the last step crossed
+    interrupted = False
     for step in range(steps):
         if step == steps - 1:
             before = [p.detach().clone() for p in params]
@@ -133,6 +137,11 @@ def train_and_diagnose(
         if not math.isfinite(value):
             before = None
             break
+        if stop is not None and stop():
+            interrupted, before = True, None
+            break
+    if interrupted and len(monitor.history) < MIN_WINDOW:
+        return DiagnosedRun(task, optimizer, len(monitor.history), None, monitor, True)
     diagnosis = monitor.diagnose(
         window=window or default_window(len(monitor.history)),
         critical=(loss_fn, inputs, targets),
@@ -140,7 +149,7 @@ def train_and_diagnose(
             model, params, before, loss_fn, inputs, targets
         ),
     )
-    return DiagnosedRun(task, optimizer, len(monitor.history), diagnosis, monitor)
+    return DiagnosedRun(task, optimizer, len(monitor.history), diagnosis, monitor, interrupted)
 
 
 @torch.no_grad()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -70,6 +71,16 @@ def experiment(name: str) -> Experiment:
     return importlib.import_module(f"{__name__}.{ORDER[name]}")  # type: ignore[return-value]
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_all`: a KeyboardInterrupt that keeps what was done.
+    ``results`` are the experiments that finished (in the lecture's order), ``lost`` those that
+    were running and were stopped (their work is lost), ``not_run`` those not started."""
+
+    def __init__(self, results: list[Result], lost: list[str], not_run: list[str]) -> None:
+        super().__init__("the run was interrupted")
+        self.results, self.lost, self.not_run = results, lost, not_run
+
+
 def run_all(
     out: Path,
     only: Iterable[str] | None = None,
@@ -84,7 +95,9 @@ def run_all(
     numbers and figures are the same as one after another, since every experiment starts from
     the same seed of torch's global generator either way. ``progress(name, done, total)`` is
     called as experiments start (one by one) or finish (in parallel). An experiment that
-    raises becomes a failed Result; the others' results are kept."""
+    raises becomes a failed Result; the others' results are kept. Ctrl-C (KeyboardInterrupt)
+    stops the experiments running (and the workers) and raises :class:`RunInterrupted` with
+    the results finished so far."""
     names = list(ORDER) if not only else list(dict.fromkeys(only))  # each name once, in order
     modules = [experiment(name) for name in names]  # unknown names fail before any run
     check_count("jobs", jobs)
@@ -96,7 +109,10 @@ def run_all(
         for index, module in enumerate(modules):
             if progress is not None:
                 progress(module.NAME, index, len(modules))
-            results.append(_run_one(module.NAME, out, quick))
+            try:
+                results.append(_run_one(module.NAME, out, quick))
+            except KeyboardInterrupt:
+                raise RunInterrupted(results, [module.NAME], names[index + 1 :]) from None
     else:
         results = _run_in_parallel([m.NAME for m in modules], out, quick, progress, jobs)
     if progress is not None:
@@ -132,7 +148,11 @@ def _run_in_parallel(
     context = multiprocessing.get_context("spawn")
     done: dict[str, Result] = {}
     started = longest_first(names)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=context) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(names)), mp_context=context, initializer=_ignore_ctrl_c
+    )
+    running: dict = {}
+    try:
         running = {pool.submit(_run_one, name, out, quick): name for name in started}
         if progress is not None:
             progress(started[0], 0, len(names))
@@ -145,7 +165,34 @@ def _run_in_parallel(
             if progress is not None:
                 waiting = [n for n in started if n not in done]
                 progress(waiting[0] if waiting else "", len(done), len(names))
+    except KeyboardInterrupt:
+        for future, name in running.items():  # finished, not yet collected
+            if future.done() and not future.cancelled() and future.exception() is None:
+                done.setdefault(name, future.result())
+        lost = [running[f] for f in running if f.running()]
+        _stop_workers(pool)
+        finished = [done[name] for name in names if name in done]
+        not_run = [name for name in names if name not in done and name not in lost]
+        raise RunInterrupted(finished, [n for n in names if n in lost], not_run) from None
+    finally:
+        pool.shutdown(cancel_futures=True)
     return [done[name] for name in names]
+
+
+def _ignore_ctrl_c() -> None:
+    """A worker's start: Ctrl-C at the terminal reaches every process of the group; the
+    workers leave it to the main process, which stops them (:func:`_stop_workers`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool``'s workers now, the experiments they run lost, and cancel the rest."""
+    workers = list((pool._processes or {}).values())  # the executor has no public handle
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join()
 
 
 def longest_first(names: Iterable[str]) -> list[str]:
@@ -161,6 +208,7 @@ __all__ = [
     "ORDER",
     "Experiment",
     "Result",
+    "RunInterrupted",
     "experiment",
     "longest_first",
     "run_all",

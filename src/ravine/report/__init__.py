@@ -6,6 +6,6 @@ The plots (:mod:`.plots`) are imported on their own, since they load matplotlib.
 """
 
 from .html import write_report
-from .result import Evidence, Result, jsonable
+from .result import Evidence, NotRun, Result, jsonable
 
-__all__ = ["Evidence", "Result", "jsonable", "write_report"]
+__all__ = ["Evidence", "NotRun", "Result", "jsonable", "write_report"]

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from ..files import write_text
-from .result import HELD, NOT_HELD, OUTCOMES, PARTIAL, Result, jsonable
+from .result import HELD, NOT_HELD, NOT_RUN, OUTCOMES, PARTIAL, NotRun, Result, jsonable
 from .sections import CSS, anchor, mark, section, short_verdict, text
 
 TITLE = "Tips for training: Adaptive Learning Rate — the lecture's claims, measured"
@@ -37,39 +38,52 @@ def outcome_counts(results: Sequence[Result]) -> dict[str, int]:
     return {outcome: sum(r.outcome == outcome for r in results) for outcome in OUTCOMES}
 
 
-def headline(results: Sequence[Result]) -> str:
-    """ "11 held, 3 partial, 2 not held here (16 claims)": each outcome counted as it is, a
-    partial one never as held."""
+def outcome_line(results: Sequence[Result], not_run: Sequence[NotRun] = ()) -> str:
+    """ "11 held, 3 partial, 2 not held here": each outcome counted as it is, a partial one
+    never as held; with experiments ``not_run``, "…, 4 not run"."""
     counts = outcome_counts(results)
     told = f"{counts[HELD]} held, {counts[PARTIAL]} partial, {counts[NOT_HELD]} not held here"
-    return f"{told} ({len(results)} claim{'' if len(results) == 1 else 's'})"
+    return told + (f", {len(not_run)} {NOT_RUN}" if not_run else "")
 
 
-def write_report(results: Sequence[Result], out: Path) -> Path:
+def headline(results: Sequence[Result], not_run: Sequence[NotRun] = ()) -> str:
+    """ "11 held, 3 partial, 2 not held here (16 claims)": :func:`outcome_line` and the
+    number of claims, those not run included."""
+    claims = len(results) + len(not_run)
+    return f"{outcome_line(results, not_run)} ({claims} claim{'' if claims == 1 else 's'})"
+
+
+def write_report(results: Sequence[Result], out: Path, not_run: Sequence[NotRun] = ()) -> Path:
     """Write ``out/index.html`` and ``out/results.json`` for ``results``; return index.html.
 
     ``results.json`` is ``{"reproduced": every claim reproduced, "outcomes": {"held": n,
     "partial": n, "not held": n}, "experiments": [...]}`` with each experiment's
     :meth:`Result.to_json`; numbers that are not finite (nan, ±inf) are written as null there,
-    since JSON has no such numbers, and as ``nan``/``inf`` on the page.
+    since JSON has no such numbers, and as ``nan``/``inf`` on the page. Experiments
+    ``not_run`` (a run interrupted) have no outcome: they are counted under ``"not run"`` in
+    ``outcomes`` and listed under ``"not_run"`` (name, title, why), and the run is not
+    reproduced.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     document = {
-        "reproduced": all(r.reproduced for r in results),
+        "reproduced": all(r.reproduced for r in results) and not not_run,
         "outcomes": outcome_counts(results),
         "experiments": [jsonable(r.to_json()) for r in results],
     }
+    if not_run:
+        document["outcomes"][NOT_RUN] = len(not_run)
+        document["not_run"] = [asdict(missing) for missing in not_run]
     write_text(
         out / "results.json",
         json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
     )
-    return write_text(out / "index.html", _page(results, out))
+    return write_text(out / "index.html", _page(results, out, not_run))
 
 
-def _page(results: Sequence[Result], out: Path) -> str:
+def _page(results: Sequence[Result], out: Path, not_run: Sequence[NotRun] = ()) -> str:
     counts = outcome_counts(results)
-    tone = "held" if counts[HELD] == len(results) else "mixed"
+    tone = "held" if counts[HELD] == len(results) and not not_run else "mixed"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -82,10 +96,10 @@ def _page(results: Sequence[Result], out: Path) -> str:
         "<body>",
         "<header>",
         f"<h1>{text(TITLE)}</h1>",
-        f'<p id="headline" class="headline {tone}">{text(headline(results))}</p>',
+        f'<p id="headline" class="headline {tone}">{text(headline(results, not_run))}</p>',
         "</header>",
         _contents(results),
-        _summary(results),
+        _summary(results, not_run),
         '<h2 id="how-to-read">How to read this page</h2>',
         f'<p>Every optimizer the lecture names is one rule, <span class="rule">{RULE}</span>: a '
         "choice of the direction m, the magnitude σ and the schedule η<sup>t</sup>. Each claim "
@@ -131,9 +145,10 @@ def _contents(results: Sequence[Result]) -> str:
     return "\n".join(parts)
 
 
-def _summary(results: Sequence[Result]) -> str:
+def _summary(results: Sequence[Result], not_run: Sequence[NotRun] = ()) -> str:
     """One line per claim: its number, its title linked to its section, its mark and outcome,
-    and the first sentence of its verdict, trimmed."""
+    and the first sentence of its verdict, trimmed; then one per experiment not run, with
+    why."""
     rows = [
         '<h2 id="summary">Summary</h2>',
         '<table id="verdicts" class="summary">',
@@ -146,6 +161,13 @@ def _summary(results: Sequence[Result]) -> str:
             f'<td class="title"><a href="#{anchor(r.name)}">{text(r.title)}</a></td>'
             f'<td class="outcome">{mark(r.outcome)}&nbsp;{text(r.outcome)}</td>'
             f'<td class="gist">{text(short_verdict(r.verdict))}</td></tr>'
+        )
+    for missing in not_run:
+        rows.append(
+            f'<tr class="{_css(NOT_RUN)}"><td class="count">–</td>'
+            f'<td class="title">{text(missing.title)}</td>'
+            f'<td class="outcome">{text(NOT_RUN)}</td>'
+            f'<td class="gist">{text(missing.why)}</td></tr>'
         )
     rows += ["</tbody>", "</table>"]
     return "\n".join(rows)

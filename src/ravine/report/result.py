@@ -16,6 +16,18 @@ from typing import Any
 # its conditions), or did not hold here.
 HELD, PARTIAL, NOT_HELD = "held", "partial", "not held"
 OUTCOMES = (HELD, PARTIAL, NOT_HELD)
+# A claim of the run with no outcome at all: its experiment was not run (an interruption).
+NOT_RUN = "not run"
+
+
+@dataclass(frozen=True)
+class NotRun:
+    """An experiment that was asked for but has no result: its ``name`` and ``title``, and
+    ``why`` it was not run (e.g. "the run was interrupted before it started")."""
+
+    name: str
+    title: str
+    why: str
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ class SweepResult:
     the lowest final loss among the runs that did not diverge (None when all did).
     ``parameters``: the final θ of every run stacked, name → (R, ...); ``state``: the
     optimizer's stacked state, name → {key: tensor}. ``seconds``: the sweep's wall time.
+    ``interrupted``: why the sweep holds fewer η or steps than asked (None when it ran them
+    all).
     """
 
     problem: str
@@ -51,6 +53,7 @@ class SweepResult:
     parameters: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
     state: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     minimum: tuple[float, float] | None = None  # a surface's minimum
+    interrupted: str | None = None
 
     @property
     def runs(self) -> int:
@@ -158,6 +161,7 @@ class SweepResult:
             else [_finite_or_none(v) for v in distance.tolist()],
             "seconds": self.seconds,
             "settings_steps_per_second": self.settings_steps_per_second,
+            "interrupted": self.interrupted,
         }
 
 

@@ -234,6 +234,7 @@ def sweep(
     chunk: int | None = None,
     dtype: torch.dtype = torch.float64,
     progress: Callable[[int, int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> SweepResult:
     """Run ``optimizer`` (a catalog name) once per learning rate, all runs at once.
 
@@ -258,6 +259,9 @@ def sweep(
         dtype: a surface's θ dtype (a network keeps its model's).
         progress: ``progress(done, total)`` after each step of each chunk: ``done`` of the
             ``total`` = steps × chunks.
+        stop: polled after each step (Ctrl-C): when True the sweep stops there. The result
+            then holds the chunks already done, or, when the first chunk was not done, its
+            runs up to the step reached; ``interrupted`` says what is missing.
 
     Returns the :class:`SweepResult`. Bad input raises ValueError naming it, before any step.
     """
@@ -280,6 +284,7 @@ def sweep(
     begun = time.perf_counter()
     chunks = []
     total = steps * -(-len(rates) // size)  # steps × ⌈runs / chunk⌉
+    done_runs, done_steps = 0, steps
     for first in range(0, len(rates), size):
         done = steps * (first // size)
         tick = None if progress is None else lambda t, done=done: progress(done + t, total)
@@ -288,18 +293,30 @@ def sweep(
         # Building the optimizer checks every hyperparameter and gives the parts and the group.
         rule = catalog.create(optimizer, list(runs.parameters.values()), lr=part[0], **options)
         with torch.no_grad():
-            state, losses = _descend_together(runs, rule, part, multipliers, every, tick)
-        chunks.append((runs.parameters, state, losses))
+            state, losses, taken = _descend_together(
+                runs, rule, part, multipliers, every, tick, stop
+            )
+        if taken == steps or not chunks:  # a whole chunk, or the first one's runs so far
+            chunks.append((runs.parameters, state, losses))
+            done_runs, done_steps = first + len(part), taken
+        if stop is not None and stop():
+            break
     seconds = time.perf_counter() - begun
     params, state, losses = _join(chunks, rule.scalar_state)
+    interrupted = None
+    if (done_runs, done_steps) != (len(rates), steps):  # stopped
+        kept = [*range(0, done_steps, every), done_steps]
+        interrupted = (
+            f"interrupted: {done_runs} of {len(rates)} η run for {done_steps} of {steps} steps"
+        )
 
     return SweepResult(
         problem=getattr(target, "name", str(problem)),
         kind=runs.kind,
         optimizer=optimizer,
         options=options,
-        lrs=rates,
-        steps=steps,
+        lrs=rates[:done_runs],
+        steps=done_steps,
         curve_steps=kept,
         losses=losses,
         seconds=seconds,
@@ -308,6 +325,7 @@ def sweep(
         parameters=params,
         state=state,
         minimum=getattr(target, "minimum", None) if runs.kind == "surface" else None,
+        interrupted=interrupted,
     )
 
 
@@ -365,9 +383,10 @@ def _join(chunks, scalars):
     return params, state, torch.cat([c[2] for c in chunks], dim=1)
 
 
-def _descend_together(runs, rule, rates, multipliers, every, tick=None):
-    """N updates of every stacked parameter in place (``tick(t)`` after update t, from 1);
-    returns the stacked state and the kept losses (K, R)."""
+def _descend_together(runs, rule, rates, multipliers, every, tick=None, stop=None):
+    """N updates of every stacked parameter in place (``tick(t)`` after update t, from 1;
+    fewer when ``stop()`` turns True after one); returns the stacked state, the kept losses
+    (K, R) and the updates made."""
     direction, magnitude, scale_first = rule.direction, rule.magnitude, rule.scale_first
     params = runs.parameters
     first = next(iter(params.values()))
@@ -384,6 +403,7 @@ def _descend_together(runs, rule, rates, multipliers, every, tick=None):
         groups[name] = group
     constant = all(m == 1.0 for m in multipliers)
     kept: list[torch.Tensor] = []
+    taken = 0
     for t, multiplier in enumerate(multipliers):
         grads, loss = runs.gradients()
         if t % every == 0:
@@ -403,7 +423,10 @@ def _descend_together(runs, rule, rates, multipliers, every, tick=None):
                 magnitude,
                 scale_first,
             )
+        taken = t + 1
         if tick is not None:
-            tick(t + 1)
+            tick(taken)
+        if stop is not None and stop():
+            break
     kept.append(runs.losses())  # L(θ^N)
-    return state, torch.stack(kept)
+    return state, torch.stack(kept), taken

@@ -210,13 +210,16 @@ def range_test(
     smoothing: float = SMOOTHING,
     divergence: float = DIVERGENCE,
     progress: Callable[[int, int, float], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> RangeTest:
     """The range test on ``model`` trained by ``optimizer`` (any torch optimizer: every
     parameter group gets η_k) with ``loss_fn(model(x), y)`` on mini-batches of ``batch_size``
     rows of ``inputs``/``targets``, the order drawn from a generator seeded with ``seed + 1``
     (as :func:`ravine.training.train` does). η_k sweeps ``lr_min`` … ``lr_max`` over ``steps``
     updates; ``smoothing`` is β, ``divergence`` the stopping multiple (see the module).
-    ``progress(k, steps, L_k)`` is called after each update k (from 1).
+    ``progress(k, steps, L_k)`` is called after each update k (from 1); ``stop()`` is polled
+    after it (Ctrl-C): when True the sweep stops there, ``stopped`` says so, and the curve so
+    far is read as usual.
 
     The model's parameters, buffers and mode and the optimizer's state are restored before
     this returns (or raises). Bad arguments raise ValueError naming the value and what is
@@ -250,7 +253,7 @@ def range_test(
         shuffle = torch.Generator().manual_seed(seed + 1)
         batches = _batches(len(inputs), batch_size, shuffle)
         test.stopped = _rising_updates(
-            test, lrs, batches, model, optimizer, loss_fn, inputs, targets, progress
+            test, lrs, batches, model, optimizer, loss_fn, inputs, targets, progress, stop
         )
     test.suggestion = suggest_lr(test.lrs, test.smoothed)
     test.warning = _warning(test)
@@ -271,13 +274,14 @@ def lr_find(
     smoothing: float = SMOOTHING,
     divergence: float = DIVERGENCE,
     progress: Callable[[int, int, float], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> RangeTest:
     """The range test on a built-in task: the task's model seeded with ``seed``, the catalog
     optimizer ``optimizer`` with ``options`` (every hyperparameter but η, which the sweep
     sets), on the training part of the same seeded split that :func:`ravine.training.train`
     uses with ``validation`` (the held-out part is never touched). So the suggestion applies
     to ``train(task, optimizer, lr=suggestion, options=options, seed=seed, ...)``.
-    ``progress`` is :func:`range_test`'s.
+    ``progress`` and ``stop`` are :func:`range_test`'s.
     """
     settings = dict(options or {})
     if "lr" in settings:
@@ -306,6 +310,7 @@ def lr_find(
         smoothing=smoothing,
         divergence=divergence,
         progress=progress,
+        stop=stop,
     )
     test.settings = {
         "task": task.name,
@@ -328,11 +333,12 @@ def _rising_updates(
     inputs: torch.Tensor,
     targets: torch.Tensor,
     progress: Callable[[int, int, float], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> str | None:
     """The sweep itself: update k on the next batch with η_k, recording L_k (at θ_k, before
     the update) and L̄_k in ``test``. Returns why it stopped early (a non-finite loss or
-    gradient, or L̄_k above ``test.divergence`` times its lowest; it names update k as the
-    (k+1)-th, counted from 1 as training counts), None after every η."""
+    gradient, L̄_k above ``test.divergence`` times its lowest, or ``stop()``; it names update
+    k as the (k+1)-th, counted from 1 as training counts), None after every η."""
     beta, divergence = test.smoothing, test.divergence
     average, best = 0.0, math.inf
     for k, lr in enumerate(lrs):
@@ -362,6 +368,9 @@ def _rising_updates(
             return f"the gradient at update {k + 1} (η = {lr:.3g}) is not finite: {error}"
         if progress is not None:
             progress(k + 1, len(lrs), value)
+        if stop is not None and stop():
+            done = k + 1
+            return f"interrupted after update {done} (η = {lr:.3g}), {done} of {len(lrs)} recorded"
     return None
 
 
