@@ -75,6 +75,17 @@ def test_a_pipe_is_written_through_not_replaced(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
 
 
+def test_a_pipe_whose_reader_went_away_is_no_write_error(tmp_path):
+    fifo, read = open_pipe(tmp_path)
+
+    def reader_gone(path):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):  # left for the command line to end quietly
+        replace_atomically(fifo, reader_gone)
+    read()
+
+
 def test_a_figure_goes_into_a_pipe_whole(tmp_path):
     import matplotlib.pyplot as plt
 

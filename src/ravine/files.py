@@ -43,6 +43,8 @@ def replace_atomically(path: str | Path, write: Callable[[Path], object]) -> Pat
     if written_through(path):
         try:
             write(path)
+        except BrokenPipeError:  # the reader went away (| head): not the file's fault
+            raise
         except OSError as error:
             raise WriteError(path, error) from error
         return path
