@@ -7,11 +7,17 @@ refuses it.
 ``ravine --version`` says the installed version. ``-v/--verbose`` and ``-q/--quiet`` (before or
 after the command) say more or less on stderr: results go to stdout, progress and warnings to
 stderr through :mod:`logging` (:mod:`ravine.commands.progress`).
+
+A file or folder that cannot be written is also one line and exit status 2 (the commands check
+their output paths before the work starts; this catches what those checks could not foresee).
+When the reader of stdout goes away (``ravine ... | head``), ravine stops quietly with exit
+status 141, as a Unix tool stopped by SIGPIPE does (128 + 13).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import typing
 from collections.abc import Sequence
@@ -19,6 +25,7 @@ from collections.abc import Sequence
 from .commands import COMMANDS
 from .commands.arguments import add_output_flags
 from .commands.progress import configure_logging
+from .files import WriteError
 
 
 def version() -> str:
@@ -69,6 +76,9 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return joined
 
 
+PIPE_CLOSED = 128 + 13  # the status of a process stopped by SIGPIPE, as a shell reports it
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ravine`` on ``argv`` (default: the process's arguments); the exit status."""
     parser = build_parser()
@@ -77,10 +87,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("-v/--verbose and -q/--quiet say opposite things; give one")
     try:
         with configure_logging(verbose=args.verbose, quiet=args.quiet):
-            return args.run(args)
+            status = args.run(args)
+            sys.stdout.flush()  # a closed pipe is found here, not at the exit
+            return status
     except ValueError as error:
         print(f"ravine: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader of stdout is gone (| head): nothing more to say
+        _silence_stdout()
+        return PIPE_CLOSED
+    except OSError as error:  # a file that could not be written (or read)
+        print(f"ravine: error: {_reason(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C, or one where no command stops cleanly
         print("ravine: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that flushing what is left at the exit does not
+    fail again on the closed pipe (the recipe of Python's documentation on SIGPIPE)."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (captured): nothing to flush
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, descriptor)
+    os.close(null)
+
+
+def _reason(error: OSError) -> str:
+    """One line for ``error``: what could not be done with which path, and why."""
+    if isinstance(error, WriteError) or not error.filename:
+        return str(error)
+    return f"cannot use {str(error.filename)!r}: {error.strerror}"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import schedules
-from ..files import folder_to_write
+from ..files import check_writable, folder_to_write
 from ..optim import catalog
 from ..validation import is_real
 
@@ -59,25 +59,31 @@ fraction = reading(float, "a number", lambda v: 0 <= v < 1, "must be a fraction 
 
 
 def folder_path(text: str) -> Path:
-    """argparse type: a folder to write in; an existing regular file there is refused."""
+    """argparse type: a folder to read (a checkpoint to resume); an existing regular file there
+    is refused."""
     try:
         return folder_to_write(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def output_folder(text: str) -> Path:
+    """argparse type: a folder to write in (figures, checkpoints, a report), refused before
+    any work when nothing could be written there (:func:`ravine.files.check_writable`)."""
+    try:
+        return check_writable(text, folder=True)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def output_file(text: str) -> str:
-    """argparse type: the name of a file to write (a figure, a CSV table); refused when a
-    folder above it is a regular file (nothing could be written there) or when it names a
-    folder."""
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file name")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise argparse.ArgumentTypeError(f"{str(parent)!r} is a file, not a folder")
-            break
+    """argparse type: the name of a file to write (a figure, a CSV table), refused before any
+    work when it names a folder or nothing could be written where it goes
+    (:func:`ravine.files.check_writable`)."""
+    try:
+        check_writable(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return text
 
 
@@ -258,7 +264,7 @@ def add_seed(
 def add_plot(parser: argparse.ArgumentParser, help: str, *, folder: bool = False) -> None:
     """``--plot FILE.png``, or ``--plot DIR`` (a Path) for a ``folder`` of figures."""
     if folder:
-        parser.add_argument("--plot", type=folder_path, metavar="DIR", help=help)
+        parser.add_argument("--plot", type=output_folder, metavar="DIR", help=help)
     else:
         parser.add_argument("--plot", type=output_file, metavar="FILE.png", help=help)
 

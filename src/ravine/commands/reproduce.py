@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .. import experiments
 from ..files import claimed_folder
-from .arguments import folder_path, one_of, whole_number
+from .arguments import one_of, output_folder, whole_number
 from .progress import ExperimentProgress
 
 if TYPE_CHECKING:
@@ -35,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--out``, ``--only`` (checked against :data:`ravine.experiments.ORDER`), ``--quick``."""
     parser.add_argument(
         "--out",
-        type=folder_path,
-        default=Path("out/reproduce"),
+        type=output_folder,
+        default="out/reproduce",  # (a text, so that the type checks it too)
         metavar="DIR",
         help="folder for index.html, results.json and the figures (default out/reproduce)",
     )

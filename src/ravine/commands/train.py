@@ -37,6 +37,7 @@ from .arguments import (
     fraction,
     hyperparameters,
     output_file,
+    output_folder,
     whole_number,
 )
 from .interrupts import stop_on_signals
@@ -86,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tensorboard",
-        type=folder_path,
+        type=output_folder,
         metavar="DIR",
         help="log to TensorBoard in DIR: the Monitor's numbers each update, the losses and "
         "metrics each epoch",
@@ -101,7 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json(parser)
     parser.add_argument(
         "--checkpoint",
-        type=folder_path,
+        type=output_folder,
         metavar="DIR",
         help="write a checkpoint in DIR each epoch (or every --checkpoint-every updates) and on "
         "Ctrl-C; resume it with --resume DIR",

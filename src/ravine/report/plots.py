@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen first
 from matplotlib.colors import to_hex, to_rgb
 
-from ..files import replace_atomically
+from ..files import write_figure, written_through
 from ..validation import require
 
 if TYPE_CHECKING:
@@ -145,14 +145,14 @@ def _legend_below(fig: Figure, handles: Sequence) -> None:
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Lay out ``fig`` (unless it has its own layout engine, as the helpers' figures do), write it
     to ``path`` atomically (the format from the suffix: .png, .svg, .pdf) and close it. A name
-    without a suffix gets matplotlib's default format's, as ``savefig`` gives it. Returns the
-    path written."""
+    without a suffix gets matplotlib's default format's, as ``savefig`` gives it (a device or
+    pipe such as /dev/stdout keeps its name and gets that format). Returns the path written."""
     path = Path(path)
-    if not path.suffix:
+    if not path.suffix and not written_through(path):
         path = path.with_name(f"{path.name}.{plt.rcParams['savefig.format']}")
     if fig.get_layout_engine() is None:
         fig.tight_layout()
-    replace_atomically(path, fig.savefig)
+    write_figure(path, fig, path.suffix[1:] or plt.rcParams["savefig.format"])
     plt.close(fig)
     return path
 

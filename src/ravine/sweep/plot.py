@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # the backend is chosen first
 
-from ..files import replace_atomically
+from ..files import write_figure
 from .result import SweepResult
 
 
@@ -85,6 +85,6 @@ def plot_sweep(result: SweepResult, path: str | Path, *, title: str) -> Path:
     fig.colorbar(mappable, ax=right, label=r"$\eta$")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    replace_atomically(path, fig.savefig)
+    write_figure(path, fig, path.suffix[1:] or plt.rcParams["savefig.format"])
     plt.close(fig)
     return path
