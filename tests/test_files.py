@@ -188,3 +188,20 @@ def test_a_lock_held_by_a_live_process_says_which_file_to_delete(tmp_path):
     assert "(process 1)" in str(refused.value)
     assert f"delete the lock file {str(tmp_path / LOCK)!r}" in str(refused.value)
     assert (tmp_path / LOCK).read_text() == "1"  # still protected until deleted
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="no /dev/stdout here")
+def test_dev_stdout_redirected_to_a_file_is_written_through_not_replaced(tmp_path):
+    """`ravine … --csv /dev/stdout > out.txt`: the CSV goes into out.txt as stdout does, and
+    what is printed after it too (a replaced out.txt would leave stdout in a deleted file)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.txt"
+    code = (
+        "import sys; from ravine.files import write_text; "
+        "write_text('/dev/stdout', 'the csv\\n'); print('printed after')"
+    )
+    with out.open("w") as stdout:
+        subprocess.run([sys.executable, "-c", code], stdout=stdout, check=True)
+    assert out.read_text() == "the csv\nprinted after\n"

@@ -15,6 +15,8 @@ from __future__ import annotations
 import io
 import os
 import stat
+import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -40,9 +42,13 @@ def replace_atomically(path: str | Path, write: Callable[[Path], object]) -> Pat
     ``path`` is followed; a device or pipe there is passed to ``write`` itself. An OSError
     becomes a :class:`WriteError` naming ``path``. Returns ``path``."""
     path = Path(path)
-    if written_through(path):
+    descriptor = open_descriptor(path)
+    if descriptor is not None or written_through(path):
         try:
-            write(path)
+            if descriptor is None:
+                write(path)
+            else:
+                _write_to_descriptor(descriptor, write, path.suffix)
         except BrokenPipeError:  # the reader went away (| head): not the file's fault
             raise
         except OSError as error:
@@ -73,6 +79,37 @@ def written_through(path: str | Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+_STANDARD_STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def open_descriptor(path: str | Path) -> int | None:
+    """The file descriptor of this process that ``path`` names — /dev/stdout, /dev/stderr,
+    /dev/fd/N — or None. Such a path is written through the descriptor itself: opened anew,
+    a file that stdout is redirected to (``> out.txt``) would be written from its start, over
+    what was printed before, and then printed over; replaced, it would take stdout's rest
+    with it."""
+    name = os.path.abspath(path)
+    if name in _STANDARD_STREAMS:
+        return _STANDARD_STREAMS[name]
+    number = name.removeprefix("/dev/fd/")
+    return int(number) if number != name and number.isdigit() else None
+
+
+def _write_to_descriptor(descriptor: int, write: Callable[[Path], object], suffix: str) -> None:
+    """``write`` into a temporary file, whose bytes then go to ``descriptor`` after whatever
+    Python's own streams still hold (flushed first, so the order is kept)."""
+    with tempfile.TemporaryDirectory() as folder:
+        temporary = Path(folder) / f"written{suffix}"
+        write(temporary)
+        data = temporary.read_bytes()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(AttributeError, ValueError):
+            stream.flush()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
 def write_text(path: str | Path, text: str) -> Path:
     """``text`` as UTF-8 in ``path``, atomically. Returns ``path``."""
     return replace_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
@@ -85,6 +122,8 @@ def check_writable(path: str | Path, *, folder: bool = False) -> Path:
     virtual file system such as /proc). Nothing is left: a probe file is made and removed at
     once in the nearest folder that exists. A device or pipe is checked for write permission."""
     path = Path(path)
+    if not folder and open_descriptor(path) is not None:  # this process's own stream
+        return path
     if not folder and written_through(path):
         if not os.access(path, os.W_OK):
             raise ValueError(f"cannot write {str(path)!r}: permission denied")
