@@ -27,6 +27,7 @@ def test_parallel_runs_give_the_sequential_results(tmp_path):
     assert [r.name for r in at_once] == CHEAP  # the lecture's order, whatever finished first
     assert _numbers(at_once) == _numbers(in_turn)
     assert seen[-1] == (3, 3) and (0, 3) in seen
+    assert seen.count((3, 3)) == 1  # "3/3 done" once
     for result in at_once:
         for figure in result.figures:
             assert (tmp_path / "two" / figure).is_file()

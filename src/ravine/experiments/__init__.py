@@ -162,9 +162,9 @@ def _run_in_parallel(
                 done[name] = future.result()
             except Exception as error:  # the worker itself died
                 done[name] = failure(experiment(name), error)
-            if progress is not None:
-                waiting = [n for n in started if n not in done]
-                progress(waiting[0] if waiting else "", len(done), len(names))
+            waiting = [n for n in started if n not in done]
+            if progress is not None and waiting:  # the last is reported once, by run_all
+                progress(waiting[0], len(done), len(names))
     except KeyboardInterrupt:
         for future, name in running.items():  # finished, not yet collected
             if future.done() and not future.cancelled() and future.exception() is None:
