@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ravine import cli
+from ravine.commands.train_report import shown
 from ravine.diagnose.monitor import VERDICTS
 from ravine.schedules import from_spec
 from ravine.training import train
@@ -96,11 +97,21 @@ def test_the_printed_numbers_are_the_librarys(capsys):
     # the base η, not η^0 = 0 at the start of the warm-up
     assert "momentum η = 0.05 × linear-warmup:steps=4, batch 50, 2 epochs" in out
     final = expected.final
-    assert f"train loss   {final.train_loss:.4g}   mae {final.train_metric:.4g}" in out
-    assert f"val loss     {final.val_loss:.4g}   mae {final.val_metric:.4g}" in out
+    assert f"train loss   {shown(final.train_loss)}   mae {shown(final.train_metric)}" in out
+    assert f"val loss     {shown(final.val_loss)}   mae {shown(final.val_metric)}" in out
     assert "160 training, 40 validation" in out
     assert f"updates      {expected.updates} (4 per epoch)" in out
     assert expected.updates == 8
+
+
+def test_final_numbers_keep_four_significant_digits_and_one_epoch_is_singular(capsys):
+    assert [shown(v) for v in (2.000084, 1.99152, 1234.5, 12345.6, 1e-5, 0.0)] == [
+        "2.000", "1.992", "1234", "1.235e+04", "1.000e-05", "0.000",
+    ]  # fmt: skip
+    assert shown(None) == "n/a" and shown(0.5, 0.0123) == "0.5000 ± 0.012"
+    argv = ["--task", "sinc", "--optimizer", "adam", "--batch-size", "100", "--epochs", "1"]
+    code, out, _ = run(capsys, "train", *argv)
+    assert code == 0 and ", batch 100, 1 epoch\n" in out
 
 
 def test_json_is_the_runs_record_and_parses_strictly(capsys):

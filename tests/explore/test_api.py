@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import http.client
 import io
+import json
 import socket
 import threading
 import time
@@ -16,6 +17,7 @@ import torch
 from ravine.experiments import adagrad_bursts
 from ravine.explore import compute, rules
 from ravine.explore.server import MAX_BODY, WORKERS
+from ravine.schedules import from_spec
 from ravine.surfaces import descend, surface
 
 VALLEY = {"surface": "valley", "optimizer": "gd", "lr": 1e-2, "steps": 2000}
@@ -99,18 +101,18 @@ def test_contour_of_a_surface(served):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"lr": 0}, "lr (η) must be a finite number > 0, got 0"),
-        ({"lr": -1e-3}, "lr (η) must be a finite number > 0"),
-        ({"lr": "big"}, "lr (η) must be a finite number > 0"),
-        ({"steps": 10**9}, "steps must be a whole number from 1 to 100,000, got 1000000000"),
-        ({"steps": 0}, "steps must be a whole number from 1 to 100,000"),
-        ({"steps": 2.5}, "steps must be a whole number"),
+        ({"lr": 0}, "η must be a finite number > 0, got 0"),
+        ({"lr": -1e-3}, "η must be a finite number > 0"),
+        ({"lr": "big"}, "η must be a finite number > 0, got 'big'"),
+        ({"steps": 10**9}, "N (steps) must be a whole number from 1 to 100,000, got 1000000000"),
+        ({"steps": 0}, "N (steps) must be a whole number from 1 to 100,000"),
+        ({"steps": 2.5}, "N (steps) must be a whole number"),
         ({"schedule": "cosine:stepz=10"}, "cosine has no parameter 'stepz'"),
         ({"schedule": "warp-drive"}, "unknown schedule 'warp-drive'"),
         ({"surface": "moon"}, "surface must be one of"),
         ({"optimizer": "sgd-plus"}, "optimizer must be one of"),
         ({"start": [1, "x"]}, "start must be two finite numbers"),
-        ({"tolerance": 2}, "tolerance must be"),
+        ({"tolerance": 2}, "within (tolerance) must be in (0, 1], got 2"),
         ({"colour": "red"}, "unknown setting 'colour'"),
         (
             {
@@ -119,15 +121,20 @@ def test_contour_of_a_surface(served):
                 "magnitude": "lecture-rmsprop",
                 "parameters": {"alpha": 1.5},
             },
-            "alpha must be in (0, 1), got 1.5",
+            "α must be in (0, 1), got 1.5",
         ),
         (
             {"optimizer": "", "direction": "gradient", "magnitude": "lecture-rmsprop"}
             | {"parameters": {"alpha": 0.0}},
-            "alpha must be in (0, 1), got 0.0",
+            "α must be in (0, 1), got 0.0",
         ),
         ({"optimizer": "", "direction": "spin", "magnitude": "one"}, "m must be one of"),
-        ({"optimizer": "adam", "parameters": {"beta1": 1.0}}, "betas[0] must be in [0, 1)"),
+        ({"optimizer": "adam", "parameters": {"beta1": 1.0}}, "β1 must be in [0, 1), got 1.0"),
+        ({"optimizer": "nadam", "parameters": {"beta2": -0.5}}, "β2 must be in [0, 1), got -0.5"),
+        ({"optimizer": "momentum", "parameters": {"mu": -1}}, "μ must be a finite number >= 0"),
+        ({"optimizer": "lecture-momentum", "parameters": {"lambda": 1}}, "λ must be in [0, 1)"),
+        ({"optimizer": "rmsprop", "parameters": {"alpha": 1}}, "α must be in [0, 1), got 1.0"),
+        ({"optimizer": "adam", "parameters": {"beta2": None}}, "β2 must be a finite number"),
     ],
 )
 def test_bad_settings_are_a_400_with_one_line(served, change, message):
@@ -374,3 +381,43 @@ def test_a_page_elsewhere_cannot_drive_it_by_another_host_name(served):
     connection.request("GET", "/", headers={"Host": "localhost:8050"})
     assert connection.getresponse().status == 200
     connection.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("PUT", "/api/run", 405, "POST"),
+        ("DELETE", "/api/export", 405, "POST"),
+        ("GET", "/api/run", 405, "POST"),
+        ("POST", "/api/options", 405, "GET"),
+        ("POST", "/app.js", 405, "GET"),
+        ("PATCH", "/", 405, "GET"),
+        ("PUT", "/nowhere", 404, None),
+        ("POST", "/nowhere", 404, None),
+        ("BREW", "/api/run", 501, None),
+    ],
+)
+def test_every_refusal_is_one_line_of_json_with_the_allowed_method(
+    served, method, path, status, allow
+):
+    server, _ = served
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1])
+    connection.request(method, path, body=b"{}" if method != "GET" else None)
+    answer = connection.getresponse()
+    body = answer.read()
+    connection.close()
+    assert answer.status == status and answer.getheader("Allow") == allow
+    assert answer.getheader("Content-Type") == "application/json"
+    message = json.loads(body)["error"]
+    assert "\n" not in message and "<" not in message
+    if allow:
+        assert message == f"{method} is not allowed on {path}; use {allow}"
+
+
+def test_schedule_templates_are_written_as_the_spec_parser_reads_them():
+    templates = rules.choices()["schedules"]
+    assert templates["one-cycle"].endswith("three_phase=false")  # not Python's False
+    assert "pct_start=0.3," in templates["one-cycle"]
+    for template in templates.values():
+        assert "True" not in template and "False" not in template
+        from_spec(template)

@@ -56,8 +56,12 @@ def settle(page) -> dict:
 
 
 def open_at(page, hash_: str) -> dict:
+    """Open the page at these settings, no pins left from before (a change of the hash alone
+    keeps the page, and its pins)."""
     page.goto(page.base + hash_)
-    return settle(page)
+    answer = settle(page)
+    page.click("#unpin")
+    return answer
 
 
 def move_lr(page, lr: float) -> dict:
@@ -118,7 +122,12 @@ def test_lecture_adagrad_on_pokemon_bursts_and_the_page_counts_them(page):
     assert shown(page, "final") == run.final[0].tolist()
     # σ_w is drawn, per parameter, with the step η/σ_i
     names = page.evaluate("document.getElementById('sigma').data.map((d) => d.name)")
-    assert {"σ1^t", "σ2^t", "η^t/σ1^t", "η^t/σ2^t"} <= set(names)
+    assert {"σ<sub>1</sub><sup>t</sup>", "σ<sub>2</sub><sup>t</sup>"} <= set(names)
+    assert {
+        "η<sup>t</sup>/σ<sub>1</sub><sup>t</sup>",
+        "η<sup>t</sup>/σ<sub>2</sub><sup>t</sup>",
+    } <= set(names)
+    assert not any("^" in name for name in names)
 
 
 def test_a_link_naming_only_the_optimizer_shows_its_m_and_sigma(page):
@@ -222,3 +231,121 @@ def test_downloads_the_figure_and_the_whole_run(page):
         page.click("#csv")
     lines = open(got.value.path(), encoding="utf-8").read().splitlines()
     assert lines[0].startswith("t,theta1,theta2") and len(lines) == 302
+
+
+def map_traces(page) -> list[dict]:
+    return page.evaluate(
+        "document.getElementById('map').data.map((d) => ({name: d.name, marker: d.marker}))"
+    )
+
+
+def refused(page) -> str:
+    """Wait until the page has refused the settings; the message it shows."""
+    page.wait_for_function(f"{IDLE} && document.body.dataset.stale === '1'", timeout=0)
+    return page.inner_text("#error")
+
+
+def change(page, selector: str, text: str) -> None:
+    page.locator(selector).fill(text)
+    page.locator(selector).dispatch_event("change")
+
+
+def test_a_refused_setting_keeps_the_drawn_runs_label_and_pins_that_run(page):
+    open_at(page, "#surface=valley&optimizer=gd&lr=0.01&steps=200")
+    change(page, "#schedule", "cosine")
+    assert "cosine needs steps=" in refused(page)
+    names = [t["name"] for t in map_traces(page)]
+    assert "gd, η = 0.01 (last valid run)" in names  # its own label, not "· cosine"
+    assert page.get_attribute("#numbers", "class") == "stale"
+    page.click("#pin")
+    pinned = [n for n in (t["name"] for t in map_traces(page)) if n.startswith("pinned")]
+    assert pinned == ["pinned: gd, η = 0.01"]
+    change(page, "#schedule", "cosine:steps=200")
+    page.wait_for_function(f"{IDLE} && document.body.dataset.stale === ''", timeout=0)
+    assert "gd, η = 0.01 · cosine:steps=200" in [t["name"] for t in map_traces(page)]
+    assert page.is_hidden("#error") and page.get_attribute("#numbers", "class") == ""
+
+    open_at(page, "#surface=valley&optimizer=adam&lr=0.01&steps=50")
+    change(page, "#parameter-beta1", "1")
+    assert refused(page) == "β1 must be in [0, 1), got 1.0"  # the control's name
+    assert "adam, η = 0.01 (last valid run)" in [t["name"] for t in map_traces(page)]
+    assert page.evaluate("explorer.last.settings.parameters.beta1") == 0.9
+    assert page.problems == []
+
+
+def test_an_empty_box_is_refused_in_the_page_without_a_request(page):
+    open_at(page, "#surface=valley&optimizer=adam&lr=0.01&steps=50")
+    sent: list[str] = []
+
+    def record(request):
+        if "/api/" in request.url:
+            sent.append(request.url)
+
+    page.on("request", record)
+    try:
+        for selector, message in [
+            ("#parameter-beta2", "β2 needs a number"),
+            ("#parameter-beta1", "β1 needs a number"),
+            ("#steps", "N needs a whole number of steps"),
+            ("#tolerance", "within needs a number in (0, 1]"),
+        ]:
+            change(page, selector, "")
+            assert refused(page) == message
+        page.wait_for_timeout(100)  # a request, had one been sent, would have started
+    finally:
+        page.remove_listener("request", record)
+    assert sent == []
+    state = page.evaluate("explorer.state")
+    assert state["parameters"]["beta2"] == 0.999 and state["steps"] == 50  # not 0
+    assert state["tolerance"] == rules.TOLERANCE
+
+
+def test_pins_belong_to_their_surface_and_the_preset_menu_follows_the_settings(page):
+    open_at(page, "#preset=rmsprop")
+    assert page.input_value("#preset") == "rmsprop"
+    page.click("#pin")
+    page.select_option("#surface", "valley")
+    settle(page)
+    assert page.input_value("#preset") == ""  # no longer the preset's settings
+    assert not any(t["name"].startswith("pinned") for t in map_traces(page))
+    title = page.evaluate("document.getElementById('map').layout.title.text")
+    assert "(1 pinned run on other surfaces not shown)" in title
+    page.select_option("#surface", "crescent")
+    settle(page)
+    assert page.input_value("#preset") == "rmsprop"  # the preset's settings again
+    change(page, "#steps", "300")
+    page.wait_for_function(f"{IDLE} && explorer.last.settings.steps === 300", timeout=0)
+    pinned = [t["name"] for t in map_traces(page) if t["name"].startswith("pinned")]
+    assert pinned == ["pinned: lecture-rmsprop, η = 0.05, N = 600"]  # names what differs
+
+
+def test_a_constant_step_size_is_drawn_on_a_readable_range(page):
+    for lr, shown_as in [(0.01, "0.01"), (10.0, "10")]:
+        open_at(page, f"#surface=valley&optimizer=gd&lr={lr}&steps=20")
+        assert page.inner_text("#lr-value") == shown_as
+        layout = page.evaluate("document.getElementById('sigma').layout")
+        low, high = layout["yaxis2"]["range"]
+        assert low == 0 and high == pytest.approx(1.2 * lr)  # not lr ± 1
+        assert layout["yaxis"]["range"] == [0, 1.2]
+        names = page.evaluate("document.getElementById('sigma').data.map((d) => d.name)")
+        assert "σ = 1 (no adaptive σ)" in names
+    start = next(t for t in map_traces(page) if t["name"] == "start θ⁰")
+    assert start["marker"]["line"]["color"] not in ("#fff", "#ffffff", "white")
+    assert page.problems == []
+
+
+def test_a_link_with_bad_values_says_so_in_the_controls_names(page):
+    open_at(page, "#surface=valley&optimizer=gd&lr=abc&start=a,b&steps=100")
+    note = page.inner_text("#note")
+    assert "η must be a number > 0, got 'abc'; η = 0.01 is used" in note
+    assert "start θ⁰ must be two numbers θ1,θ2, got 'a,b'" in note
+    assert page.inner_text("#lr-value") == "0.01"  # not NaN
+    assert page.evaluate("explorer.last.settings.lr") == 0.01
+    open_at(page, "#surface=valley&optimizer=gd&lr=1000&steps=5")
+    assert page.inner_text("#lr-value") == "1000"  # not 1e+3
+    assert page.is_hidden("#note")
+    open_at(page, "#preset=nope")
+    note = page.inner_text("#note")
+    assert note.startswith("no preset 'nope'; valid: stuck, ")
+    assert "rmsprop" in note and note.endswith("the defaults are shown")
+    assert page.problems == []

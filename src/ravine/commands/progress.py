@@ -30,6 +30,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+
+def four_digits(value: float) -> str:
+    """A loss or metric as printed: 4 significant digits, zeros kept (2.000 beside 1.992, not
+    2)."""
+    return f"{value:#.4g}".replace(".e", "e").removesuffix(".")
+
+
 log = logging.getLogger(__name__)
 
 FORMAT = "ravine: %(message)s"
@@ -227,13 +234,13 @@ class EpochProgress:
     def epoch(self, record: Any, epochs: int) -> None:
         self.close()
         parts = [f"{self.fold}epoch {record.epoch}/{epochs}"]
-        parts.append(f"train loss {record.train_loss:.4g}")
+        parts.append(f"train loss {four_digits(record.train_loss)}")
         if record.val_loss is not None:
-            parts.append(f"val loss {record.val_loss:.4g}")
+            parts.append(f"val loss {four_digits(record.val_loss)}")
         if record.val_metric is not None:
-            parts.append(f"val {self.metric_name} {record.val_metric:.4g}")
+            parts.append(f"val {self.metric_name} {four_digits(record.val_metric)}")
         elif record.train_metric is not None:
-            parts.append(f"train {self.metric_name} {record.train_metric:.4g}")
+            parts.append(f"train {self.metric_name} {four_digits(record.train_metric)}")
         parts.append(f"({time.perf_counter() - self.start:.1f} s)")
         log.info("  ".join(parts))
 

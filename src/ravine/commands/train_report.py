@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import tasks
+from .progress import four_digits
 
 if TYPE_CHECKING:
     from ..training import Run
@@ -20,15 +21,17 @@ def setting(task: tasks.Task, args: argparse.Namespace, first: Run) -> tuple[str
     what = f"{task.name}: {task.model_spec}, loss {task.loss_name}"
     schedule = "" if first.schedule is None else f" × {first.schedule}"
     how = f"{args.optimizer} η = {first.lr:g}{schedule}, batch {args.batch_size}, "
-    how += f"{args.epochs} epochs"
+    how += f"{args.epochs} epoch" + ("" if args.epochs == 1 else "s")
     return what, how
 
 
 def shown(value: float | None, spread: float | None = None) -> str:
-    """A final number as printed: 4 significant digits, "n/a" when there is none."""
+    """A final number as printed: 4 significant digits, zeros kept (2.000 beside 1.992, not 2),
+    "n/a" when there is none."""
     if value is None:
         return "n/a"
-    return f"{value:.4g}" if spread is None else f"{value:.4g} ± {spread:.2g}"
+    digits = four_digits(value)
+    return digits if spread is None else f"{digits} ± {spread:.2g}"
 
 
 def duration(seconds: float) -> str:

@@ -45,14 +45,17 @@ MAX_STEPS = 100_000  # N: a 100,000-step run takes a few seconds; more would hol
 LR_RANGE = (1e-8, 10.0)  # the η slider's ends
 TOLERANCE = 1e-3  # default: "within" = ‖θ^t − θ*‖ <= this fraction of ‖θ⁰ − θ*‖
 
-# The hyperparameters the page shows, with their defaults and domains (checked by the parts).
+# The hyperparameters the page shows: the control's symbol and label, the default, and the
+# name the parts' own checks give it ("option"; their domains are checked by the parts).
 PARAMETERS: dict[str, dict[str, Any]] = {
-    "lambda": {"label": "λ (lecture momentum)", "default": 0.9},
-    "mu": {"label": "μ (heavy ball)", "default": 0.9},
-    "beta1": {"label": "β1 (Adam's average)", "default": 0.9},
-    "beta2": {"label": "β2 (Adam's σ)", "default": 0.999},
-    "alpha": {"label": "α (RMSProp)", "default": 0.9},
+    "lambda": {"symbol": "λ", "label": "λ (lecture momentum)", "default": 0.9},
+    "mu": {"symbol": "μ", "label": "μ (heavy ball)", "default": 0.9},
+    "beta1": {"symbol": "β1", "label": "β1 (Adam's average)", "default": 0.9},
+    "beta2": {"symbol": "β2", "label": "β2 (Adam's σ)", "default": 0.999},
+    "alpha": {"symbol": "α", "label": "α (RMSProp)", "default": 0.9},
 }
+OPTION = {"lambda": "momentum", "mu": "momentum", "beta1": "betas[0]", "beta2": "betas[1]"}
+OPTION["alpha"] = "alpha"
 
 # m: key → (label, the hyperparameters it reads, its part)
 DIRECTIONS: dict[str, tuple[str, tuple[str, ...], Callable[[dict], Any]]] = {
@@ -154,11 +157,11 @@ def settings(request: Any) -> Settings:
         require(direction in DIRECTIONS, "m", direction, f"one of {', '.join(DIRECTIONS)}")
         require(magnitude in MAGNITUDES, "σ", magnitude, f"one of {', '.join(MAGNITUDES)}")
     parameters = _parameters(request.get("parameters", {}), direction, magnitude)
-    lr = check_positive("lr (η)", request.get("lr"))
+    lr = check_positive("η", request.get("lr"))
     steps = request.get("steps")
     require(
         isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= MAX_STEPS,
-        "steps",
+        "N (steps)",
         steps,
         f"a whole number from 1 to {MAX_STEPS:,}",
     )
@@ -167,7 +170,8 @@ def settings(request: Any) -> Settings:
     spec = spec.strip()
     if spec:
         schedules.from_spec(spec)  # a malformed spec raises its own one-line ValueError
-    tolerance = check_range("tolerance", request.get("tolerance", TOLERANCE), 0, 1, closed="(]")
+    tolerance = request.get("tolerance", TOLERANCE)
+    check_range("within (tolerance)", tolerance, 0, 1, closed="(]")
     found = Settings(
         name, optimizer, direction, magnitude, parameters, float(lr), spec, steps,
         _start(request.get("start")), float(tolerance),
@@ -182,7 +186,7 @@ def _parameters(given: Any, direction: str, magnitude: str) -> tuple[tuple[str, 
     values = {}
     for key in used:
         value = given.get(key, PARAMETERS[key]["default"])
-        require(is_real(value), key, value, "a finite number")
+        require(is_real(value), PARAMETERS[key]["symbol"], value, "a finite number")
         values[key] = float(value)
     return tuple(sorted(values.items()))
 
@@ -197,13 +201,28 @@ def _start(start: Any) -> tuple[float, float] | None:
 
 def _build_check(found: Settings) -> None:
     """Build the rule once on a dummy θ: the parts check their hyperparameters (α in (0, 1),
-    β in [0, 1), ...) with their own one-line messages."""
+    β in [0, 1), ...); their one-line message is given the page's name of the value (β1, not
+    betas[0])."""
     theta = torch.zeros(1, 2, dtype=torch.float64)
-    rule = found.rule()
-    if isinstance(rule, str):
-        catalog.create(rule, [theta], lr=found.lr, **(found.options() or {}))
-    else:
-        Optimizer([theta], found.lr, *rule)
+    try:
+        rule = found.rule()
+        if isinstance(rule, str):
+            catalog.create(rule, [theta], lr=found.lr, **(found.options() or {}))
+        else:
+            Optimizer([theta], found.lr, *rule)
+    except ValueError as error:
+        raise ValueError(_in_page_names(str(error), found)) from None
+
+
+def _in_page_names(message: str, found: Settings) -> str:
+    """A part's message with its option's name (``momentum``, ``betas[0]``) replaced by the
+    symbol of the page's control that set it (μ or λ, β1). The chosen m and σ read each
+    option from one control, so the name says which."""
+    for key, _ in found.parameters:
+        option = OPTION[key] + " must "
+        if message.startswith(option):
+            return PARAMETERS[key]["symbol"] + " must " + message[len(option) :]
+    return message
 
 
 def choices() -> dict[str, Any]:
@@ -253,10 +272,7 @@ def _schedule_templates() -> dict[str, str]:
             ):
                 parts.append(f"{field.name}={examples.get(field.name, 1)}")
             elif field.default is not None and field.name != "steps":
-                value = field.default
-                parts.append(
-                    f"{field.name}={value if not isinstance(value, float) else f'{value:g}'}"
-                )
+                parts.append(f"{field.name}={_spec_value(field.default)}")
         template = name + (":" + ",".join(parts) if parts else "")
         try:
             schedules.from_spec(template)
@@ -264,6 +280,13 @@ def _schedule_templates() -> dict[str, str]:
             continue
         templates[name] = template
     return templates
+
+
+def _spec_value(value: Any) -> str:
+    """A parameter's value as a spec writes it: true/false, 0.3 (not 0.30000000000000004)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def lr_grid(per_decade: int = 8) -> list[float]:

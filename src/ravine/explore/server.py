@@ -7,7 +7,9 @@ system), refuses a body over :data:`MAX_BODY` bytes (413), more than :data:`MAX_
 (400) and, past :data:`WORKERS` runs at once, answers 503 at once instead of queueing. Each
 request has its own thread, so a long run never blocks the page's other requests. A bad value
 is a 400 whose body is ``{"error": "<one line>"}``; an unexpected failure a 500 with one line,
-never a traceback.
+never a traceback. Every error is such JSON: a path it does not serve is a 404, another method
+on one it serves a 405 naming the allowed one (``Allow``), a request it cannot parse a 400 and
+a method HTTP does not know a 501.
 
 API (JSON in, JSON out):
 
@@ -54,6 +56,11 @@ ASSETS: dict[str, tuple[str, str, str]] = {
     "/style.css": ("ravine.explore.assets", "style.css", "text/css; charset=utf-8"),
     "/plotly.min.js": ("plotly", "package_data/plotly.min.js", "text/javascript; charset=utf-8"),
 }
+
+
+# The API's paths and the one method each answers; the assets answer GET.
+METHODS = {"/api/options": "GET", "/api/presets": "GET", "/api/surfaces": "GET"}
+METHODS.update({"/api/run": "POST", "/api/export": "POST"})
 
 
 class BadRequest(ValueError):
@@ -182,7 +189,8 @@ def _json(document: Any) -> bytes:
 
 
 class Handler(BaseHTTPRequestHandler):
-    """One request: an asset, or a call of the API; everything else is 404."""
+    """One request: an asset, or a call of the API; any other path is 404, any other method
+    on a path served 405."""
 
     explorer: Explorer  # set on the subclass that :func:`make_server` builds
     server_version = "ravine-explore"
@@ -214,9 +222,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._answer(lambda: self.explorer.contour(name))
         found = self.explorer.asset(url.path)
         if found is None:
-            return self._send(
-                HTTPStatus.NOT_FOUND, _json({"error": "not found"}), "application/json"
-            )
+            return self._other_method() if METHODS.get(url.path) else self._not_found()
         body, kind = found
         self._send(HTTPStatus.OK, body, kind)
 
@@ -237,7 +243,33 @@ class Handler(BaseHTTPRequestHandler):
             except Exception as error:  # never a traceback to the page
                 return self._failure(error)
             return self._send(HTTPStatus.OK, body, kind, name)
-        self._not_found()
+        self._other_method()
+
+    def _other_method(self) -> None:
+        """Any method but GET and POST: 405 with ``Allow`` on a path served, else 404."""
+        if self._foreign_host():
+            return None
+        self.close_connection = True  # a body it may have sent is not read
+        path = urlsplit(self.path).path
+        allowed = METHODS.get(path, "GET" if path in ASSETS else None)
+        if allowed is None:
+            return self._not_found()
+        message = f"{self.command} is not allowed on {path}; use {allowed}"
+        body = _json({"error": message})
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, body, "application/json", allow=allowed)
+
+    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_TRACE = do_CONNECT = _other_method
+
+    def _not_found(self) -> None:
+        self._send(HTTPStatus.NOT_FOUND, _json({"error": "not found"}), "application/json")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+        """The standard library's own refusals (a malformed request line, a method HTTP does
+        not know) as one line of JSON, like every other error, not its HTML page."""
+        self.close_connection = True
+        status = HTTPStatus(code)
+        line = " ".join((message or status.phrase).split())
+        self._send(status, _json({"error": line}), "application/json")
 
     def _body(self) -> Any:
         length = self.headers.get("Content-Length")
@@ -277,8 +309,12 @@ class Handler(BaseHTTPRequestHandler):
         line = f"the run failed: {type(error).__name__}: {' '.join(str(error).split())}"
         self._send(HTTPStatus.INTERNAL_SERVER_ERROR, _json({"error": line}), "application/json")
 
-    def _send(self, status: HTTPStatus, body: bytes, kind: str, download: str = "") -> None:
+    def _send(
+        self, status: HTTPStatus, body: bytes, kind: str, download: str = "", allow: str = ""
+    ) -> None:
         self.send_response(status)
+        if allow:
+            self.send_header("Allow", allow)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")

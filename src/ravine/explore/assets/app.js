@@ -3,8 +3,11 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const explorer = { options: null, presets: {}, state: null, last: null, pins: [], surface: null,
-                   busy: false, pending: false, generation: 0 };
+// last: the answer drawn, with the settings that produced it; stale: the controls' settings
+// were refused since, so what is drawn is that last valid run; note: what a link could not
+// restore, shown until the next change; contours: each surface's grid, by name.
+const explorer = { options: null, presets: {}, state: null, last: null, pins: [], contours: {},
+                   busy: false, pending: false, generation: 0, stale: false, note: "" };
 window.explorer = explorer; // read by the browser tests
 
 const PARAMETER_KEYS = ["lambda", "mu", "beta1", "beta2", "alpha"];
@@ -21,6 +24,26 @@ function showError(message) {
   box.textContent = message || "";
   box.hidden = !message;
 }
+
+function showNote(message) {
+  const box = $("note");
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+// A number typed or linked: null for an empty box or text that is not a finite number
+// (Number("") would be 0).
+function readNumber(text) {
+  const trimmed = String(text ?? "").trim();
+  if (trimmed === "") return null;
+  const value = Number(trimmed);
+  return Number.isFinite(value) ? value : null;
+}
+
+// A number as the page writes it: 1000, 0.01, 1e-7 (never 1e+3 or 0.30000000000000004).
+const format = (v) => (v === null || v === undefined ? "—" : typeof v === "number" ? Number(v.toPrecision(6)).toString() : String(v));
+const short = (v) => Number(v.toPrecision(3)).toString();
+const symbol = (key) => explorer.options.parameters[key].symbol;
 
 // --- state <-> URL ----------------------------------------------------------------------
 
@@ -47,23 +70,43 @@ function toHash(state) {
   return "#" + q.toString();
 }
 
+// The settings a link names; what it names wrongly keeps its default, and explorer.note says
+// so in the controls' names, with the link's text.
 function fromHash(hash) {
   const q = new URLSearchParams(hash.replace(/^#/, ""));
-  if (q.has("preset") && explorer.presets[q.get("preset")]) return presetState(q.get("preset"));
+  const problems = [];
   const state = defaults();
+  if (q.has("preset")) {
+    const name = q.get("preset");
+    if (explorer.presets[name]) return presetState(name);
+    problems.push(`no preset '${name}'; valid: ${Object.keys(explorer.presets).join(", ")}; the defaults are shown`);
+  }
+  explorer.note = problems.join("; ");
   if (!q.has("surface")) return state;
-  const number = (key, fallback) => (q.has(key) ? Number(q.get(key)) : fallback);
-  state.surface = q.get("surface");
+  const number = (key, name, fallback, domain = "a number", ok = () => true) => {
+    if (!q.has(key)) return fallback;
+    const value = readNumber(q.get(key));
+    if (value !== null && ok(value)) return value;
+    problems.push(`${name} must be ${domain}, got '${q.get(key)}'; ${name} = ${format(fallback)} is used`);
+    return fallback;
+  };
+  if (explorer.options.surfaces[q.get("surface")]) state.surface = q.get("surface");
+  else problems.push(`surface must be one of ${Object.keys(explorer.options.surfaces).join(", ")}, got '${q.get("surface")}'; ${state.surface} is used`);
   state.optimizer = q.get("optimizer") || "";
   const named = explorer.options.named[state.optimizer]; // a hand-written link may name only it
   state.direction = q.get("m") || (named ? named.direction : state.direction);
   state.magnitude = q.get("sigma") || (named ? named.magnitude : state.magnitude);
-  for (const key of PARAMETER_KEYS) state.parameters[key] = number(key, state.parameters[key]);
-  state.lr = number("lr", state.lr);
+  for (const key of PARAMETER_KEYS) state.parameters[key] = number(key, symbol(key), state.parameters[key]);
+  state.lr = number("lr", "η", state.lr, "a number > 0", (v) => v > 0);
   state.schedule = q.get("schedule") || "";
-  state.steps = number("steps", state.steps);
-  state.start = q.has("start") ? q.get("start").split(",").map(Number) : null;
-  state.tolerance = number("tolerance", state.tolerance);
+  state.steps = number("steps", "N", state.steps, "a whole number ≥ 1", (v) => Number.isInteger(v) && v >= 1);
+  state.start = q.has("start") ? q.get("start").split(",").map(readNumber) : null;
+  if (state.start && (state.start.length !== 2 || state.start.includes(null))) {
+    problems.push(`start θ⁰ must be two numbers θ1,θ2, got '${q.get("start")}'; the surface's start is used`);
+    state.start = null;
+  }
+  state.tolerance = number("tolerance", "within", state.tolerance, "a number in (0, 1]", (v) => v > 0 && v <= 1);
+  explorer.note = problems.join("; ");
   return state;
 }
 
@@ -112,7 +155,9 @@ function buildControls() {
     const input = document.createElement("input");
     Object.assign(input, { type: "number", step: "any", id: `parameter-${key}` });
     input.addEventListener("change", () => {
-      explorer.state.parameters[key] = Number(input.value);
+      const value = readNumber(input.value);
+      if (value === null) return refuse(`${o.parameters[key].symbol} needs a number`);
+      explorer.state.parameters[key] = value;
       changed();
     });
     label.appendChild(input);
@@ -141,8 +186,18 @@ function wire() {
   $("lr").addEventListener("input", (e) => { s().lr = explorer.options.lr_grid[Number(e.target.value)]; changed(); });
   $("schedule-name").addEventListener("change", (e) => { s().schedule = e.target.value; changed(); });
   $("schedule").addEventListener("change", (e) => { s().schedule = e.target.value.trim(); changed(); });
-  $("steps").addEventListener("change", (e) => { s().steps = Number(e.target.value); changed(); });
-  $("tolerance").addEventListener("change", (e) => { s().tolerance = Number(e.target.value); changed(); });
+  $("steps").addEventListener("change", (e) => {
+    const steps = readNumber(e.target.value);
+    if (steps === null || !Number.isInteger(steps)) return refuse("N needs a whole number of steps");
+    s().steps = steps;
+    changed();
+  });
+  $("tolerance").addEventListener("change", (e) => {
+    const tolerance = readNumber(e.target.value);
+    if (tolerance === null) return refuse("within needs a number in (0, 1]");
+    s().tolerance = tolerance;
+    changed();
+  });
   $("reset-start").addEventListener("click", () => { s().start = null; changed(); });
   $("preset").addEventListener("change", (e) => {
     if (e.target.value) { explorer.state = presetState(e.target.value); changed(); }
@@ -232,7 +287,7 @@ function showState() {
     $(`parameter-${key}`).value = String(s.parameters[key]);
   }
   $("lr").value = String(nearestIndex(o.lr_grid, s.lr));
-  $("lr-value").textContent = s.lr.toPrecision(3).replace(/\.?0+(e|$)/, "$1");
+  $("lr-value").textContent = short(s.lr);
   $("schedule").value = s.schedule;
   showScheduleParameters(s.schedule);
   const named = specParts(s.schedule) || { name: "" };
@@ -241,11 +296,20 @@ function showState() {
   $("steps").value = String(s.steps);
   $("tolerance").value = String(s.tolerance);
   $("link").value = location.origin + location.pathname + toHash(s);
+  $("preset").value = matchingPreset(s);
+}
+
+// The preset whose settings these are, or "" once a control has moved away from it.
+function matchingPreset(state) {
+  const hash = toHash(state);
+  return Object.keys(explorer.presets).find((name) => toHash(presetState(name)) === hash) || "";
 }
 
 // --- runs -------------------------------------------------------------------------------
 
 function changed() {
+  showNote(explorer.note);
+  explorer.note = "";
   history.replaceState(null, "", toHash(explorer.state));
   showState();
   compute();
@@ -259,14 +323,15 @@ async function compute() {
   const generation = ++explorer.generation;
   $("status").textContent = "computing…";
   try {
-    if (!explorer.surface || explorer.surface.name !== state.surface) {
-      explorer.surface = await getJSON(`/api/surfaces?name=${encodeURIComponent(state.surface)}`);
+    if (!explorer.contours[state.surface]) {
+      explorer.contours[state.surface] = await getJSON(`/api/surfaces?name=${encodeURIComponent(state.surface)}`);
     }
     const started = performance.now();
     const answer = await getJSON("/api/run", {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(request(state)) });
     explorer.last = answer;
+    explorer.stale = false;
     showError("");
     draw();
     const ms = Math.round(performance.now() - started);
@@ -274,8 +339,7 @@ async function compute() {
     document.body.dataset.generation = String(generation);
     document.body.dataset.state = "ready";
   } catch (error) {
-    showError(error.message);
-    $("status").textContent = "";
+    refuse(error.message);
     document.body.dataset.generation = String(generation);
     document.body.dataset.state = "error";
   } finally {
@@ -284,7 +348,20 @@ async function compute() {
   }
 }
 
-const format = (v) => (v === null || v === undefined ? "—" : typeof v === "number" ? Number(v.toPrecision(6)).toString() : String(v));
+// A refused setting (by the server or by the page, before any request): the message, and
+// what is drawn is marked as the last valid run; its labels stay those of its own settings.
+function refuse(message) {
+  showError(message);
+  explorer.stale = true;
+  markStale();
+}
+
+function markStale() {
+  for (const id of ["numbers", "curves", "sigma"]) $(id).classList.toggle("stale", explorer.stale);
+  document.body.dataset.stale = explorer.stale ? "1" : "";
+  if (explorer.stale && explorer.last) $("status").textContent = `showing the last valid run: ${label(explorer.last.settings)}`;
+  drawMap();
+}
 
 function showNumbers(n) {
   const rows = [
@@ -310,18 +387,33 @@ function showNumbers(n) {
 
 function draw() {
   showNumbers(explorer.last.numbers);
-  drawMap();
+  markStale();
   drawCurves();
 }
 
-function label(state) {
-  const rule = state.optimizer || `${state.direction} × ${state.magnitude}`;
-  return `${rule}, η = ${Number(state.lr.toPrecision(3))}${state.schedule ? " · " + state.schedule : ""}`;
+// A run's name, from the settings that produced it (an answer's, never the controls').
+function label(settings) {
+  const rule = settings.optimizer || `${settings.direction} × ${settings.magnitude}`;
+  return `${rule}, η = ${short(settings.lr)}${settings.schedule ? " · " + settings.schedule : ""}`;
+}
+
+// A pin's name: its run's, and what else differs from the run drawn beside it.
+function pinLabel(settings, current) {
+  const parts = [label(settings)];
+  for (const [key, value] of Object.entries(settings.parameters)) {
+    if (current.parameters[key] !== value) parts.push(`${symbol(key)} = ${format(value)}`);
+  }
+  if (settings.steps !== current.steps) parts.push(`N = ${settings.steps}`);
+  if (JSON.stringify(settings.start) !== JSON.stringify(current.start)) {
+    parts.push(settings.start ? `θ⁰ = (${settings.start.map(format).join(", ")})` : "default θ⁰");
+  }
+  return parts.join(", ");
 }
 
 function drawMap() {
-  const surface = explorer.surface, answer = explorer.last;
-  if (!surface || !answer) return;
+  const answer = explorer.last;
+  const surface = answer && explorer.contours[answer.settings.surface];
+  if (!surface) return;
   const n = surface.x.length;
   const z = [];
   for (let row = 0; row < n; row++) z.push(surface.loss.slice(row * n, row * n + n));
@@ -330,13 +422,18 @@ function drawMap() {
   const traces = [{ type: "contour", x: surface.x, y: surface.y, z: shown, colorscale: "Viridis",
                     ncontours: 30, showscale: false, hoverinfo: "x+y", name: positive ? "log10 L" : "L" }];
   const colours = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+  // a pin belongs to its surface: drawn on it only, and named by what differs from this run
+  const current = answer.settings;
   explorer.pins.forEach((p, i) => {
-    traces.push({ type: "scatter", mode: "lines", x: p.x, y: p.y, name: "pinned: " + p.label,
+    if (p.settings.surface !== current.surface) return;
+    traces.push({ type: "scatter", mode: "lines", x: p.x, y: p.y, name: "pinned: " + pinLabel(p.settings, current),
                   line: { dash: "dot", width: 2, color: colours[i % colours.length] } });
   });
+  const elsewhere = explorer.pins.filter((p) => p.settings.surface !== current.surface).length;
   const series = answer.series;
   traces.push({ type: "scatter", mode: "lines", x: series.theta1, y: series.theta2,
-                name: label(explorer.state), line: { color: "#e4572e", width: 2 } });
+                name: label(current) + (explorer.stale ? " (last valid run)" : ""),
+                line: { color: explorer.stale ? "#999" : "#e4572e", width: 2 } });
   const minima = surface.minima, saddles = surface.saddle_points;
   traces.push({ type: "scatter", mode: "markers", x: minima.map((p) => p[0]), y: minima.map((p) => p[1]),
                 name: minima.length > 1 ? "minima θ*" : "minimum θ*",
@@ -346,9 +443,10 @@ function drawMap() {
                   name: "saddle point", marker: { symbol: "x", size: 12, color: "#fff", line: { width: 1, color: "#000" } } });
   }
   traces.push({ type: "scatter", mode: "markers", x: [answer.numbers.start[0]], y: [answer.numbers.start[1]],
-                name: "start θ⁰", marker: { symbol: "circle-open", size: 12, color: "#fff", line: { width: 2 } } });
+                name: "start θ⁰", marker: { symbol: "circle", size: 11, color: "#fff", line: { color: "#111", width: 2 } } });
   const [xl, yl] = surface.labels;
-  const layout = { margin: { l: 50, r: 10, t: 30, b: 40 }, title: { text: `${surface.name}: ${surface.description}`, font: { size: 13 } },
+  const hidden = elsewhere ? ` (${elsewhere} pinned run${elsewhere > 1 ? "s" : ""} on other surfaces not shown)` : "";
+  const layout = { margin: { l: 50, r: 10, t: 30, b: 40 }, title: { text: `${surface.name}: ${surface.description}${hidden}`, font: { size: 13 } },
                    xaxis: { title: { text: xl }, range: surface.bounds[0] }, yaxis: { title: { text: yl }, range: surface.bounds[1] },
                    legend: { orientation: "h", y: -0.15 }, uirevision: surface.name };
   Plotly.react("map", traces, layout, { displaylogo: false, responsive: true });
@@ -378,38 +476,54 @@ function spans(values) {
   return Math.max(...finite) / Math.min(...finite) > 100;
 }
 
+// A y axis for these values: log when they span over 100×; a flat series (a constant η^t/σ)
+// from 0 to 1.2× its value, where plotly would pad it by ±1 and put η = 0.01 on the zero line.
+function axis(values, title) {
+  const finite = values.filter((v) => v !== null && Number.isFinite(v));
+  if (spans(values)) return { type: "log", title: { text: title } };
+  const low = Math.min(...finite), high = Math.max(...finite);
+  if (finite.length && high - low <= 1e-9 * Math.max(Math.abs(low), Math.abs(high))) {
+    const range = high > 0 ? [0, 1.2 * high] : high < 0 ? [1.2 * low, 0] : [-1, 1];
+    return { type: "linear", range, title: { text: title } };
+  }
+  return { type: "linear", title: { text: title } };
+}
+
 function drawCurves() {
   const s = explorer.last.series;
   const curves = [
-    { x: s.t, y: s.loss, name: "L(θ^t)", xaxis: "x", yaxis: "y" },
-    { x: s.t, y: s.gradient_norm, name: "‖g^t‖", xaxis: "x2", yaxis: "y2" },
+    { x: s.t, y: s.loss, name: "L(θ<sup>t</sup>)", xaxis: "x", yaxis: "y" },
+    { x: s.t, y: s.gradient_norm, name: "‖g<sup>t</sup>‖", xaxis: "x2", yaxis: "y2" },
   ];
   Plotly.react("curves", curves.map((c) => ({ ...c, type: "scatter", mode: "lines" })), {
     grid: { rows: 2, columns: 1, pattern: "independent" }, margin: { l: 60, r: 10, t: 30, b: 40 },
     title: { text: "loss and ‖g‖ against the step", font: { size: 13 } }, showlegend: true,
-    yaxis: { type: spans(s.loss) ? "log" : "linear", title: { text: "L" } },
-    yaxis2: { type: spans(s.gradient_norm) ? "log" : "linear", title: { text: "‖g‖" } },
+    yaxis: axis(s.loss, "L"), yaxis2: axis(s.gradient_norm, "‖g‖"),
     xaxis2: { title: { text: "step t" } }, legend: { orientation: "h", y: -0.2 } },
     { displaylogo: false, responsive: true });
   const sigma = [];
+  if (!s.sigma1) { // σ = 1: said on its panel, not left blank
+    sigma.push({ x: s.update_t, y: s.update_t.map(() => 1), name: "σ = 1 (no adaptive σ)", xaxis: "x", yaxis: "y" });
+  }
   for (const i of [1, 2]) {
-    if (s[`sigma${i}`]) sigma.push({ x: s.update_t, y: s[`sigma${i}`], name: `σ${i}^t`, xaxis: "x", yaxis: "y" });
-    sigma.push({ x: s.update_t, y: s[`effective_lr${i}`], name: `η^t/σ${i}^t`, xaxis: "x2", yaxis: "y2" });
+    if (s[`sigma${i}`]) sigma.push({ x: s.update_t, y: s[`sigma${i}`], name: `σ<sub>${i}</sub><sup>t</sup>`, xaxis: "x", yaxis: "y" });
+    sigma.push({ x: s.update_t, y: s[`effective_lr${i}`], name: `η<sup>t</sup>/σ<sub>${i}</sub><sup>t</sup>`, xaxis: "x2", yaxis: "y2" });
   }
   const sigmas = sigma.filter((c) => c.yaxis === "y").flatMap((c) => c.y);
   const rates = sigma.filter((c) => c.yaxis === "y2").flatMap((c) => c.y);
   Plotly.react("sigma", sigma.map((c) => ({ ...c, type: "scatter", mode: "lines" })), {
     grid: { rows: 2, columns: 1, pattern: "independent" }, margin: { l: 60, r: 10, t: 30, b: 40 },
     title: { text: s.sigma1 ? "σᵢᵗ and the step size ηᵗ/σᵢᵗ per parameter" : "σ = 1: the step size is ηᵗ", font: { size: 13 } },
-    yaxis: { type: spans(sigmas) ? "log" : "linear", title: { text: "σ" } },
-    yaxis2: { type: spans(rates) ? "log" : "linear", title: { text: "η/σ" } },
+    yaxis: axis(sigmas, "σ"), yaxis2: axis(rates, "η/σ"),
     xaxis2: { title: { text: "step t" } }, legend: { orientation: "h", y: -0.2 } },
     { displaylogo: false, responsive: true });
 }
 
+// Pins the run drawn, with the settings that produced it (the last valid run after a refusal).
 function pin() {
   if (!explorer.last) return;
-  explorer.pins.push({ label: label(explorer.state), x: explorer.last.series.theta1, y: explorer.last.series.theta2 });
+  const { settings, series } = explorer.last;
+  explorer.pins.push({ settings, x: series.theta1, y: series.theta2 });
   drawMap();
 }
 
