@@ -131,11 +131,36 @@ def test_text_output(capsys):
     b, w = expected["final"]
     assert lines[2] == f"  final        (θ1, θ2) = ({b:.6g}, {w:.6g})"
     assert f"L = {expected['loss']:.6g}" in lines[3]
-    assert lines[4] == f"  distance to the minimum (0, 0) = {expected['distance']:.6g}"
+    # it escaped the saddle along θ2 to the minimum at (0, √2), measured from there
+    assert (
+        lines[4] == f"  distance to the nearest minimum (0, 1.41421) = {expected['distance']:.6g}"
+    )
+    assert expected["distance"] < 1e-15
     assert lines[5] == f"  gradient norm ‖∇L‖ = {expected['gradient_norm']:.6g}"
-    assert lines[6].startswith(f"  bursts       {expected['bursts']} (runs of |θ2 − θ2*| > 1")
-    # it escaped the saddle along θ2 towards a minimum at (0, ±√2)
-    assert abs(w) == pytest.approx(2**0.5, rel=1e-3)
+    assert lines[6].startswith("  bursts       0 (runs of |θ2 − θ2*| > 1")
+    assert w == pytest.approx(2**0.5, rel=1e-15)
+
+
+def test_the_saddle_is_measured_from_the_nearest_minimum_not_from_the_saddle_point(capsys):
+    """From (1.5, 0) GD slides into the saddle point (0, 0) and stays: √2 from either minimum."""
+    argv = ["descend", "saddle", "--optimizer", "gd", "--lr", "0.1", "--steps", "200"]
+    code, out, _ = run(capsys, *argv, "--start", "1.5,0", "--json")
+    found = json.loads(out)
+    assert code == 0 and abs(found["final"][0]) < 1e-19 and found["final"][1] == 0.0
+    assert found["distance"] == pytest.approx(2**0.5, rel=1e-15)
+    assert found["minimum"] == [0.0, 2**0.5]  # the tie goes to the first minimum
+    assert found["bursts"] == 0
+    code, out, _ = run(capsys, *argv, "--start", "0.5,-0.3", "--json")
+    found = json.loads(out)  # descends to the minimum below
+    assert found["minimum"] == [0.0, -(2**0.5)] and found["distance"] < 1e-15
+    assert found["bursts"] == 0
+
+
+def test_a_start_far_away_has_a_finite_distance(capsys):
+    argv = ["descend", "minimum", "--optimizer", "gd", "--lr", "0.1", "--steps", "1"]
+    code, out, _ = run(capsys, *argv, "--start", "1e200,0")
+    assert code == 0
+    assert "  distance to the minimum (0, 0) = 8e+199" in out.splitlines()  # (1 − 2η)·10²⁰⁰
 
 
 def test_plot_writes_a_png(capsys, tmp_path):

@@ -112,3 +112,23 @@ def test_bad_input_fails_in_one_line(capsys, argv, reason):
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
     assert reason in err and err.count("\n") == 1
+
+
+def test_a_sweep_on_the_saddle_measures_from_the_nearest_minimum(capsys):
+    """From (1.5, 0) GD slides into the saddle point (0, 0): √2 from either minimum (0, ±√2),
+    not 0; from the default start, just beside the line, it reaches (0, √2)."""
+    argv = ["descend", "saddle", "--optimizer", "gd", "--lr", "0.05,0.1", "--steps", "200"]
+    code, out, err = run(capsys, *argv, "--start", "1.5,0", "--json")
+    assert code == 0, err
+    found = json.loads(out)
+    root = 2**0.5
+    assert found["minima"] == [[0.0, root], [0.0, -root]]
+    assert all(abs(x) < 1e-8 and y == 0.0 for x, y in found["final"])  # at the saddle point
+    assert found["distance"] == pytest.approx([root, root], rel=1e-15)
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].endswith("  distance to the nearest minimum")
+    assert [float(line.split()[2]) for line in lines[2:4]] == pytest.approx([0, 0], abs=1e-8)
+    code, out, _ = run(capsys, "descend", "valley", "--optimizer", "gd", "--lr", "0.01,0.02")
+    assert out.splitlines()[1].endswith("  distance to the minimum")

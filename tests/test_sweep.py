@@ -285,3 +285,14 @@ def test_stacked_networks_refuse_what_cannot_be_stacked():
         StackedNetworks([sinc.model(), nn.Sequential(nn.Linear(1, 3))], sinc.loss_fn)
     with pytest.raises(ValueError, match="one layout"):
         StackedNetworks([nn.Sequential(nn.Linear(1, 3), nn.BatchNorm1d(3))], sinc.loss_fn)
+
+
+def test_a_saddle_sweep_measures_each_run_from_its_nearest_minimum():
+    saddle = surface("saddle")
+    starts = [(0.5, 0.3), (0.5, -0.3)]  # one descends to (0, √2), the other to (0, −√2)
+    for start in starts:
+        result = sweep(saddle, "gd", lrs=[0.05, 0.1], steps=200, start=start)
+        assert result.minima == saddle.minima and result.minimum == saddle.minima[0]
+        for r, lr in enumerate([0.05, 0.1]):
+            alone = descend(saddle, "gd", lr=lr, steps=200, start=start)
+            assert float(result.distance[r]) == float(alone.distance[0]) < 1e-8

@@ -36,6 +36,14 @@ def test_quick_run_holds_with_figures_and_json_numbers(quick):
     assert [e.holds for e in result.evidence] == [True] * len(result.evidence)
 
 
+def test_the_surface_figures_caption_names_its_markers_as_the_map_draws_them():
+    """plot_contour stars the surface's minima and crosses its saddle point (tested in
+    tests/report); the caption says so, and the star is not the saddle."""
+    caption = saddle_escape.CAPTIONS["saddle-surface.png"]
+    assert "the cross marks the saddle point (0, 0), the stars the minima (0, ±√2)" in caption
+    assert "star marks the saddle" not in caption
+
+
 def test_the_network_is_the_lectures_hand_computed_saddle(quick):
     net = quick[1].numbers["network"]
     assert net["hessian"] == [[0.0, -2.0], [-2.0, 0.0]]  # H of (1 − w1·w2)² at the origin

@@ -220,6 +220,45 @@ def test_bursts_and_steps_within_are_counted_as_the_experiment_counts_them(serve
     assert answer["steps_to_within"] == expected
 
 
+def test_the_saddle_is_measured_from_its_minima_and_marks_its_saddle_point(served):
+    _, client = served
+    root = 2**0.5
+    grid = client.get("/api/surfaces?name=saddle")[1]
+    assert grid["minima"] == [[0.0, root], [0.0, -root]] and grid["saddle_points"] == [[0, 0]]
+    assert client.get("/api/surfaces?name=valley")[1]["saddle_points"] == []
+    preset = client.get("/api/presets")[1]["saddle-escape"]  # GD slides into the saddle point
+    keys = ("surface", "optimizer", "lr", "steps", "start")
+    assert preset["start"] == [1.5, 0.0]
+    stuck = client.post("/api/run", {k: preset[k] for k in keys})[1]["numbers"]
+    assert stuck["distance_final"] == pytest.approx(root, rel=1e-15)
+    assert stuck["steps_to_within"] is None and stuck["bursts"] == 0
+    assert stuck["minimum"] == [0.0, root] and stuck["loss_minimum"] == pytest.approx(-1.0)
+    body = {"surface": "saddle", "optimizer": "gd", "lr": 0.1, "steps": 200}
+    escaped = client.post("/api/run", body)[1]["numbers"]  # from (1.5, 0.001): to (0, √2)
+    run = descend(surface("saddle"), "gd", lr=0.1, steps=200)
+    distance = torch.linalg.vector_norm(
+        run.theta[:, 0] - torch.tensor([0.0, root], dtype=torch.float64), dim=-1
+    )
+    assert escaped["distance_final"] == float(distance[-1]) < 1e-15
+    assert escaped["distance_start"] == float(distance[0])
+    assert escaped["steps_to_within"] == int((distance <= 1e-3 * distance[0]).int().argmax())
+    assert escaped["bursts"] == 0 and escaped["minimum"] == [0.0, root]
+    below = client.post("/api/run", {**body, "start": [0.5, -0.3]})[1]["numbers"]
+    assert below["minimum"] == [0.0, -root] and below["distance_final"] < 1e-15
+
+
+def test_a_start_far_away_has_a_finite_distance_and_the_rest_is_null(served):
+    _, client = served
+    body = {"surface": "minimum", "optimizer": "gd", "lr": 0.1, "steps": 3}
+    status, answer, _ = client.post("/api/run", {**body, "start": [1e200, 0]})
+    assert status == 200
+    numbers = answer["numbers"]
+    assert numbers["distance_start"] == 1e200 and numbers["diverged_at"] == 0  # L = inf
+    assert numbers["distance_final"] == pytest.approx(1e200 * 0.8**3, rel=1e-15)
+    status, answer, _ = client.post("/api/run", {**body, "start": [1.7e308, -1.7e308]})
+    assert status == 200 and answer["numbers"]["distance_start"] is None  # > the largest float
+
+
 def test_a_diverging_run_says_where(served):
     _, client = served
     answer = client.post("/api/run", {**VALLEY, "surface": "pokemon", "lr": 1e-3, "steps": 300})

@@ -130,6 +130,26 @@ def test_lecture_adagrad_on_pokemon_bursts_and_the_page_counts_them(page):
     assert not any("^" in name for name in names)
 
 
+def test_the_saddle_map_stars_its_minima_and_crosses_its_saddle_point(page):
+    """GD from (1.5, 0) slides into the saddle point: √2 from the nearest minimum, never
+    within the tolerance; the stars stand on (0, ±√2), the saddle point is crossed."""
+    open_at(page, "#preset=saddle-escape")
+    markers = page.evaluate(
+        """() => Object.fromEntries(document.getElementById('map').data
+                 .filter((d) => d.mode === 'markers')
+                 .map((d) => [d.name, [d.x, d.y, d.marker.symbol]]))"""
+    )
+    root = 2**0.5
+    assert markers["minima θ*"] == [[0, 0], [root, -root], "star"]
+    assert markers["saddle point"] == [[0], [0], "x"]
+    assert shown(page, "distance_final") == pytest.approx(root, rel=1e-15)
+    assert shown(page, "steps_to_within") is None and shown(page, "bursts") == 0
+    open_at(page, "#surface=valley&optimizer=gd&lr=0.01&steps=10")
+    names = page.evaluate("document.getElementById('map').data.map((d) => d.name)")
+    assert "minimum θ*" in names and "saddle point" not in names
+    assert page.problems == []
+
+
 def test_a_link_naming_only_the_optimizer_shows_its_m_and_sigma(page):
     open_at(page, "#surface=pokemon&optimizer=lecture-adagrad&lr=1&steps=100")
     assert page.input_value("#direction") == "gradient"

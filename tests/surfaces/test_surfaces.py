@@ -1,6 +1,8 @@
 """The error surfaces' closed forms against autograd and numpy, and descend() against single
 runs, step-by-step optimizers and its own bookkeeping."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -52,16 +54,62 @@ def test_hessian_is_autograd_hessian(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_minimum_is_a_critical_point(name):
+def test_minima_and_saddle_points_are_critical_points_of_their_kind(name):
     s = surface(name)
-    g = s.gradient(minimum(s))
+    assert s.minimum == s.minima[0]
     scale = float(torch.linalg.vector_norm(s.gradient(torch.tensor(s.start, dtype=torch.float64))))
-    assert float(torch.linalg.vector_norm(g)) <= 1e-12 * scale
-    eigenvalues = torch.linalg.eigvalsh(s.hessian(minimum(s)))
-    if name == "saddle":  # exactly one negative eigenvalue: diag(2, −2)
-        assert eigenvalues.tolist() == pytest.approx([-2.0, 2.0], abs=1e-15)
-    else:
-        assert bool((eigenvalues > 0).all()), eigenvalues
+    for point in s.minima:
+        g = s.gradient(torch.tensor(point, dtype=torch.float64))
+        assert float(torch.linalg.vector_norm(g)) <= 1e-12 * scale
+        eigenvalues = torch.linalg.eigvalsh(s.hessian(torch.tensor(point, dtype=torch.float64)))
+        assert bool((eigenvalues > 0).all()), (point, eigenvalues)
+    for point in s.saddle_points:  # exactly one negative eigenvalue: diag(2, −2)
+        theta = torch.tensor(point, dtype=torch.float64)
+        assert s.gradient(theta).tolist() == [0.0, 0.0]
+        assert torch.linalg.eigvalsh(s.hessian(theta)).tolist() == pytest.approx([-2.0, 2.0])
+    assert len(s.saddle_points) == (name == "saddle")
+
+
+def test_the_saddle_surface_knows_its_two_minima_and_its_saddle_point():
+    """L = x² − y² + ¼y⁴: ∂L/∂y = −2y + y³ vanishes at y = 0 (the saddle) and y² = 2."""
+    s = surface("saddle")
+    assert s.minima == ((0.0, math.sqrt(2.0)), (0.0, -math.sqrt(2.0)))
+    assert s.saddle_points == ((0.0, 0.0),)
+    losses = s.loss(torch.tensor(s.minima, dtype=torch.float64))
+    assert losses.tolist() == pytest.approx([-1.0, -1.0], abs=1e-15)
+    grid = s.loss(random_points(s, count=20_000, seed=3))
+    assert float(grid.min()) > -1.0  # nothing in the window lies below them
+    points = torch.tensor([[0.3, 1.0], [0.3, -0.2], [0.0, 0.0], [-1.0, -3.0]], dtype=torch.float64)
+    root = math.sqrt(2.0)
+    assert s.nearest_minimum(points).tolist() == [[0, root], [0, -root], [0, root], [0, -root]]
+    assert s.distance(points).tolist() == pytest.approx(
+        [math.hypot(0.3, 1 - root), math.hypot(0.3, root - 0.2), root, math.hypot(1, 3 - root)],
+        rel=1e-15,
+    )
+
+
+@pytest.mark.parametrize("name", ["minimum", "saddle"])
+def test_distance_does_not_overflow_far_away(name):
+    s = surface(name)
+    far = [[1e200, 0.0], [0.0, -1e300], [1e308, 1e308], [1e-170, 0.0]]
+    got = s.distance(torch.tensor(far, dtype=torch.float64)).tolist()
+    assert got[:2] == [1e200, 1e300]  # θ* is lost in the rounding at this scale
+    assert got[2] == pytest.approx(math.sqrt(2) * 1e308, rel=1e-15)  # near float's largest
+    if name == "minimum":
+        assert got[3] == 1e-170  # its square underflows to 0
+    huge = torch.tensor([[math.inf, 0.0], [math.nan, 0.0]], dtype=torch.float64)
+    assert math.isinf(s.distance(huge)[0]) and math.isnan(s.distance(huge)[1])
+
+
+def test_distance_is_vector_norms_where_the_squares_fit():
+    """The same numbers as before for every surface: ‖θ − θ*‖ by vector_norm, to the last bit."""
+    for name in NAMES:
+        s = surface(name)
+        if len(s.minima) > 1:
+            continue
+        points = random_points(s, count=500, seed=4)
+        expected = torch.linalg.vector_norm(points - minimum(s), dim=-1)
+        assert torch.equal(s.distance(points), expected), name
 
 
 def test_pokemon_minimum_is_least_squares():

@@ -88,19 +88,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary(trajectory: Trajectory) -> dict[str, Any]:
-    """The one run of ``trajectory``: where it ended, L and ‖∇L‖ there, the distance to the
-    minimum, and its bursts (runs of steps with |θ2 − θ2*| > 1 after first coming that close,
-    as Adagrad's)."""
+    """The one run of ``trajectory``: where it ended, L and ‖∇L‖ there, the minimum nearest
+    to where it ended and the distance to it, and its bursts (runs of steps with |θ2 − θ2*| > 1
+    after first coming that close, as Adagrad's)."""
     from ..experiments.adagrad_bursts import find_bursts
 
     surface = trajectory.surface
+    final = trajectory.theta[-1, 0]
     return {
         "surface": surface.name,
         "optimizer": trajectory.optimizer,
         "steps": trajectory.steps,
-        "final": trajectory.theta[-1, 0].tolist(),
+        "final": final.tolist(),
         "loss": float(trajectory.loss[-1, 0]),
-        "minimum": list(surface.minimum),
+        "minimum": surface.nearest_minimum(final).tolist(),
         "distance": float(trajectory.distance[0]),
         "gradient_norm": float(trajectory.gradient_norm[-1, 0]),
         "bursts": len(find_bursts(trajectory)),
@@ -116,6 +117,7 @@ def text(trajectory: Trajectory, found: dict[str, Any], schedule: Schedule | Non
     eta = float(trajectory.lr[0])
     start, final = trajectory.theta[0, 0].tolist(), found["final"]
     minimum = ", ".join(f"{v:.6g}" for v in found["minimum"])
+    which = "the nearest minimum" if len(surface.minima) > 1 else "the minimum"
     heading = f"{surface.name}: {found['optimizer']}, η = {eta:g}{times}, {found['steps']} steps"
     return "\n".join(
         [
@@ -123,7 +125,7 @@ def text(trajectory: Trajectory, found: dict[str, Any], schedule: Schedule | Non
             f"  start        ({b}, {w}) = ({start[0]:.6g}, {start[1]:.6g})",
             f"  final        ({b}, {w}) = ({final[0]:.6g}, {final[1]:.6g})",
             f"  loss         L = {found['loss']:.6g}",
-            f"  distance to the minimum ({minimum}) = {found['distance']:.6g}",
+            f"  distance to {which} ({minimum}) = {found['distance']:.6g}",
             f"  gradient norm ‖∇L‖ = {found['gradient_norm']:.6g}",
             f"  bursts       {found['bursts']} (runs of |{w} − {w}*| > 1 after first coming "
             "within 1)",

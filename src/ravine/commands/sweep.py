@@ -108,15 +108,20 @@ def title(result: SweepResult, optimizer: str, schedule: Schedule | None) -> str
     )
 
 
+def _which_minimum(result: SweepResult) -> str:
+    """How a surface's θ* is named: "the nearest minimum" where it has several."""
+    return "the nearest minimum" if len(result.minima or ()) > 1 else "the minimum"
+
+
 def text(result: SweepResult, heading: str) -> str:
     """A :class:`~ravine.sweep.SweepResult` as a table, one row per η (final loss, distance to
-    a surface's minimum, or the step it diverged from), then the best η and the speed."""
+    a surface's nearest minimum, or the step it diverged from), then the best η and the speed."""
     batch = " (full batch)" if result.kind == "task" else ""
     distance, diverged_at = result.distance, result.diverged_at
     header = f"  {'η':>12}  {'final loss':>12}"
     lines = [
         f"{heading}{batch}",
-        header + ("  distance to the minimum" if distance is not None else ""),
+        header + (f"  distance to {_which_minimum(result)}" if distance is not None else ""),
     ]
     for r, lr in enumerate(result.lrs):
         loss = float(result.final_loss[r])

@@ -100,9 +100,11 @@ def find_bursts(
     loss: torch.Tensor | None = None,
 ) -> list[Burst]:
     """The bursts along w (the second parameter) of run ``run``, by the module's definition.
-    ``loss``: L(θ^t) of that run, when already computed."""
+    ``loss``: L(θ^t) of that run, when already computed. θ* is the minimum nearest θ^t (the
+    surface's only one, but ``saddle`` has two)."""
     theta, minimum = trajectory.theta[:, run], _minimum(trajectory)
-    w_error = (theta[:, 1] - minimum[1]).abs()  # |w^t − w*|
+    nearest = trajectory.surface.nearest_minimum(theta)  # θ* of each step (L(θ*) the same)
+    w_error = (theta[:, 1] - nearest[:, 1]).abs()  # |w^t − w*|
     inside = w_error <= threshold
     if not bool(inside.any()):
         return []

@@ -73,9 +73,9 @@ CAPTIONS = {
         "forever; one small step along u first, and the same descent reaches the minimum."
     ),
     "saddle-surface.png": (
-        "On x² − y² + ¼y⁴ (the star marks the saddle point (0, 0)), descent that starts on the "
-        "line y = 0 slides into the saddle and stops; started a step ε·u away from it, descent "
-        "leaves along u to the minimum at (0, √2)."
+        "On x² − y² + ¼y⁴ (the cross marks the saddle point (0, 0), the stars the minima "
+        "(0, ±√2)), descent that starts on the line y = 0 slides into the saddle and stops; "
+        "started a step ε·u away from it, descent leaves along u to the minimum at (0, √2)."
     ),
 }
 

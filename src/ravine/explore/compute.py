@@ -67,11 +67,12 @@ def numbers(run: Trajectory, found: Settings, loss: torch.Tensor | None = None) 
     """What the page prints: the final point, its distance to the minimum, the first step within
     ``tolerance`` of the way (‖θ^t − θ*‖ <= tolerance·‖θ⁰ − θ*‖), where it diverged (the first
     step whose loss is not finite), and the bursts counted as :mod:`ravine.experiments.
-    adagrad_bursts` counts them (|θ2 − θ2*| > τ after first coming within τ). ``loss``:
-    L(θ^t) of run 0 when already computed."""
+    adagrad_bursts` counts them (|θ2 − θ2*| > τ after first coming within τ). θ* is the minimum
+    nearest each θ^t (``saddle`` has two); ``minimum`` the one nearest the final point. A
+    distance too large for a float is null. ``loss``: L(θ^t) of run 0 when already computed."""
     theta = run.theta[:, 0]
-    minimum = torch.tensor(run.surface.minimum, dtype=theta.dtype)
-    distance = torch.linalg.vector_norm(theta - minimum, dim=-1)  # ‖θ^t − θ*‖
+    distance = run.surface.distance(theta)  # ‖θ^t − θ*‖
+    minimum = run.surface.nearest_minimum(theta[-1])
     loss = run.loss[:, 0] if loss is None else loss
     bad = ~torch.isfinite(loss) | ~torch.isfinite(theta).all(-1)
     diverged = int(bad.int().argmax()) if bool(bad.any()) else None
@@ -80,11 +81,11 @@ def numbers(run: Trajectory, found: Settings, loss: torch.Tensor | None = None) 
     return {
         "optimizer": run.optimizer,
         "start": theta[0].tolist(),
-        "minimum": list(run.surface.minimum),
+        "minimum": minimum.tolist(),
         "final": _finite(theta[-1].tolist()),
         "loss_final": _finite(float(loss[-1])),
         "loss_minimum": float(run.surface.loss(minimum)),
-        "distance_start": float(distance[0]),
+        "distance_start": _finite(float(distance[0])),
         "distance_final": _finite(float(distance[-1])),
         "tolerance": found.tolerance,
         "steps_to_within": int(within.int().argmax()) if bool(within.any()) else None,

@@ -16,7 +16,8 @@ API (JSON in, JSON out):
 - ``GET /api/options``: the menus (surfaces, m, σ, hyperparameters, named optimizers,
   schedules, the η slider's positions, the steps' bound);
 - ``GET /api/presets``: the claims' settings (:mod:`.presets`);
-- ``GET /api/surfaces?name=NAME``: the surface's contour grid, minimum, start and bounds;
+- ``GET /api/surfaces?name=NAME``: the surface's contour grid, its minima (``minimum`` the
+  first) and saddle points, start and bounds;
 - ``POST /api/run``: settings → numbers and the thinned series (``cached`` says whether it
   was answered from memory); the η slider's neighbours are then computed in the background;
 - ``POST /api/export``: settings and ``format`` (``csv`` or ``json``) → every step of the run.
@@ -165,6 +166,8 @@ class Explorer:
             "y": ys.tolist(),
             "loss": compute.finite_list(loss.flatten()),
             "minimum": list(chosen.minimum),
+            "minima": [list(point) for point in chosen.minima],
+            "saddle_points": [list(point) for point in chosen.saddle_points],
             "start": list(chosen.start),
             "bounds": [list(b) for b in chosen.bounds],
         }

@@ -81,7 +81,7 @@ OPTIMIZER_NAMES = (
 )
 # Lines that name no optimizer: dark grey, olive, grey, dark teal, plum — none an optimizer's.
 NEUTRAL_COLORS = ("#333333", "#a08c00", "#8c8c8c", "#2f6f62", "#7a3b69")
-# Markers shared by every map: the start, and the minimum (gold, not an optimizer's colour).
+# Markers shared by every map: the start, and the minima (gold, not an optimizer's colour).
 START_COLOR, MINIMUM_COLOR = "#000000", "#f5b700"
 
 
@@ -210,7 +210,8 @@ def plot_contour(
     bounds=None,
     levels: int = 30,
 ) -> Path:
-    """Trajectories on the surface's contours (log-spaced levels), start and minimum marked.
+    """Trajectories on the surface's contours (log-spaced levels), the start, the minima and
+    any saddle point marked.
 
     ``paths`` maps a label to a trajectory of points (θ1, θ2), e.g. ``trajectory.theta[:, 0]``;
     each is drawn in its optimizer's colour (:func:`series_colors`), its end marked by a square.
@@ -244,10 +245,7 @@ def plot_contour(
         ax.plot(pts[-1, 0], pts[-1, 1], "s", color=color, markersize=6)
     start = np.asarray(next(iter(paths.values())), dtype=float)[0]
     ax.plot(start[0], start[1], "o", color=START_COLOR, markersize=7, label="start")
-    mx, my = surface.minimum
-    ax.plot(
-        mx, my, "*", color=MINIMUM_COLOR, markeredgecolor="black", markersize=15, label="minimum"
-    )
+    _mark_critical_points(ax, surface)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_xlabel(surface.labels[0])
@@ -258,6 +256,18 @@ def plot_contour(
     fig.legend(handles=handles, loc="outside right upper", frameon=False)
     save_figure(fig, path)
     return path
+
+
+def _mark_critical_points(ax, surface) -> None:
+    """A gold star on each of the surface's minima, a cross on each of its saddle points."""
+    mx, my = zip(*surface.minima, strict=True)
+    label = "minima" if len(mx) > 1 else "minimum"
+    ax.plot(mx, my, "*", color=MINIMUM_COLOR, markeredgecolor="black", markersize=15, label=label)
+    if surface.saddle_points:
+        sx, sy = zip(*surface.saddle_points, strict=True)
+        ax.plot(
+            sx, sy, "X", color="white", markeredgecolor="black", markersize=11, label="saddle point"
+        )
 
 
 def _end_key() -> Line2D:

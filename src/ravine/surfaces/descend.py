@@ -76,9 +76,8 @@ class Trajectory:
 
     @property
     def distance(self) -> torch.Tensor:
-        """Distance from the final θ to the surface's minimum, (R,)."""
-        minimum = torch.tensor(self.surface.minimum, dtype=self.theta.dtype)
-        return torch.linalg.vector_norm(self.final - minimum, dim=-1)
+        """Distance from the final θ to the surface's nearest minimum, (R,)."""
+        return self.surface.distance(self.final)
 
 
 # A rule composed from its parts: (m, σ); None stands for m = g, or σ = 1.

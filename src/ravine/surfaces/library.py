@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -25,9 +25,11 @@ POKEMON_Y = (640.0, 633.0, 619.0, 393.0, 428.0, 27.0, 193.0, 66.0, 226.0, 1591.0
 class Surface(ABC):
     """A loss L(θ1, θ2) with its exact gradient and Hessian.
 
-    ``minimum`` is the critical point the lecture's picture is about (the global minimum,
-    or for ``saddle`` the saddle point), ``start`` the default starting point, ``bounds`` the
-    plot window ((θ1 low, θ1 high), (θ2 low, θ2 high)), ``labels`` the parameters' names.
+    ``minima`` are its global minima θ* (``minimum``, the first of them, is the only one on
+    most surfaces; ``saddle`` has two), ``saddle_points`` the saddle points its picture shows,
+    ``start`` the default starting point, ``bounds`` the plot window ((θ1 low, θ1 high),
+    (θ2 low, θ2 high)), ``labels`` the parameters' names. Distances to θ* are measured to the
+    nearest minimum (:meth:`distance`).
     """
 
     name: str
@@ -59,7 +61,23 @@ class Surface(ABC):
     @property
     @abstractmethod
     def minimum(self) -> Point:
-        """The critical point of interest (see the class docstring)."""
+        """The global minimum θ*; where there are several, the first of :attr:`minima`."""
+
+    @property
+    def minima(self) -> tuple[Point, ...]:
+        """Every global minimum θ*: by default the one :attr:`minimum`."""
+        return (self.minimum,)
+
+    saddle_points: tuple[Point, ...] = ()  # saddle points marked (and named) on a map
+
+    def nearest_minimum(self, theta: torch.Tensor) -> torch.Tensor:
+        """The minimum θ* nearest each θ of shape (..., 2), shape (..., 2) in θ's dtype."""
+        return nearest(theta, self.minima)[0]
+
+    def distance(self, theta: torch.Tensor) -> torch.Tensor:
+        """‖θ − θ*‖ to the nearest minimum, shape (...): finite wherever the true distance is
+        (no overflow for a start far away)."""
+        return nearest(theta, self.minima)[1]
 
     def __repr__(self) -> str:
         return f"<surface {self.name}: {self.description}>"
@@ -213,13 +231,15 @@ class Valley(Surface):
 
 class Saddle(Surface):
     """L(x, y) = x² − y² + ¼·y⁴: a saddle point at (0, 0) — Hessian diag(2, −2), one negative
-    eigenvalue whose eigenvector (0, 1) is the way out — and two minima at (0, ±√2)."""
+    eigenvalue whose eigenvector (0, 1) is the way out — and two minima at (0, ±√2), where
+    ∂L/∂y = −2y + y³ vanishes again (y² = 2) and L = −2 + 1 = −1."""
 
     name = "saddle"
     labels = ("θ1", "θ2")
     start = (1.5, 1e-3)
     bounds = ((-2.0, 2.0), (-2.2, 2.2))
     description = "x² − y² + y⁴/4: a saddle at (0, 0), minima at (0, ±√2)"
+    saddle_points = ((0.0, 0.0),)
 
     def loss(self, theta):
         x, y = theta[..., 0], theta[..., 1]
@@ -244,7 +264,12 @@ class Saddle(Surface):
 
     @property
     def minimum(self) -> Point:
-        return (0.0, 0.0)
+        return self.minima[0]
+
+    @property
+    def minima(self) -> tuple[Point, ...]:
+        root = math.sqrt(2.0)  # y² = 2
+        return ((0.0, root), (0.0, -root))
 
 
 class Crescent(Surface):
@@ -301,6 +326,32 @@ class Crescent(Surface):
     @property
     def minimum(self) -> Point:
         return (0.0, 0.0)
+
+
+def nearest(theta: torch.Tensor, points: Sequence[Point]) -> tuple[torch.Tensor, torch.Tensor]:
+    """For θ of shape (..., 2): the point of ``points`` nearest each θ, (..., 2), and the
+    distance ‖θ − θ*‖ to it, (...), both in θ's dtype. A tie goes to the earlier point."""
+    targets = torch.tensor(points, dtype=theta.dtype).reshape(-1, 2)
+    if len(targets) == 1:
+        return targets[0].expand(theta.shape), length(theta - targets[0])
+    lengths = length(theta.unsqueeze(-2) - targets)  # (..., K)
+    return targets[lengths.argmin(-1)], lengths.min(-1).values
+
+
+def length(d: torch.Tensor) -> torch.Tensor:
+    """‖d‖ over the last axis without overflow or underflow: where the squares fit the dtype
+    (their largest component between √tiny/ε and √max/2, or 0) exactly vector_norm's sum of
+    squares, elsewhere the same norm of d scaled by its largest component (math.hypot's
+    scaling): ‖(10²⁰⁰, 0)‖ = 10²⁰⁰, not inf."""
+    plain = torch.linalg.vector_norm(d, dim=-1)
+    scale = d.abs().amax(-1)
+    info = torch.finfo(d.dtype)
+    fits = (scale >= math.sqrt(info.tiny) / info.eps) & (scale <= math.sqrt(info.max) / 2)
+    fits |= (scale == 0) | ~torch.isfinite(scale)
+    if bool(fits.all()):
+        return plain
+    divisor = torch.where(fits, torch.ones_like(scale), scale).unsqueeze(-1)
+    return torch.where(fits, plain, scale * torch.linalg.vector_norm(d / divisor, dim=-1))
 
 
 def _sigmoid(z: float) -> float:

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..surfaces.library import nearest
 from ..validation import is_count, require
 
 # The divergence factor's default: the Monitor's, 10.
@@ -52,7 +53,7 @@ class SweepResult:
     divergence: float = DIVERGENCE
     parameters: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
     state: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
-    minimum: tuple[float, float] | None = None  # a surface's minimum
+    minima: tuple[tuple[float, float], ...] | None = None  # a surface's minima θ*
     interrupted: str | None = None
 
     @property
@@ -116,12 +117,16 @@ class SweepResult:
         return self.parameters.get("theta") if self.kind == "surface" else None
 
     @property
+    def minimum(self) -> tuple[float, float] | None:
+        """A surface's minimum θ* (the first, where it has several)."""
+        return None if self.minima is None else self.minima[0]
+
+    @property
     def distance(self) -> torch.Tensor | None:
-        """A surface's distance from each run's final θ to its minimum, (R,)."""
-        if self.final is None or self.minimum is None:
+        """A surface's distance from each run's final θ to its nearest minimum, (R,)."""
+        if self.final is None or self.minima is None:
             return None
-        minimum = torch.tensor(self.minimum, dtype=self.final.dtype)
-        return torch.linalg.vector_norm(self.final - minimum, dim=-1)
+        return nearest(self.final, self.minima)[1]
 
     @property
     def settings_steps_per_second(self) -> float:
@@ -156,6 +161,7 @@ class SweepResult:
             if final is None
             else [[_finite_or_none(v) for v in p] for p in final.tolist()],
             "minimum": None if self.minimum is None else list(self.minimum),
+            "minima": None if self.minima is None else [list(p) for p in self.minima],
             "distance": None
             if distance is None
             else [_finite_or_none(v) for v in distance.tolist()],

@@ -324,7 +324,7 @@ def sweep(
         schedule=getattr(schedule, "spec", None if schedule is None else repr(schedule)),
         parameters=params,
         state=state,
-        minimum=getattr(target, "minimum", None) if runs.kind == "surface" else None,
+        minima=getattr(target, "minima", None) if runs.kind == "surface" else None,
         interrupted=interrupted,
     )
 

@@ -434,8 +434,14 @@ function drawMap() {
   traces.push({ type: "scatter", mode: "lines", x: series.theta1, y: series.theta2,
                 name: label(current) + (explorer.stale ? " (last valid run)" : ""),
                 line: { color: explorer.stale ? "#999" : "#e4572e", width: 2 } });
-  traces.push({ type: "scatter", mode: "markers", x: [surface.minimum[0]], y: [surface.minimum[1]],
-                name: "minimum θ*", marker: { symbol: "star", size: 16, color: "#ffd400", line: { width: 1 } } });
+  const minima = surface.minima, saddles = surface.saddle_points;
+  traces.push({ type: "scatter", mode: "markers", x: minima.map((p) => p[0]), y: minima.map((p) => p[1]),
+                name: minima.length > 1 ? "minima θ*" : "minimum θ*",
+                marker: { symbol: "star", size: 16, color: "#ffd400", line: { width: 1 } } });
+  if (saddles.length) {
+    traces.push({ type: "scatter", mode: "markers", x: saddles.map((p) => p[0]), y: saddles.map((p) => p[1]),
+                  name: "saddle point", marker: { symbol: "x", size: 12, color: "#fff", line: { width: 1, color: "#000" } } });
+  }
   traces.push({ type: "scatter", mode: "markers", x: [answer.numbers.start[0]], y: [answer.numbers.start[1]],
                 name: "start θ⁰", marker: { symbol: "circle", size: 11, color: "#fff", line: { color: "#111", width: 2 } } });
   const [xl, yl] = surface.labels;
