@@ -46,6 +46,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import optimizer_step as cpu
 from ravine.optim import catalog
+from step_timing import TORCH_REFERENCE, TRAFFIC, rotations, torch_options, warm_process
 
 RULES = ("adam", "adamw", "momentum")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -85,7 +86,7 @@ def builds(name: str, args: argparse.Namespace) -> tuple[dict[str, Callable], di
         if "fast" in label:
             options["fused"] = True
         made[label] = lambda params, o=options: catalog.create(name, params, **o).step
-    cls, options = cpu.torch_options(cpu.TORCH_REFERENCE.get(name, name))
+    cls, options = torch_options(TORCH_REFERENCE.get(name, name))
     for label, flag in TORCH_FLAGS.items():
         try:
             cls(parameters(8, 2, torch.float32), **{**options, **flag}).step()
@@ -108,7 +109,7 @@ def builds(name: str, args: argparse.Namespace) -> tuple[dict[str, Callable], di
 def timed_rounds(steps: dict[str, Step], repeats: int) -> dict[str, list[float]]:
     """Seconds of every step in ``repeats`` rotated rounds, each timed with CUDA events."""
     times: dict[str, list[float]] = {label: [] for label in steps}
-    for order in cpu.rotations(list(steps), repeats):
+    for order in rotations(list(steps), repeats):
         for label in order:
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
@@ -141,7 +142,7 @@ def run_row(name: str, total: int, count: int, args: argparse.Namespace) -> dict
     times = timed_rounds(steps, args.repeats)
     probe = statistics.median(times.pop(FLOOR))
     bandwidth = 2 * 4 * words / probe
-    traffic = cpu.TRAFFIC[name]
+    traffic = TRAFFIC[name]
     floor = traffic.words * dtype.itemsize * total / bandwidth
     paths: dict[str, Any] = {}
     for label in (*RAVINE_PATHS, *TORCH_PATHS):
@@ -215,9 +216,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bandwidth-mib", type=cpu.positive, default=1024)
     args = parser.parse_args(argv)
     for name in args.only:
-        if name not in cpu.TRAFFIC:
+        if name not in TRAFFIC:
             parser.error(
-                f"--only {name!r}: not a benchmarked rule; choose from {', '.join(cpu.TRAFFIC)}"
+                f"--only {name!r}: not a benchmarked rule; choose from {', '.join(TRAFFIC)}"
             )
     for count in args.tensors:
         if count > min(args.params):
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2)
-    cpu.warm_process()
+    warm_process()
     rows = [
         run_row(name, total, count, args)
         for name in args.only

@@ -80,8 +80,9 @@ def test_every_rule_against_every_torch_path(bench, capsys):
 
 def test_traffic_names_state_the_optimizer_keeps(bench):
     """Each rule's state tensors (written besides θ) are as many as the optimizer keeps."""
+    timing = sys.modules["step_timing"]  # what the benchmarks share, loaded with the script
     for name, traffic in bench.TRAFFIC.items():
-        params = bench.parameters(8, 2)
+        params = timing.parameters(8, 2)
         optimizer = catalog.create(name, params)
         optimizer.step()
         state = optimizer.state[params[0]]
