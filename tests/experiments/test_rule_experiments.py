@@ -262,3 +262,38 @@ def test_warmup_attention_criterion_can_fail():
     assert not warmup_attention.holds(numbers(62))  # trains about as fast: no claim
     assert not warmup_attention.holds(numbers(None, radam=None))  # RAdam does not train
     assert not warmup_attention.holds(numbers(None, warm=None))  # warm-up does not train
+
+
+def test_full_rule_evidence_decides_as_holds_does():
+    n = _full_rule_numbers()
+    rows = full_rule.evidence(n)
+    assert full_rule.holds(n) and all(r.holds for r in rows if r.holds is not None)
+    assert [r.value for r in rows[:4]] == [
+        "3 of 3",
+        "2 (pokemon and valley)",
+        "step 9 against step 12",
+        "pokemon: 65 vs 68; valley: 1.4e-22 vs 0.15",
+    ]
+    assert all(r.threshold and r.why for r in rows[:4]) and rows[4].holds is None
+    for change, row in [
+        ({"full_rule_falls_short_on": ["valley"]}, 0),
+        ({"gd_falls_short_on": []}, 1),
+        ({"momentum_steps_to_leave_ridge": 12}, 2),
+        ({"momentum_steps_to_leave_ridge": None}, 2),
+        ({"momentum_closer_where_gd_falls_short": False}, 3),
+    ]:
+        changed = {**n, **change}
+        assert not full_rule.holds(changed)
+        assert [r.holds for r in full_rule.evidence(changed)][row] is False
+
+
+def test_full_rule_says_what_it_runs():
+    """Every run keeps η constant: the title says so rather than promise η^t; the saddle
+    figure's star is the saddle point, as its caption says."""
+    assert "constant η" in full_rule.TITLE and "η^t" not in full_rule.TITLE
+    assert "placeholder" not in str(full_rule.CAPTIONS) and "figure 1 of" not in str(
+        full_rule.CAPTIONS
+    )
+    assert set(full_rule.CAPTIONS) == {f"{name}.png" for name in full_rule.SURFACES}
+    assert "saddle point (★)" in full_rule.CAPTIONS["saddle.png"]
+    assert "(η^t/σ_i^t)·m_i^t" in full_rule.LECTURE
