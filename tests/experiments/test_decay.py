@@ -114,6 +114,7 @@ def _decay_numbers():
             "arrival_step": 2099,
             "bursts_after_arrival": 59,
             "largest_burst_loss_gap": 1.42e7,
+            "largest_burst_after_arrival_loss_gap": 9.59e6,
         },
         "other_decays": {
             "cosine": other(6, 4624, 2099, 1.0),
@@ -126,7 +127,9 @@ def test_verdict_words_no_bursts_the_same_step_and_one_burst():
     text = decay.verdict(_decay_numbers(), False)
     assert "Adagrad had no bursts and no rise of the loss in 100,000 updates" in text
     assert "(29.1× the fixed η's steps)" in text
-    assert "burst 62 times (59 after arriving" in text
+    # the size of the bursts after arriving, not of the largest, which came before it
+    assert "burst 62 times (59 after arriving, reaching L − L* up to 9.59e+06)" in text
+    assert "1.42e+07" not in text
     assert "cosine decay over 20,000 updates had 6 bursts (the last starting at step 4,624" in text
     assert "arrived at step 2,099 (the same step as the fixed η)" in text
     assert "step decay over 20,000 updates had 1 burst (the last starting" in text

@@ -17,6 +17,7 @@ from ravine.experiments import (
     stuck,
     tiny_lr,
 )
+from ravine.report.plots import color_name, series_colors
 from ravine.surfaces import Trajectory, surface
 
 MODULES = {
@@ -167,12 +168,74 @@ def test_adagrad_verdict_counts_bursts_in_words():
         "burst_threshold": 1.0,
         "largest_burst_w_error": 4.0035,
         "largest_burst_loss_gap": 1.4194e7,
+        "largest_burst_start": 718,
+        "largest_burst_after_arrival_w_error": 3.3012,
+        "largest_burst_after_arrival_loss_gap": 9.594e6,
         "bursts_after_an_onset": 62,
     }
     text = adagrad_bursts.verdict(numbers, True)
-    assert "came within 1 of the minimum at step 2,099 and then burst 59 times (62 in all" in text
+    assert "came within 1 of the minimum at step 2,099 and then burst 59 times, reaching" in text
     numbers["bursts_after_arrival"] = 1
-    assert "and then burst once (62 in all" in adagrad_bursts.verdict(numbers, False)
+    assert "and then burst once, reaching" in adagrad_bursts.verdict(numbers, False)
+
+
+def test_adagrad_verdict_quotes_the_bursts_it_describes():
+    """ "Then burst …, reaching …": the sizes of the bursts after arriving; the largest of all,
+    which began before arriving, is named as such."""
+    numbers = {
+        "lr": 1.0,
+        "steps": 70000,
+        "arrival_radius": 1.0,
+        "arrival_step": 2099,
+        "bursts_after_arrival": 46,
+        "bursts": 49,
+        "burst_threshold": 1.0,
+        "largest_burst_w_error": 4.0035,
+        "largest_burst_loss_gap": 1.4194e7,
+        "largest_burst_start": 718,
+        "largest_burst_after_arrival_w_error": 3.3012,
+        "largest_burst_after_arrival_loss_gap": 9.594e6,
+        "bursts_after_an_onset": 49,
+        "min_bursts": 3,
+    }
+    text = adagrad_bursts.verdict(numbers, True)
+    assert "then burst 46 times, reaching |w − w*| up to 3.3 and L − L* up to 9.59e+06 (" in text
+    assert (
+        "the largest of all (|w − w*| = 4, L − L* = 1.42e+07) began at step 718, before arriving)"
+        in text
+    )
+    assert "up to 4 " not in text and "up to 1.42e+07" not in text
+    after = {**numbers, "largest_burst_start": 3000, "largest_burst_after_arrival_w_error": 4.0035}
+    assert "before arriving" not in adagrad_bursts.verdict(after, True)
+    row = adagrad_bursts.evidence(numbers)[-1]
+    assert row.value == "3.3 and 9.59e+06" and "began at step 718, before arriving" in row.why
+
+
+def test_adagrad_bursts_after_arrival_are_measured_after_it():
+    """burst_numbers' sizes after arrival: the largest over the bursts that start after it."""
+    s = surface("pokemon")
+    b, w = s.minimum
+    # step 0: far off on both; 1: inside τ along w but 5 from θ* along b (not arrived); 2–3 a
+    # burst of 4 before arriving; 4: arrived; 5 and 7: bursts of 2 and 1.5 after it
+    points = [(5, 5), (5, 0.5), (5, 4), (5, 2), (0, 0), (0, 2), (0, 0), (0, -1.5), (0, 0)]
+    theta = torch.tensor([[[b + db, w + dw]] for db, dw in points], dtype=torch.float64)
+    rates = torch.ones(len(points) - 1, 1, dtype=torch.float64)
+    path = Trajectory(s, "gd", torch.ones(1), theta, None, rates)
+    n = adagrad_bursts.burst_numbers(path)
+    assert (n["arrival_step"], n["bursts"], n["bursts_after_arrival"]) == (4, 3, 2)
+    assert n["largest_burst_w_error"] == pytest.approx(4.0)
+    assert n["largest_burst_start"] == 2
+    assert n["largest_burst_after_arrival_w_error"] == pytest.approx(2.0)
+    h_ww = float(s.hessian(torch.zeros(2))[1, 1])
+    assert n["largest_burst_after_arrival_loss_gap"] == pytest.approx(0.5 * h_ww * 4.0, rel=1e-9)
+
+
+def test_adagrad_caption_names_the_colours_the_figure_draws():
+    labels = [f"{adagrad_bursts.PATH_LABEL}, η = 1, 70,000 updates", "its 49 bursts (|w − w*| > 1)"]
+    path, bursts = (color_name(c) for c in series_colors(labels))
+    caption = adagrad_bursts.CAPTIONS["pokemon-path.png"]
+    assert f"whole path ({path})" in caption and f"each burst ({bursts})" in caption
+    assert (path, bursts) == ("green", "dark grey")
 
 
 def test_adagrad_criterion_fails_without_enough_bursts(results):

@@ -136,6 +136,9 @@ def test_adagrad_bursts_evidence():
         "bursts_after_an_onset": 4,
         "largest_burst_w_error": 3.0,
         "largest_burst_loss_gap": 1e6,
+        "largest_burst_start": 60,
+        "largest_burst_after_arrival_w_error": 3.0,
+        "largest_burst_after_arrival_loss_gap": 1e6,
     }
     agrees(adagrad_bursts, numbers, True)
     agrees(adagrad_bursts, {**numbers, "bursts_after_arrival": 2}, False)

@@ -89,6 +89,7 @@ COMPARED = (
     "bursts_after_arrival",
     "largest_burst_w_error",
     "largest_burst_loss_gap",
+    "largest_burst_after_arrival_loss_gap",
     "loss_final",
     "distance_final",
 )
@@ -276,13 +277,17 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         if fixed["arrival_step"] is None
         else f"arrived at step {fixed['arrival_step']:,}"
     )
+    reaching = (
+        f", reaching L − L* up to {fixed['largest_burst_after_arrival_loss_gap']:.3g}"
+        if fixed["bursts_after_arrival"]
+        else ""
+    )
     return (
         f"{OPENING[outcome(n)]}: with η^t = η/√(t+1) Adagrad had {bursts} and {rises} of the "
         f"loss in {n['steps']:,} updates, {arrived}, and ended {n['distance_final']:.3g} from "
         f"the minimum (L − L* = {n['loss_final'] - n['loss_minimum']:.3g}), where with the "
         f"fixed η = {n['lr']:g} it {fixed_arrived} but burst {times(fixed['bursts'])} "
-        f"({fixed['bursts_after_arrival']} after arriving; L − L* up to "
-        f"{fixed['largest_burst_loss_gap']:.3g}); {others}."
+        f"({fixed['bursts_after_arrival']} after arriving{reaching}); {others}."
     )
 
 
