@@ -160,7 +160,7 @@ def test_burst_segments_are_the_bursts_split_by_nan():
 
 
 def test_warmup_variance_evidence():
-    row = {"adam_drop": 300.0, "radam_spread": 2.5, "adam_spread_rectified_steps": 60.0}
+    row = {"mu": 0.0, "adam_drop": 300.0, "radam_spread": 2.5, "adam_spread_rectified_steps": 60.0}
     numbers = {
         "early_step": 3,
         "steps": 200,
