@@ -17,7 +17,7 @@ from ravine.experiments import (
     stuck,
     tiny_lr,
 )
-from ravine.report.plots import color_name, series_colors
+from ravine.report.plots import STEP_STYLES, color_name, series_colors
 from ravine.surfaces import Trajectory, surface
 
 MODULES = {
@@ -277,6 +277,25 @@ def test_normalization_verdict_names_the_steps_it_counts():
     text = normalization.verdict(numbers, True)
     assert "in 1 step with η = 0.05 and 9 steps with η = 0.04" in text
     assert "after 100,000 steps it is still 36.3 from the minimum" in text
+
+
+def test_normalization_round_bowl_marks_every_step_of_both_paths(tmp_path, monkeypatch):
+    """The two paths run along one line: each step is marked (circles, then crosses, as the
+    caption says), up to the step the slower one arrives, close up around the start."""
+    drawn = []
+    monkeypatch.setattr(normalization, "plot_contour", lambda *a, **k: drawn.append((a, k)) or a[2])
+    monkeypatch.setattr(normalization, "STEPS", 1000)
+    normalization.run(tmp_path, quick=False)
+    (_, paths, _), options = drawn[0]
+    assert options["steps"] is True
+    assert [len(points) for points in paths.values()] == [10, 10]  # θ^0 … θ^9: arrived at 9
+    (b0, b1), (w0, w1) = options["bounds"]
+    assert b1 - b0 == pytest.approx(w1 - w0) and b1 - b0 < 500  # the window is 800 wide
+    assert [marker for marker, _ in STEP_STYLES[:2]] == ["o", "x"]
+    caption = normalization.CAPTIONS["normalized-paths.png"]
+    assert "one path (circles) lands" in caption and "the other (crosses, dashed)" in caption
+    assert normalization._steps_shown([1, 9]) == 9
+    assert normalization._steps_shown([1, None]) == normalization.NORMALIZED_STEPS
 
 
 def test_normalization_criterion_fails_on_an_elongated_bowl(results):
