@@ -244,6 +244,18 @@ def test_adagrad_criterion_fails_without_enough_bursts(results):
     assert adagrad_bursts.holds({**n, "arrival_step": None}) is False
 
 
+def test_stuck_caption_says_what_the_bounces_do(results):
+    """The bounces keep their width across the valley while sliding down w2: not "between the
+    same two points"."""
+    n = results[1]["stuck"].numbers
+    start_w2 = surface("valley").start[1]
+    assert abs(n["w1_final"]) == pytest.approx(1.9, abs=0.05)
+    assert start_w2 == 8.0 and abs(n["w2_final"]) < 0.05
+    caption = stuck.CAPTIONS["valley-path.png"]
+    assert "same two points" not in caption
+    assert "(w1 ≈ ±1.9)" in caption and "slide down w2 from 8 to about 0" in caption
+
+
 def test_normalization_numbers(results):
     n = results[1]["normalization"].numbers
     assert n["pokemon_normalized"]["hessian_eigenvalues"] == pytest.approx([20.0, 20.0])
