@@ -4,6 +4,7 @@ partial or not held from the rows' numbers."""
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -136,3 +137,21 @@ def test_verdict_words_no_bursts_the_same_step_and_one_burst():
     assert "arrived at step 2,196 (1.05× the fixed η's steps)" in text
     for odd in ("0 bursts", "0 rises", "(1×", "1 bursts"):
         assert odd not in text
+
+
+def test_figures_raise_the_powers(tmp_path, monkeypatch):
+    """η^t and the step decay's 0.5^⌊t/k⌋ are drawn as superscripts, not with a caret."""
+    texts = []
+
+    def kept(values, path, *, title, **options):
+        texts.extend([title, *values])
+        return path
+
+    monkeypatch.setattr(decay, "plot_curves", kept)
+    monkeypatch.setattr(decay, "plot_contour", lambda s, values, path, **o: kept(values, path, **o))
+    monkeypatch.setattr(decay, "STEPS", 3000)
+    monkeypatch.setattr(decay, "SHORT_STEPS", 3000)
+    decay.run(tmp_path, quick=False)
+    assert any("η$^{t}$ = 1/√(t+1)" in t for t in texts)
+    assert any("$^{\\lfloor" in t for t in texts)  # the step decay's power
+    assert not [t for t in texts if "^" in re.sub(r"\$[^$]*\$", "", t)]

@@ -130,3 +130,29 @@ def test_a_colour_has_a_name_for_the_caption():
     assert plots.color_name(plots.NEUTRAL_COLORS[0]) == "dark grey"
     with pytest.raises(ValueError, match="a named colour must be one of"):
         plots.color_name("#123456")
+
+
+@pytest.mark.parametrize(
+    ("text", "drawn"),
+    [
+        ("η^t = 1/√(t+1)", "η$^{t}$ = 1/√(t+1)"),
+        ("(1−β1^t)/sqrt(1−β2^t)", "(1−β1$^{t}$)/sqrt(1−β2$^{t}$)"),
+        ("512^−0.5·min(n^−0.5, n·4000^−1.5)", "512$^{-0.5}$·min(n$^{-0.5}$, n·4000$^{-1.5}$)"),
+        ("η^t/η = 0.5^⌊t/1000⌋", r"η$^{t}$/η = 0.5$^{\lfloor t/1000\rfloor }$"),
+        ("θ^{t+1}, while η^t is large.", "θ$^{t+1}$, while η$^{t}$ is large."),
+        ("no power here", "no power here"),
+    ],
+)
+def test_a_power_written_with_a_caret_is_drawn_raised(text, drawn):
+    assert plots.superscripts(text) == drawn
+
+
+def test_raised_powers_render(tmp_path):
+    """matplotlib's mathtext accepts what superscripts writes."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], label=plots.superscripts("0.5^⌊t/1000⌋, #^{m ∈ [1, 2]}, n^−0.5"))
+    ax.legend()
+    plots.save_figure(fig, tmp_path / "powers.png")
+    assert (tmp_path / "powers.png").stat().st_size > 0

@@ -99,6 +99,24 @@ COLOR_NAMES = {
 STEP_STYLES = (("o", "-"), ("x", "--"), ("^", ":"), ("s", "-."))
 
 
+# a power as the words write it: x^t, x^{t+1}, x^(…), x^⌊t/k⌋, x^−0.5
+POWER = re.compile(r"\^(\{[^}]*\}|\([^)]*\)|⌊[^⌋]*⌋|[−-]?\w+(?:\.\w+)*)")
+MATH_ESCAPES = {"−": "-", "⌊": r"\lfloor ", "⌋": r"\rfloor ", "#": r"\#", " ": r"\;"}
+
+
+def superscripts(text: str) -> str:
+    """``text`` with each power written with a caret (``η^t``, ``0.5^⌊t/1000⌋``, ``n^−0.5``)
+    raised as a superscript (matplotlib's mathtext), for a figure's labels and titles."""
+
+    def raised(match: re.Match) -> str:
+        power = match.group(1)
+        if power[0] + power[-1] == "{}":
+            power = power[1:-1]
+        return "$^{" + "".join(MATH_ESCAPES.get(c, c) for c in power) + "}$"
+
+    return POWER.sub(raised, text)
+
+
 def color_name(color: str) -> str:
     """The word for one of the figures' colours (``"#2ca02c"`` → ``"green"``)."""
     require(color in COLOR_NAMES, "a named colour", color, f"one of {', '.join(COLOR_NAMES)}")
