@@ -4,6 +4,7 @@ partial or not held from the rows' numbers."""
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -114,6 +115,7 @@ def _decay_numbers():
             "arrival_step": 2099,
             "bursts_after_arrival": 59,
             "largest_burst_loss_gap": 1.42e7,
+            "largest_burst_after_arrival_loss_gap": 9.59e6,
         },
         "other_decays": {
             "cosine": other(6, 4624, 2099, 1.0),
@@ -126,10 +128,30 @@ def test_verdict_words_no_bursts_the_same_step_and_one_burst():
     text = decay.verdict(_decay_numbers(), False)
     assert "Adagrad had no bursts and no rise of the loss in 100,000 updates" in text
     assert "(29.1× the fixed η's steps)" in text
-    assert "burst 62 times (59 after arriving" in text
+    # the size of the bursts after arriving, not of the largest, which came before it
+    assert "burst 62 times (59 after arriving, reaching L − L* up to 9.59e+06)" in text
+    assert "1.42e+07" not in text
     assert "cosine decay over 20,000 updates had 6 bursts (the last starting at step 4,624" in text
     assert "arrived at step 2,099 (the same step as the fixed η)" in text
     assert "step decay over 20,000 updates had 1 burst (the last starting" in text
     assert "arrived at step 2,196 (1.05× the fixed η's steps)" in text
     for odd in ("0 bursts", "0 rises", "(1×", "1 bursts"):
         assert odd not in text
+
+
+def test_figures_raise_the_powers(tmp_path, monkeypatch):
+    """η^t and the step decay's 0.5^⌊t/k⌋ are drawn as superscripts, not with a caret."""
+    texts = []
+
+    def kept(values, path, *, title, **options):
+        texts.extend([title, *values])
+        return path
+
+    monkeypatch.setattr(decay, "plot_curves", kept)
+    monkeypatch.setattr(decay, "plot_contour", lambda s, values, path, **o: kept(values, path, **o))
+    monkeypatch.setattr(decay, "STEPS", 3000)
+    monkeypatch.setattr(decay, "SHORT_STEPS", 3000)
+    decay.run(tmp_path, quick=False)
+    assert any("η$^{t}$ = 1/√(t+1)" in t for t in texts)
+    assert any("$^{\\lfloor" in t for t in texts)  # the step decay's power
+    assert not [t for t in texts if "^" in re.sub(r"\$[^$]*\$", "", t)]

@@ -4,9 +4,11 @@
 import copy
 import json
 import math
+import re
 
 import pytest
 import torch
+from matplotlib.text import Text
 
 from ravine.experiments import rmsprop
 from ravine.surfaces.library import Crescent
@@ -178,3 +180,17 @@ def test_on_the_library_crescent_the_dependence_on_alpha_is_the_lectures(result)
     steps = [m["flat_step"] for m in n["sweep"]]
     assert steps == sorted(steps, reverse=True)  # a larger α: a shorter step on the flat
     assert n["sweep"][-1]["brake_delay"] > 0 < n["adagrad"]["brake_delay"]
+
+
+def test_figures_write_powers_and_indices_as_math(tmp_path, monkeypatch):
+    """No caret text (|g1^t|, σ1^t) on the figures: powers and indices are mathtext."""
+    texts = []
+
+    def kept(fig, path):
+        texts.extend(t.get_text() for t in fig.findobj(Text))
+        return path
+
+    monkeypatch.setattr(rmsprop, "save_figure", kept)
+    rmsprop.run(tmp_path, quick=True)
+    assert r"$|g_1^t|$" in texts and r"$\sigma_1^t$" in texts
+    assert not [t for t in texts if "^" in re.sub(r"\$[^$]*\$", "", t)]

@@ -68,6 +68,56 @@ def test_warmup_variance_simulation_matches_the_formulas_by_hand():
             torch.testing.assert_close(radam[t - 1], step.var(dim=1), rtol=1e-9, atol=0)
 
 
+def _warmup_numbers():
+    """The quick run's numbers for μ = 0 and μ = 2: Adam's spread over RAdam's steps is 68.3×
+    at μ = 0 and 50.4× at μ = 2, the least."""
+
+    def row(mu, spread, step_1):
+        return {
+            "mu": mu,
+            "adam_variance_step_1": step_1,
+            "adam_variance_step_3": 1.54,
+            "adam_variance_last": 0.00253,
+            "adam_drop": 609.0,
+            "adam_spread_rectified_steps": spread,
+            "radam_spread": 2.82,
+        }
+
+    return {
+        "runs": 10000,
+        "steps": 200,
+        "means": [0.0, 2.0],
+        "early_step": 3,
+        "drop_at_least": 10.0,
+        "spread_at_most": 4.0,
+        "first_rectified_step": 6,
+        "rho_first_rectified": 5.99,
+        "per_mean": [row(0.0, 68.3, 6.18e4), row(2.0, 50.4, 12.0)],
+        "adam_drop_min": 172.0,
+        "radam_spread_max": 2.82,
+    }
+
+
+def test_warmup_variance_says_which_variance_is_infinite_and_which_spread():
+    """Steps 1 and 2: a sampled variance (finite) where the theoretical one is infinite; the
+    verdict and the table quote the same spread of Adam's, and say at which μ."""
+    n = _warmup_numbers()
+    text = warmup_variance.verdict(n, True)
+    assert "at steps 1 and 2 the variance is infinite in theory" in text
+    assert "6.18e+04 at step 1 only reflects its smallest |g|" in text
+    spread = "50.4× or more (the least, at μ = 2)"
+    assert f"Adam's spans {spread} over the same steps" in text and "68.3" not in text
+    drop, steady, first = warmup_variance.evidence(n)
+    assert "step 3 is the first whose variance is finite in theory" in drop.why
+    assert "the first with a finite variance" not in drop.why
+    assert spread in steady.why
+    assert (first.value, first.unit) == ("step 6", "")
+
+
+def test_warmup_variance_command_reruns_the_measurement():
+    assert warmup_variance.COMMAND.startswith("ravine reproduce --only warmup-variance")
+
+
 def test_warmup_variance_criterion_can_fail():
     good = {
         "drop_at_least": 10.0,
@@ -141,7 +191,7 @@ def test_full_rule_rates_are_gd_stability_limits():
     expected = torch.tensor(
         [math.hypot(0.3, math.sqrt(2) - 1.0), math.sqrt(2) - 1.2], dtype=torch.float64
     )
-    torch.testing.assert_close(full_rule.distance_to_minimum(s, theta), expected)
+    torch.testing.assert_close(s.distance(theta), expected)  # the surface knows its minima
 
 
 def test_full_rule_criterion_can_fail(tmp_path):
@@ -262,3 +312,39 @@ def test_warmup_attention_criterion_can_fail():
     assert not warmup_attention.holds(numbers(62))  # trains about as fast: no claim
     assert not warmup_attention.holds(numbers(None, radam=None))  # RAdam does not train
     assert not warmup_attention.holds(numbers(None, warm=None))  # warm-up does not train
+
+
+def test_full_rule_evidence_decides_as_holds_does():
+    n = _full_rule_numbers()
+    rows = full_rule.evidence(n)
+    assert full_rule.holds(n) and all(r.holds for r in rows if r.holds is not None)
+    assert [r.value for r in rows[:4]] == [
+        "3 of 3",
+        "2 (pokemon and valley)",
+        "step 9 against step 12",
+        "pokemon: 65 vs 68; valley: 1.4e-22 vs 0.15",
+    ]
+    assert all(r.threshold and r.why for r in rows[:4]) and rows[4].holds is None
+    for change, row in [
+        ({"full_rule_falls_short_on": ["valley"]}, 0),
+        ({"gd_falls_short_on": []}, 1),
+        ({"momentum_steps_to_leave_ridge": 12}, 2),
+        ({"momentum_steps_to_leave_ridge": None}, 2),
+        ({"momentum_closer_where_gd_falls_short": False}, 3),
+    ]:
+        changed = {**n, **change}
+        assert not full_rule.holds(changed)
+        assert [r.holds for r in full_rule.evidence(changed)][row] is False
+
+
+def test_full_rule_says_what_it_runs():
+    """Every run keeps η constant: the title says so rather than promise η^t; the saddle
+    figure's star is the saddle point, as its caption says."""
+    assert "constant η" in full_rule.TITLE and "η^t" not in full_rule.TITLE
+    assert "placeholder" not in str(full_rule.CAPTIONS) and "figure 1 of" not in str(
+        full_rule.CAPTIONS
+    )
+    assert set(full_rule.CAPTIONS) == {f"{name}.png" for name in full_rule.SURFACES}
+    assert "saddle point (✕)" in full_rule.CAPTIONS["saddle.png"]  # as the map marks it
+    assert "minima (★)" in full_rule.CAPTIONS["saddle.png"]
+    assert "(η^t/σ_i^t)·m_i^t" in full_rule.LECTURE

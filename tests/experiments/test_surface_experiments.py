@@ -17,6 +17,7 @@ from ravine.experiments import (
     stuck,
     tiny_lr,
 )
+from ravine.report.plots import STEP_STYLES, color_name, series_colors
 from ravine.surfaces import Trajectory, surface
 
 MODULES = {
@@ -167,18 +168,92 @@ def test_adagrad_verdict_counts_bursts_in_words():
         "burst_threshold": 1.0,
         "largest_burst_w_error": 4.0035,
         "largest_burst_loss_gap": 1.4194e7,
+        "largest_burst_start": 718,
+        "largest_burst_after_arrival_w_error": 3.3012,
+        "largest_burst_after_arrival_loss_gap": 9.594e6,
         "bursts_after_an_onset": 62,
     }
     text = adagrad_bursts.verdict(numbers, True)
-    assert "came within 1 of the minimum at step 2,099 and then burst 59 times (62 in all" in text
+    assert "came within 1 of the minimum at step 2,099 and then burst 59 times, reaching" in text
     numbers["bursts_after_arrival"] = 1
-    assert "and then burst once (62 in all" in adagrad_bursts.verdict(numbers, False)
+    assert "and then burst once, reaching" in adagrad_bursts.verdict(numbers, False)
+
+
+def test_adagrad_verdict_quotes_the_bursts_it_describes():
+    """ "Then burst …, reaching …": the sizes of the bursts after arriving; the largest of all,
+    which began before arriving, is named as such."""
+    numbers = {
+        "lr": 1.0,
+        "steps": 70000,
+        "arrival_radius": 1.0,
+        "arrival_step": 2099,
+        "bursts_after_arrival": 46,
+        "bursts": 49,
+        "burst_threshold": 1.0,
+        "largest_burst_w_error": 4.0035,
+        "largest_burst_loss_gap": 1.4194e7,
+        "largest_burst_start": 718,
+        "largest_burst_after_arrival_w_error": 3.3012,
+        "largest_burst_after_arrival_loss_gap": 9.594e6,
+        "bursts_after_an_onset": 49,
+        "min_bursts": 3,
+    }
+    text = adagrad_bursts.verdict(numbers, True)
+    assert "then burst 46 times, reaching |w − w*| up to 3.3 and L − L* up to 9.59e+06 (" in text
+    assert (
+        "the largest of all (|w − w*| = 4, L − L* = 1.42e+07) began at step 718, before arriving)"
+        in text
+    )
+    assert "up to 4 " not in text and "up to 1.42e+07" not in text
+    after = {**numbers, "largest_burst_start": 3000, "largest_burst_after_arrival_w_error": 4.0035}
+    assert "before arriving" not in adagrad_bursts.verdict(after, True)
+    row = adagrad_bursts.evidence(numbers)[-1]
+    assert row.value == "3.3 and 9.59e+06" and "began at step 718, before arriving" in row.why
+
+
+def test_adagrad_bursts_after_arrival_are_measured_after_it():
+    """burst_numbers' sizes after arrival: the largest over the bursts that start after it."""
+    s = surface("pokemon")
+    b, w = s.minimum
+    # step 0: far off on both; 1: inside τ along w but 5 from θ* along b (not arrived); 2–3 a
+    # burst of 4 before arriving; 4: arrived; 5 and 7: bursts of 2 and 1.5 after it
+    points = [(5, 5), (5, 0.5), (5, 4), (5, 2), (0, 0), (0, 2), (0, 0), (0, -1.5), (0, 0)]
+    theta = torch.tensor([[[b + db, w + dw]] for db, dw in points], dtype=torch.float64)
+    rates = torch.ones(len(points) - 1, 1, dtype=torch.float64)
+    path = Trajectory(s, "gd", torch.ones(1), theta, None, rates)
+    n = adagrad_bursts.burst_numbers(path)
+    assert (n["arrival_step"], n["bursts"], n["bursts_after_arrival"]) == (4, 3, 2)
+    assert n["largest_burst_w_error"] == pytest.approx(4.0)
+    assert n["largest_burst_start"] == 2
+    assert n["largest_burst_after_arrival_w_error"] == pytest.approx(2.0)
+    h_ww = float(s.hessian(torch.zeros(2))[1, 1])
+    assert n["largest_burst_after_arrival_loss_gap"] == pytest.approx(0.5 * h_ww * 4.0, rel=1e-9)
+
+
+def test_adagrad_caption_names_the_colours_the_figure_draws():
+    labels = [f"{adagrad_bursts.PATH_LABEL}, η = 1, 70,000 updates", "its 49 bursts (|w − w*| > 1)"]
+    path, bursts = (color_name(c) for c in series_colors(labels))
+    caption = adagrad_bursts.CAPTIONS["pokemon-path.png"]
+    assert f"whole path ({path})" in caption and f"each burst ({bursts})" in caption
+    assert (path, bursts) == ("green", "dark grey")
 
 
 def test_adagrad_criterion_fails_without_enough_bursts(results):
     n = results[1]["adagrad-bursts"].numbers
     assert adagrad_bursts.holds({**n, "bursts_after_arrival": 2}) is False
     assert adagrad_bursts.holds({**n, "arrival_step": None}) is False
+
+
+def test_stuck_caption_says_what_the_bounces_do(results):
+    """The bounces keep their width across the valley while sliding down w2: not "between the
+    same two points"."""
+    n = results[1]["stuck"].numbers
+    start_w2 = surface("valley").start[1]
+    assert abs(n["w1_final"]) == pytest.approx(1.9, abs=0.05)
+    assert start_w2 == 8.0 and abs(n["w2_final"]) < 0.05
+    caption = stuck.CAPTIONS["valley-path.png"]
+    assert "same two points" not in caption
+    assert "(w1 ≈ ±1.9)" in caption and "slide down w2 from 8 to about 0" in caption
 
 
 def test_normalization_numbers(results):
@@ -214,6 +289,25 @@ def test_normalization_verdict_names_the_steps_it_counts():
     text = normalization.verdict(numbers, True)
     assert "in 1 step with η = 0.05 and 9 steps with η = 0.04" in text
     assert "after 100,000 steps it is still 36.3 from the minimum" in text
+
+
+def test_normalization_round_bowl_marks_every_step_of_both_paths(tmp_path, monkeypatch):
+    """The two paths run along one line: each step is marked (circles, then crosses, as the
+    caption says), up to the step the slower one arrives, close up around the start."""
+    drawn = []
+    monkeypatch.setattr(normalization, "plot_contour", lambda *a, **k: drawn.append((a, k)) or a[2])
+    monkeypatch.setattr(normalization, "STEPS", 1000)
+    normalization.run(tmp_path, quick=False)
+    (_, paths, _), options = drawn[0]
+    assert options["steps"] is True
+    assert [len(points) for points in paths.values()] == [10, 10]  # θ^0 … θ^9: arrived at 9
+    (b0, b1), (w0, w1) = options["bounds"]
+    assert b1 - b0 == pytest.approx(w1 - w0) and b1 - b0 < 500  # the window is 800 wide
+    assert [marker for marker, _ in STEP_STYLES[:2]] == ["o", "x"]
+    caption = normalization.CAPTIONS["normalized-paths.png"]
+    assert "one path (circles) lands" in caption and "the other (crosses, dashed)" in caption
+    assert normalization._steps_shown([1, 9]) == 9
+    assert normalization._steps_shown([1, None]) == normalization.NORMALIZED_STEPS
 
 
 def test_normalization_criterion_fails_on_an_elongated_bowl(results):

@@ -1,7 +1,8 @@
 """What the teaching page reads from the claims of stuck, tiny-lr, adagrad-bursts,
-warmup-variance, classification-loss, normalization, momentum, batch-norm and lr-find: the
-lecture's terms, a command that runs, a caption per figure, and evidence that decides the same
-way as the verdict — held on numbers that should pass, not held on numbers that should fail."""
+warmup-variance, classification-loss, normalization, momentum, batch-norm, lr-find and
+full-rule: the lecture's terms, a command that runs, a caption per figure, and evidence that
+decides the same way as the verdict — held on numbers that should pass, not held on numbers that
+should fail."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ravine.experiments import (
     adagrad_bursts,
     batch_norm,
     classification_loss,
+    full_rule,
     lr_find,
     momentum,
     normalization,
@@ -37,6 +39,7 @@ MODULES = [
     momentum,
     batch_norm,
     lr_find,
+    full_rule,
 ]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -79,7 +82,7 @@ def test_command_parses(module):
 
 @pytest.mark.parametrize(
     "module",
-    [stuck, tiny_lr, adagrad_bursts, normalization, momentum, classification_loss],
+    [stuck, tiny_lr, adagrad_bursts, normalization, momentum, classification_loss, full_rule],
     ids=lambda m: m.NAME,
 )
 def test_surface_command_runs_with_fewer_steps(module, tmp_path, capsys):
@@ -133,6 +136,9 @@ def test_adagrad_bursts_evidence():
         "bursts_after_an_onset": 4,
         "largest_burst_w_error": 3.0,
         "largest_burst_loss_gap": 1e6,
+        "largest_burst_start": 60,
+        "largest_burst_after_arrival_w_error": 3.0,
+        "largest_burst_after_arrival_loss_gap": 1e6,
     }
     agrees(adagrad_bursts, numbers, True)
     agrees(adagrad_bursts, {**numbers, "bursts_after_arrival": 2}, False)
@@ -154,7 +160,7 @@ def test_burst_segments_are_the_bursts_split_by_nan():
 
 
 def test_warmup_variance_evidence():
-    row = {"adam_drop": 300.0, "radam_spread": 2.5, "adam_spread_rectified_steps": 60.0}
+    row = {"mu": 0.0, "adam_drop": 300.0, "radam_spread": 2.5, "adam_spread_rectified_steps": 60.0}
     numbers = {
         "early_step": 3,
         "steps": 200,
@@ -349,7 +355,7 @@ def test_batch_norm_losses_drawn_both(tmp_path):
 
 @pytest.mark.parametrize(
     "module",
-    [stuck, tiny_lr, adagrad_bursts, warmup_variance, normalization, momentum],
+    [stuck, tiny_lr, adagrad_bursts, warmup_variance, normalization, momentum, full_rule],
     ids=lambda m: m.NAME,
 )
 def test_quick_run_carries_the_teaching_fields(module, tmp_path):

@@ -70,3 +70,87 @@ def test_the_legend_stands_outside_the_axes(tmp_path, monkeypatch):
         OPTIMIZER_COLORS["Adam"],
     ]
     assert fig.get_figwidth() * fig.dpi >= 700  # legible at the page's width
+
+
+def _kept_contour(monkeypatch, tmp_path, surface_name, paths, **options):
+    """The figure plot_contour draws (drawn, not written), with its axes."""
+    from ravine.surfaces import surface
+
+    figures = []
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        figures.append(fig)
+        return path
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    plots.plot_contour(surface(surface_name), paths, tmp_path / "map.png", **options)
+    (fig,) = figures
+    return fig, fig.axes[0]
+
+
+def test_a_long_map_title_stays_over_the_map_and_the_markers_are_named(tmp_path, monkeypatch):
+    title = "saddle: 1,000 updates each; label: η and final distance to the nearest minimum " * 2
+    labels = [f"an optimizer with a long label {k}: 1.4e-23" for k in range(4)]
+    paths = {label: [[1.5, 0.001], [1.0, 0.5]] for label in labels}
+    fig, ax = _kept_contour(monkeypatch, tmp_path, "saddle", paths, title=title)
+    box, axes = ax.title.get_window_extent(), ax.get_window_extent()
+    assert ax.title.get_text().count("\n") >= 1
+    assert axes.x0 <= box.x0 and box.x1 <= axes.x1  # over the map, not past its edges
+    (legend,) = fig.legends
+    assert legend.get_window_extent().x0 >= box.x1  # the title does not run into the legend
+    names = [t.get_text() for t in legend.get_texts()]
+    assert "saddle point" in names and "minima" in names and "minimum" not in names
+
+
+def test_steps_on_a_map_keep_paths_that_coincide_apart(tmp_path, monkeypatch):
+    one = [[0.0, 0.0], [1.0, 1.0], [1.0, 1.0]]
+    few = [[0.0, 0.0], [0.5, 0.5], [0.9, 0.9], [1.0, 1.0]]
+    _, ax = _kept_contour(
+        monkeypatch,
+        tmp_path,
+        "valley",
+        {"GD, η = 1": one, "GD, η = 0.5": few},
+        title="t",
+        steps=True,
+    )
+    first, second = (line for line in ax.get_lines() if line.get_label().startswith("GD"))
+    assert first.get_marker() not in ("None", "", None)
+    assert (first.get_marker(), first.get_linestyle()) != (
+        second.get_marker(),
+        second.get_linestyle(),
+    )
+    assert first.get_markersize() > second.get_markersize()  # the one below shows around it
+
+
+def test_a_colour_has_a_name_for_the_caption():
+    assert plots.color_name(OPTIMIZER_COLORS["Adagrad"]) == "green"
+    assert plots.color_name(plots.NEUTRAL_COLORS[0]) == "dark grey"
+    with pytest.raises(ValueError, match="a named colour must be one of"):
+        plots.color_name("#123456")
+
+
+@pytest.mark.parametrize(
+    ("text", "drawn"),
+    [
+        ("η^t = 1/√(t+1)", "η$^{t}$ = 1/√(t+1)"),
+        ("(1−β1^t)/sqrt(1−β2^t)", "(1−β1$^{t}$)/sqrt(1−β2$^{t}$)"),
+        ("512^−0.5·min(n^−0.5, n·4000^−1.5)", "512$^{-0.5}$·min(n$^{-0.5}$, n·4000$^{-1.5}$)"),
+        ("η^t/η = 0.5^⌊t/1000⌋", r"η$^{t}$/η = 0.5$^{\lfloor t/1000\rfloor }$"),
+        ("θ^{t+1}, while η^t is large.", "θ$^{t+1}$, while η$^{t}$ is large."),
+        ("no power here", "no power here"),
+    ],
+)
+def test_a_power_written_with_a_caret_is_drawn_raised(text, drawn):
+    assert plots.superscripts(text) == drawn
+
+
+def test_raised_powers_render(tmp_path):
+    """matplotlib's mathtext accepts what superscripts writes."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], label=plots.superscripts("0.5^⌊t/1000⌋, #^{m ∈ [1, 2]}, n^−0.5"))
+    ax.legend()
+    plots.save_figure(fig, tmp_path / "powers.png")
+    assert (tmp_path / "powers.png").stat().st_size > 0

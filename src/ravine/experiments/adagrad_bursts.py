@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from ..report.plots import plot_contour, plot_curves
+from ..report.plots import color_name, plot_contour, plot_curves, series_colors
 from ..surfaces import Trajectory, descend, surface
 from .base import Evidence, Result, conclude
 from .wording import times
@@ -56,11 +56,14 @@ LECTURE = (
 COMMAND = (
     "ravine descend pokemon --optimizer lecture-adagrad --lr 1 --steps 100000 --plot adagrad.png"
 )
+# the labels' first words name what is drawn: the colour of each comes from series_colors
+PATH_LABEL, BURSTS_LABEL = "Adagrad", "its"
+PATH_COLOR, BURSTS_COLOR = (color_name(c) for c in series_colors([PATH_LABEL, BURSTS_LABEL]))
 CAPTIONS = {
     "pokemon-path.png": (
-        "The whole path (blue) comes up the steep wall and runs along the valley's floor to "
-        "the minimum (★); drawn over it, each burst (orange) is a spike up and down the steep "
-        "axis w, and each one falls back to the floor."
+        f"The whole path ({PATH_COLOR}) comes up the steep wall and runs along the valley's "
+        f"floor to the minimum (★); drawn over it, each burst ({BURSTS_COLOR}) is a spike up and "
+        "down the steep axis w, and each one falls back to the floor."
     ),
     "loss.png": (
         "The loss above the minimum on a log scale: it falls by orders of magnitude, then jumps "
@@ -163,19 +166,23 @@ def burst_numbers(trajectory: Trajectory) -> dict[str, Any]:
     arrived = arrival_step(trajectory)
     onsets = instability_onsets(trajectory)
     minimum = _minimum(trajectory)
+    after = [b for b in bursts if arrived is not None and b.start > arrived]
     return {
         "burst_definition": BURST_DEFINITION,
         "burst_threshold": THRESHOLD,
         "bursts": len(bursts),
         "arrival_radius": ARRIVAL,
         "arrival_step": arrived,
-        "bursts_after_arrival": sum(1 for b in bursts if arrived is not None and b.start > arrived),
+        "bursts_after_arrival": len(after),
         "burst_starts": [b.start for b in bursts],
         "burst_lengths": [b.end - b.start for b in bursts],
         "burst_peak_w_error": [b.peak_w_error for b in bursts],
         "burst_peak_loss_gap": [b.peak_loss_gap for b in bursts],
         "largest_burst_w_error": max((b.peak_w_error for b in bursts), default=0.0),
         "largest_burst_loss_gap": max((b.peak_loss_gap for b in bursts), default=0.0),
+        "largest_burst_start": max(bursts, key=lambda b: b.peak_w_error).start if bursts else None,
+        "largest_burst_after_arrival_w_error": max((b.peak_w_error for b in after), default=0.0),
+        "largest_burst_after_arrival_loss_gap": max((b.peak_loss_gap for b in after), default=0.0),
         "instability_onsets": len(onsets),
         "bursts_after_an_onset": _preceded(bursts, onsets),
         "loss_minimum": float(trajectory.surface.loss(minimum)),
@@ -235,11 +242,13 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             None,
         ),
         Evidence(
-            "largest burst: |w − w*| and L − L*",
-            f"{n['largest_burst_w_error']:.3g} and {n['largest_burst_loss_gap']:.3g}",
+            "largest burst after arriving: |w − w*| and L − L*",
+            f"{n['largest_burst_after_arrival_w_error']:.3g} and "
+            f"{n['largest_burst_after_arrival_loss_gap']:.3g}",
             "",
             "",
-            "how far up the steep wall the bursts are thrown",
+            "how far up the steep wall the bursts are thrown once it sits at the bottom"
+            + _largest_before(n),
             None,
         ),
     ]
@@ -250,6 +259,19 @@ def holds(numbers: dict[str, Any]) -> bool:
     return all(e.holds for e in evidence(numbers) if e.holds is not None)
 
 
+def _largest_before(numbers: dict[str, Any]) -> str:
+    """Where the largest of all bursts began before the arrival: "; the largest of all
+    (|w − w*| = …, L − L* = …) began at step …, before arriving"; else ""."""
+    n = numbers
+    start, arrived = n["largest_burst_start"], n["arrival_step"]
+    if start is None or (arrived is not None and start > arrived):
+        return ""
+    return (
+        f"; the largest of all (|w − w*| = {n['largest_burst_w_error']:.3g}, L − L* = "
+        f"{n['largest_burst_loss_gap']:.3g}) began at step {start:,}, before arriving"
+    )
+
+
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     n = numbers
     arrived = (
@@ -257,12 +279,17 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         if n["arrival_step"] is not None
         else f"never came within {n['arrival_radius']:g} of the minimum"
     )
+    reaching = (
+        f", reaching |w − w*| up to {n['largest_burst_after_arrival_w_error']:.3g} and L − L* "
+        f"up to {n['largest_burst_after_arrival_loss_gap']:.3g}"
+        if n["bursts_after_arrival"]
+        else ""
+    )
     return (
         f"{'Reproduced' if reproduced else 'Not reproduced'}: the lecture's Adagrad with fixed "
-        f"η = {n['lr']:g} {arrived} and then burst {times(n['bursts_after_arrival'])} "
-        f"({n['bursts']} in all over {n['steps']:,} updates; a burst is |w − w*| > "
-        f"{n['burst_threshold']:g}), reaching |w − w*| up to {n['largest_burst_w_error']:.3g} "
-        f"and L − L* up to {n['largest_burst_loss_gap']:.3g}; {n['bursts_after_an_onset']} of "
+        f"η = {n['lr']:g} {arrived} and then burst {times(n['bursts_after_arrival'])}"
+        f"{reaching} ({n['bursts']} in all over {n['steps']:,} updates; a burst is |w − w*| > "
+        f"{n['burst_threshold']:g}{_largest_before(n)}); {n['bursts_after_an_onset']} of "
         f"the {n['bursts']} bursts began after a step where the largest eigenvalue of "
         f"diag(η/σ)·H passed 2."
     )
@@ -295,8 +322,8 @@ def run(out: Path, quick: bool = False) -> Result:
     plot_contour(
         trajectory.surface,
         {
-            f"Adagrad, η = {LR:g}, {steps:,} updates": trajectory.theta[:, 0].numpy(),
-            f"its {numbers['bursts']} bursts (|w − w*| > {THRESHOLD:g})": burst_segments(
+            f"{PATH_LABEL}, η = {LR:g}, {steps:,} updates": trajectory.theta[:, 0].numpy(),
+            f"{BURSTS_LABEL} {numbers['bursts']} bursts (|w − w*| > {THRESHOLD:g})": burst_segments(
                 trajectory
             ).numpy(),
         },

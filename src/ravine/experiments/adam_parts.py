@@ -40,7 +40,7 @@ from typing import Any
 import torch
 
 from ..optim import Adam, ExponentialAverage, Optimizer, SecondMoment
-from ..report.plots import plot_curves
+from ..report.plots import plot_curves, superscripts
 from ..tasks import task as build_task
 from .base import Evidence, Result, conclude, torch_threads
 from .wording import join
@@ -303,7 +303,7 @@ def run(out: Path, quick: bool = False) -> Result:
         {
             "with bias correction (torch.optim.Adam)": effective["torch Adam"],
             "without bias correction": effective["no bias correction"],
-            "steady gradient, without: (1−β1^t)/sqrt(1−β2^t)": curves["theory"],
+            superscripts("steady gradient, without: (1−β1^t)/sqrt(1−β2^t)"): curves["theory"],
         },
         out / first,
         title=f"The first {EARLY} steps: median |Δθ_i| / η",

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import schedules
-from ..report.plots import plot_contour, plot_curves
+from ..report.plots import plot_contour, plot_curves, superscripts
 from ..surfaces import Trajectory, descend, surface
 from .adagrad_bursts import LR, adagrad_run, burst_numbers, loss_gap
 from .base import OPENING, Evidence, Result, conclude, outcome_of
@@ -89,6 +89,7 @@ COMPARED = (
     "bursts_after_arrival",
     "largest_burst_w_error",
     "largest_burst_loss_gap",
+    "largest_burst_after_arrival_loss_gap",
     "loss_final",
     "distance_final",
 )
@@ -276,13 +277,17 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
         if fixed["arrival_step"] is None
         else f"arrived at step {fixed['arrival_step']:,}"
     )
+    reaching = (
+        f", reaching L − L* up to {fixed['largest_burst_after_arrival_loss_gap']:.3g}"
+        if fixed["bursts_after_arrival"]
+        else ""
+    )
     return (
         f"{OPENING[outcome(n)]}: with η^t = η/√(t+1) Adagrad had {bursts} and {rises} of the "
         f"loss in {n['steps']:,} updates, {arrived}, and ended {n['distance_final']:.3g} from "
         f"the minimum (L − L* = {n['loss_final'] - n['loss_minimum']:.3g}), where with the "
         f"fixed η = {n['lr']:g} it {fixed_arrived} but burst {times(fixed['bursts'])} "
-        f"({fixed['bursts_after_arrival']} after arriving; L − L* up to "
-        f"{fixed['largest_burst_loss_gap']:.3g}); {others}."
+        f"({fixed['bursts_after_arrival']} after arriving{reaching}); {others}."
     )
 
 
@@ -295,7 +300,7 @@ def run(out: Path, quick: bool = False) -> Result:
         decayed.surface,
         {
             f"Adagrad, η = {LR:g}": fixed.theta[:, 0].numpy(),
-            f"Adagrad, η^t = {LR:g}/√(t+1)": decayed.theta[:, 0].numpy(),
+            superscripts(f"Adagrad, η^t = {LR:g}/√(t+1)"): decayed.theta[:, 0].numpy(),
         },
         out / paths,
         title="Adagrad on the Pokémon loss, with and without learning-rate decay",
@@ -305,7 +310,9 @@ def run(out: Path, quick: bool = False) -> Result:
     plot_curves(
         {
             f"η = {LR:g} ({numbers['fixed_lr']['bursts']} bursts)": loss_gap(fixed).numpy(),
-            f"η^t = {LR:g}/√(t+1) ({numbers['bursts']} bursts)": loss_gap(decayed).numpy(),
+            superscripts(f"η^t = {LR:g}/√(t+1) ({numbers['bursts']} bursts)"): loss_gap(
+                decayed
+            ).numpy(),
         },
         out / loss,
         title="Adagrad: the loss above the minimum, with and without decay",
@@ -318,13 +325,17 @@ def run(out: Path, quick: bool = False) -> Result:
         {
             f"η = {LR:g}, no decay": curves["none"].numpy(),
             **{
-                f"{name}: {rows[name]['schedule']} ({rows[name]['bursts']} bursts)": curve.numpy()
+                superscripts(f"{name}: {rows[name]['schedule']} ({rows[name]['bursts']} bursts)"): (
+                    curve.numpy()
+                )
                 for name, curve in curves.items()
                 if name != "none"
             },
         },
         out / others,
-        title="Adagrad with the decays used in practice: bursts while η^t is still large",
+        title=superscripts(
+            "Adagrad with the decays used in practice: bursts while η^t is still large"
+        ),
         ylabel="L(θ) − L(θ*)",
         logy=True,
     )

@@ -49,8 +49,10 @@ LECTURE = (
 COMMAND = "ravine descend pokemon-normalized --optimizer gd --lr 0.04 --steps 100 --plot bowl.png"
 CAPTIONS = {
     "normalized-paths.png": (
-        "With x standardized the contours are circles: one path lands on the minimum (★) in a "
-        "single step, the other walks straight to it in a few."
+        "With x standardized the contours are circles (drawn close up around the start and the "
+        "minimum ★); every step is marked, up to the one at which the slower path arrives: one "
+        "path (circles) lands on the minimum in a single step, the other (crosses, dashed) "
+        "walks straight along the same line to it in a few, the last of them under the star."
     ),
     "raw-path.png": (
         "On the raw data the contours are long thin ellipses: even at its best fixed η, gradient "
@@ -210,18 +212,39 @@ def _minimum(s: Surface) -> torch.Tensor:
     return torch.tensor(s.minimum, dtype=torch.float64)
 
 
+def _steps_shown(steps_to_reach: list[int | None]) -> int:
+    """The last step drawn on the round bowl: the one at which the slower path reached the
+    minimum, or every step (``NORMALIZED_STEPS``) if a path never did."""
+    if any(steps is None for steps in steps_to_reach):
+        return NORMALIZED_STEPS
+    return max(steps_to_reach)
+
+
+def _around(start: torch.Tensor, s: Surface, margin: float = 0.1):
+    """A square window just around ``start`` and the minimum (a tenth of their distance on
+    each side): the steps near the minimum stay apart."""
+    low, high = torch.minimum(start, _minimum(s)), torch.maximum(start, _minimum(s))
+    pad = margin * float((high - low).max())
+    return tuple((float(a) - pad, float(b) + pad) for a, b in zip(low, high, strict=True))
+
+
 def run(out: Path, quick: bool = False) -> Result:
     numbers, round_bowl, valley = measure(QUICK_STEPS if quick else STEPS)
     (one, fixed), steps = numbers["pokemon_normalized"]["lr"], numbers["pokemon"]["steps"]
     bowl = Path(NAME) / "normalized-paths.png"
+    # the two paths run along the same line: every step marked, each path its own marker
+    # (circles, then crosses), up to the step the slower one arrives (all of them if one never)
+    shown = _steps_shown(numbers["pokemon_normalized"]["steps_to_reach"])
     plot_contour(
         round_bowl.surface,
         {
-            f"GD, η = 1/(2N) = {one:g}": round_bowl.theta[:, 0].numpy(),
-            f"GD, η = {fixed:g}": round_bowl.theta[:, 1].numpy(),
+            f"GD, η = 1/(2N) = {one:g}": round_bowl.theta[: shown + 1, 0].numpy(),
+            f"GD, η = {fixed:g}": round_bowl.theta[: shown + 1, 1].numpy(),
         },
         out / bowl,
-        title="Standardized x: a round bowl, the minimum in a few steps",
+        title=f"Standardized x: a round bowl, the minimum in a few steps (1 to {shown} marked)",
+        bounds=_around(round_bowl.theta[0, 0], round_bowl.surface),
+        steps=True,
     )
     raw = Path(NAME) / "raw-path.png"
     # At this η the steep component flips sign every step, so θ^t zigzags across the valley;

@@ -338,10 +338,14 @@ def _plot_sweep(numbers: dict[str, Any], path: Path) -> Path:
     panels = (
         (
             "brake_delay",
-            "steps until σ1 >= ½·|g1| for good",
+            r"steps until $\sigma_1$ ≥ ½·$|g_1|$ for good",
             "Brake delay after the slope steepens",
         ),
-        ("flat_step", "median η·|g1|/σ1 on the flat stretch", "Step along θ1 on the flat stretch"),
+        (
+            "flat_step",
+            r"median $\eta\,|g_1|/\sigma_1$ on the flat stretch",
+            r"Step along $\theta_1$ on the flat stretch",
+        ),
     )
     for ax, (key, ylabel, title) in zip(axes, panels, strict=True):
         points = [(i, m[key]) for i, m in zip(spots, sweep, strict=True) if m[key] is not None]
@@ -369,14 +373,14 @@ def _plot_sigma(trajectories: dict[str, Trajectory], numbers: dict[str, Any], pa
     fig, axes = plt.subplots(1, len(labels), figsize=(10, 3.4), dpi=100, sharey=True)
     for ax, label in zip(axes, labels, strict=True):
         gradient, sigma = _theta1(trajectories[label])
-        ax.plot(gradient.abs()[:shown].tolist(), color="#333333", linewidth=1.2, label="|g1^t|")
-        ax.plot(sigma[:shown].tolist(), color="#c0392b", linestyle="--", label="σ1^t")
+        ax.plot(gradient.abs()[:shown].tolist(), color="#333333", linewidth=1.2, label=r"$|g_1^t|$")
+        ax.plot(sigma[:shown].tolist(), color="#c0392b", linestyle="--", label=r"$\sigma_1^t$")
         ax.set_yscale("log")
         ax.set_ylim(bottom=1e-2)  # |g1| crosses 0 where the path overshoots; cut those dips
         ax.set_title("RMSProp, " + label if label != "Adagrad" else label, fontsize=10)
         ax.set_xlabel("step t")
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("|g1|, σ1")
+    axes[0].set_ylabel(r"$|g_1|$, $\sigma_1$")
     axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.04, 1.0))
     return save_figure(fig, path)
 

@@ -48,8 +48,10 @@ CAPTIONS = {
         "(dashed, right axis) stays far above zero: the curve goes flat without a critical point."
     ),
     "valley-path.png": (
-        "The path comes down and then jumps back and forth across the narrow valley, between "
-        "the same two points on opposite walls, never running along the floor to the minimum (★)."
+        "The path comes down and then jumps back and forth across the narrow valley, landing "
+        "on each wall at the same width (w1 ≈ ±1.9) while the bounces slide down w2 from 8 to "
+        "about 0: it moves alongside the floor but never drops onto it (w1 = 0), so it never "
+        "reaches the minimum (★)."
     ),
 }
 

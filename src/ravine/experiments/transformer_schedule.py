@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from ..optim import Adam
-from ..report.plots import plot_curves, plot_schedule
+from ..report.plots import plot_curves, plot_schedule, superscripts
 from ..schedules import Scheduler, transformer
 from ..tasks.sequence import D_MODEL, VOCAB, ReverseModel, reverse_data
 from .base import OPENING, Evidence, Result, conclude, torch_threads
@@ -281,7 +281,9 @@ def run(out: Path, quick: bool = False) -> Result:
     plot_schedule(
         values,
         out / schedule,
-        title=(f"lrate = {PAPER_D_MODEL}^−0.5·min(n^−0.5, n·{PAPER_WARMUP}^−1.5), n = step_num"),
+        title=superscripts(
+            f"lrate = {PAPER_D_MODEL}^−0.5·min(n^−0.5, n·{PAPER_WARMUP}^−1.5), n = step_num"
+        ),
         warmup_end=PAPER_WARMUP - 1,
         ylabel="lrate",
     )

@@ -83,6 +83,44 @@ OPTIMIZER_NAMES = (
 NEUTRAL_COLORS = ("#333333", "#a08c00", "#8c8c8c", "#2f6f62", "#7a3b69")
 # Markers shared by every map: the start, and the minima (gold, not an optimizer's colour).
 START_COLOR, MINIMUM_COLOR = "#000000", "#f5b700"
+# The colours in words, for a caption that names the colour a line is drawn in.
+COLOR_NAMES = {
+    **dict(
+        zip(
+            OPTIMIZER_COLORS.values(),
+            ("blue", "orange", "brown", "green", "purple", "red", "pink", "cyan"),
+            strict=True,
+        )
+    ),
+    **dict(zip(NEUTRAL_COLORS, ("dark grey", "olive", "grey", "dark teal", "plum"), strict=True)),
+}
+# Step by step on a map (``plot_contour(..., steps=True)``): each path its own marker and line
+# style, so paths that run over each other stay apart.
+STEP_STYLES = (("o", "-"), ("x", "--"), ("^", ":"), ("s", "-."))
+
+
+# a power as the words write it: x^t, x^{t+1}, x^(…), x^⌊t/k⌋, x^−0.5
+POWER = re.compile(r"\^(\{[^}]*\}|\([^)]*\)|⌊[^⌋]*⌋|[−-]?\w+(?:\.\w+)*)")
+MATH_ESCAPES = {"−": "-", "⌊": r"\lfloor ", "⌋": r"\rfloor ", "#": r"\#", " ": r"\;"}
+
+
+def superscripts(text: str) -> str:
+    """``text`` with each power written with a caret (``η^t``, ``0.5^⌊t/1000⌋``, ``n^−0.5``)
+    raised as a superscript (matplotlib's mathtext), for a figure's labels and titles."""
+
+    def raised(match: re.Match) -> str:
+        power = match.group(1)
+        if power[0] + power[-1] == "{}":
+            power = power[1:-1]
+        return "$^{" + "".join(MATH_ESCAPES.get(c, c) for c in power) + "}$"
+
+    return POWER.sub(raised, text)
+
+
+def color_name(color: str) -> str:
+    """The word for one of the figures' colours (``"#2ca02c"`` → ``"green"``)."""
+    require(color in COLOR_NAMES, "a named colour", color, f"one of {', '.join(COLOR_NAMES)}")
+    return COLOR_NAMES[color]
 
 
 def optimizer_of(label: str) -> str | None:
@@ -127,9 +165,10 @@ def _shade(color: str, variant: int) -> str:
     return to_hex(mixed)
 
 
-def _title(ax: Axes, title: str) -> None:
-    """The title, wrapped to the figure's width (about 11 characters per inch at 10.5 pt)."""
-    width = int(ax.figure.get_figwidth() * 11)
+def _title(ax: Axes, title: str, inches: float | None = None) -> None:
+    """The title, wrapped to ``inches`` (default: the figure's width) at about 11 characters
+    per inch at 10.5 pt."""
+    width = int((inches or ax.figure.get_figwidth()) * 11)
     ax.set_title("\n".join(textwrap.wrap(title, width)) if title else "")
 
 
@@ -209,14 +248,18 @@ def plot_contour(
     title: str,
     bounds=None,
     levels: int = 30,
+    steps: bool = False,
 ) -> Path:
     """Trajectories on the surface's contours (log-spaced levels), the start, the minima and
     any saddle point marked.
 
     ``paths`` maps a label to a trajectory of points (θ1, θ2), e.g. ``trajectory.theta[:, 0]``;
     each is drawn in its optimizer's colour (:func:`series_colors`), its end marked by a square.
-    ``bounds`` ((θ1 low, high), (θ2 low, high)) defaults to the surface's plot window. The
-    legend stands to the right of the map.
+    ``bounds`` ((θ1 low, high), (θ2 low, high)) defaults to the surface's plot window; a star
+    marks each minimum, a cross each saddle point (:func:`_mark_critical_points`); ``steps`` marks
+    every θ^t, each path with its own marker and line style (:data:`STEP_STYLES`), for short
+    paths that run over each other. The title spans the figure, and the legend stands to the
+    right of the map, under it.
     """
     import numpy as np
     import torch
@@ -239,9 +282,22 @@ def plot_contour(
         linewidths=0.7,
         alpha=0.8,
     )
-    for (label, points), color in zip(paths.items(), series_colors(list(paths)), strict=True):
+    colors = series_colors(list(paths))
+    for index, ((label, points), color) in enumerate(zip(paths.items(), colors, strict=True)):
         pts = np.asarray(points, dtype=float)
-        ax.plot(pts[:, 0], pts[:, 1], "-", color=color, linewidth=1.6, label=label, alpha=0.95)
+        marker, style = STEP_STYLES[index % len(STEP_STYLES)] if steps else ("", "-")
+        ax.plot(
+            pts[:, 0],
+            pts[:, 1],
+            linestyle=style,
+            marker=marker or None,
+            markersize=11 - 3 * (index % len(STEP_STYLES)),
+            markerfacecolor="none",
+            color=color,
+            linewidth=1.6,
+            label=label,
+            alpha=0.95,
+        )
         ax.plot(pts[-1, 0], pts[-1, 1], "s", color=color, markersize=6)
     start = np.asarray(next(iter(paths.values())), dtype=float)[0]
     ax.plot(start[0], start[1], "o", color=START_COLOR, markersize=7, label="start")
@@ -250,10 +306,13 @@ def plot_contour(
     ax.set_ylim(y0, y1)
     ax.set_xlabel(surface.labels[0])
     ax.set_ylabel(surface.labels[1])
-    _title(ax, title)
     handles, _ = ax.get_legend_handles_labels()
     handles.append(_end_key())
     fig.legend(handles=handles, loc="outside right upper", frameon=False)
+    # wrapped to the map's width, which the legend beside it narrows: wrapped to the figure's,
+    # a long title ran past both edges of the map
+    fig.draw_without_rendering()
+    _title(ax, title, ax.get_position().width * fig.get_figwidth())
     save_figure(fig, path)
     return path
 
