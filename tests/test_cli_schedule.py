@@ -108,3 +108,23 @@ def test_eta_multiplies_the_whole_formula(spec, line, capsys):
     out = capsys.readouterr().out
     assert line in out.splitlines()[1]
     assert ("warm-up ends" in out) is (spec == "linear-warmup:steps=5")
+
+
+def test_the_plot_title_raises_the_formulas_powers(capsys, tmp_path, monkeypatch):
+    from ravine.report import plots
+
+    titles = []
+    monkeypatch.setattr(plots, "plot_schedule", lambda values, path, **kw: titles.append(kw))
+    code, _, _ = run(
+        capsys,
+        "schedule",
+        "step:step_size=10,gamma=0.5",
+        "--steps",
+        "30",
+        "--plot",
+        str(tmp_path / "s.png"),
+    )
+    assert code == 0
+    formula = titles[0]["title"].splitlines()[1]
+    assert "^" not in formula.replace("$^{", "")  # no caret left outside mathtext
+    assert "0.5$^{\\lfloor t/10\\rfloor }$" in formula

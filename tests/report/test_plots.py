@@ -154,3 +154,14 @@ def test_raised_powers_render(tmp_path):
     ax.legend()
     plots.save_figure(fig, tmp_path / "powers.png")
     assert (tmp_path / "powers.png").stat().st_size > 0
+
+
+def test_a_title_keeps_its_line_breaks_and_wraps_each_line(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    plots._title(ax, "first line\n" + "word " * 30)
+    lines = ax.get_title().splitlines()
+    assert lines[0] == "first line" and len(lines) >= 3  # 4 inches: about 44 characters a line
+    assert all(len(line) <= 44 for line in lines)
+    plt.close(fig)

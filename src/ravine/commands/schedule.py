@@ -33,9 +33,11 @@ def run(args: argparse.Namespace) -> int:
     """Print η^t for the first ``--steps`` steps (text or JSON), plotted with ``--plot``."""
     found = values(args.spec, args.lr, args.steps)
     if args.plot:
-        from ..report.plots import plot_schedule
+        from ..report.plots import plot_schedule, superscripts
 
-        title = f"$\\eta^t$ = {args.lr:g} × {args.spec.spec}\n{args.spec.formula()}"
+        # the formula's powers (0.5^⌊t/10⌋, (t+1)^−0.5) raised, not carets
+        formula = superscripts(args.spec.formula())
+        title = f"$\\eta^t$ = {args.lr:g} × {args.spec.spec}\n{formula}"
         plot_schedule(found["values"], args.plot, title=title, warmup_end=found["warmup_end"])
     if args.json:
         print(json.dumps(found))

@@ -167,9 +167,10 @@ def _shade(color: str, variant: int) -> str:
 
 def _title(ax: Axes, title: str, inches: float | None = None) -> None:
     """The title, wrapped to ``inches`` (default: the figure's width) at about 11 characters
-    per inch at 10.5 pt."""
+    per inch at 10.5 pt; a line break in it stays one."""
     width = int((inches or ax.figure.get_figwidth()) * 11)
-    ax.set_title("\n".join(textwrap.wrap(title, width)) if title else "")
+    lines = [part for line in title.splitlines() for part in textwrap.wrap(line, width) or [""]]
+    ax.set_title("\n".join(lines))
 
 
 def _legend_below(fig: Figure, handles: Sequence) -> None:
@@ -216,10 +217,13 @@ def plot_schedule(
     ax.plot(range(len(values)), values, color=line, linewidth=1.8)
     if warmup_end is not None and 0 <= warmup_end < len(values):
         ax.axvline(warmup_end, color=NEUTRAL_COLORS[2], linestyle="--", linewidth=1)
+        # at the foot of its line: by the curve it would sit under the peak's label, often the
+        # same point, and the decay after it would run through the words
         ax.annotate(
             f"warm-up ends (t = {warmup_end})",
-            xy=(warmup_end, values[warmup_end]),
-            xytext=(8, -16),
+            xy=(warmup_end, 0.04),
+            xycoords=("data", "axes fraction"),
+            xytext=(6, 0),
             textcoords="offset points",
             color="#555555",
         )
