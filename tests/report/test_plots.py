@@ -165,3 +165,13 @@ def test_a_title_keeps_its_line_breaks_and_wraps_each_line(tmp_path):
     assert lines[0] == "first line" and len(lines) >= 3  # 4 inches: about 44 characters a line
     assert all(len(line) <= 44 for line in lines)
     plt.close(fig)
+
+
+def test_two_runs_of_one_optimizer_on_a_map_differ_in_line_style(tmp_path, monkeypatch):
+    stuck = [[1.5, 0.0], [0.5, 0.0], [0.0, 0.0]]
+    freed = [[0.0, 0.01], [0.0, 0.5], [0.0, 1.4]]
+    paths = {"GD into the saddle": stuck, "GD out along u": freed, "Adam": freed}
+    _, ax = _kept_contour(monkeypatch, tmp_path, "saddle", paths, title="t")
+    styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
+    assert styles["GD into the saddle"] == "-" and styles["GD out along u"] == "--"
+    assert styles["Adam"] == "-"  # another optimizer keeps the solid line

@@ -287,9 +287,13 @@ def plot_contour(
         alpha=0.8,
     )
     colors = series_colors(list(paths))
+    repeats = _repeats(list(paths))
     for index, ((label, points), color) in enumerate(zip(paths.items(), colors, strict=True)):
         pts = np.asarray(points, dtype=float)
-        marker, style = STEP_STYLES[index % len(STEP_STYLES)] if steps else ("", "-")
+        # a second run of one optimizer (a shade of its hue) also dashed, so that two runs
+        # that meet (one ends where the other starts) do not read as one path
+        solo = ("", ("-", "--", ":", "-.")[repeats[index] % 4])
+        marker, style = STEP_STYLES[index % len(STEP_STYLES)] if steps else solo
         ax.plot(
             pts[:, 0],
             pts[:, 1],
@@ -319,6 +323,19 @@ def plot_contour(
     _title(ax, title, ax.get_position().width * fig.get_figwidth())
     save_figure(fig, path)
     return path
+
+
+def _repeats(labels: Sequence[str]) -> list[int]:
+    """For each label, how many earlier labels name the same optimizer (0 for a label that
+    names none)."""
+    seen: dict[str, int] = {}
+    counts = []
+    for label in labels:
+        name = optimizer_of(str(label))
+        counts.append(0 if name is None else seen.get(name, 0))
+        if name is not None:
+            seen[name] = seen.get(name, 0) + 1
+    return counts
 
 
 def _mark_critical_points(ax, surface) -> None:
