@@ -112,6 +112,25 @@ def test_crawling_fails_when_the_loss_falls_the_gradient_shrinks_or_flips_or_ove
     assert over.verdict != "crawling" and over.checks["below_overshoot"] is False
 
 
+def test_a_crawl_under_mini_batch_noise_is_measured_against_that_noise_since_the_start():
+    # mini-batch losses scattering by 10% around a loss that has not moved (1.5% lower than at
+    # the start, within twice the scatter of that difference): the steps are too short
+    rng = np.random.default_rng(0)
+    scatter = 1.0 + 0.1 * rng.standard_normal(N)
+    scatter[-W // 4 :] += 0.015 - scatter[-W // 4 :].mean() + scatter[: W // 4].mean()
+    kept, weak = np.full(N, 5.0), np.full(N, 0.3)
+    d = _series(10.0 * scatter, kept, weak)
+    assert d.evidence["relative_loss_change_run"] == pytest.approx(0.015, abs=1e-3)
+    assert d.evidence["relative_loss_noise_run"] > 0.015
+    assert d.verdict == "crawling", (d.evidence, d.checks)
+    # the same scatter after a fall from 20: progress since the start, the noise floor now
+    fell = np.r_[np.full(W // 4, 20.0), 10.0 * scatter[W // 4 :]]
+    assert _series(fell, kept, weak).verdict == "progressing"
+    # a spike at the start that came back down is no scatter of the losses now
+    spike = np.r_[np.full(W // 4, 1e9), 10.0 * scatter[W // 4 :]]
+    assert _series(spike, kept, weak).verdict != "crawling"
+
+
 def test_oscillating_fails_when_the_bounce_dies_out_or_the_curvature_cannot_sustain_it():
     flat, kept, flips = np.full(N, 5.0), np.full(N, 5.0), -np.ones(N)
     assert _series(flat, kept, flips).verdict == "oscillating"

@@ -36,10 +36,12 @@ The first that holds is the verdict:
    L* (or was first non-finite; for a rising loss, the step of L*).
 2. **crawling** — the loss is *flat* but the gradient is neither small (‖g‖ ≥ ``grad_tol``) nor
    shrinking (*kept*) and keeps its direction (*steady*) — or, where mini-batch noise holds
-   the mean cosine in (0, ½), the loss has not moved by ``flat`` since the run's first q
-   records either; when λ_max is given, also η·λ_max < 2. Every step goes the right way and
-   is far too short: at this pace the gradient would need more than ten windows to shrink a
-   thousandfold (η too small, the lecture's η = 10⁻⁷).
+   the mean cosine in (0, ½), the loss has not moved since the run's first q records either
+   (by ``flat``, or beyond twice the scatter of that difference, ``relative_loss_noise_run``,
+   with both ends scattering as the window's end does); when λ_max is given, also
+   η·λ_max < 2. Every step goes the right way and is far too short: at this pace the
+   gradient would need more than ten windows to shrink a thousandfold
+   (η too small, the lecture's η = 10⁻⁷).
 3. **near a critical point** — the gradient is small: the median ‖g‖ of the window's end is
    below ``grad_tol`` (10⁻³) or below ``small`` (10⁻³) times the initial ‖g‖ (the median
    over the first q records of the run). With ``critical=`` the Hessian decides the ``kind``
@@ -187,6 +189,7 @@ def diagnose_training(
     ``evidence`` holds ``window``, ``steps_recorded``, ``loss_start``, ``loss_end``,
     ``relative_loss_change``, ``loss_best``, ``gradient_norm_initial``, ``gradient_norm_now``,
     ``relative_loss_change_run`` (since the run's first records), ``relative_loss_noise``,
+    ``relative_loss_noise_run`` (the scatter of the change since the run's first records),
     ``gradient_norm_ratio`` (now / initial), ``gradient_norm_window_ratio`` (the window's end
     / its start), ``mean_gradient_cosine``; when they apply ``update_ratio``,
     ``divergence_step``, ``first_nonfinite_step``, ``lr``, ``max_eigenvalue``,
@@ -260,7 +263,8 @@ def _decide(loss, norm, cosine, steps, window, floor, given, evidence, checks) -
     checks["gradient_large"] = bool(now >= given["large"] * initial)
     checks["gradient_kept"] = bool(evidence["gradient_norm_window_ratio"] >= KEPT)
     checks["steady"] = bool(cos >= STEADY)
-    checks["no_progress"] = bool(abs(evidence["relative_loss_change_run"]) < given["flat"])
+    band_run = max(given["flat"], 2 * evidence["relative_loss_noise_run"])
+    checks["no_progress"] = bool(abs(evidence["relative_loss_change_run"]) < band_run)
     checks["anticorrelated"] = bool(cos <= FLIPPING)
     if checks["rising"]:  # 1. diverged: the loss climbs
         return _rising(loss, steps, window, evidence, checks)
@@ -394,6 +398,9 @@ def _window_numbers(
     noise = math.sqrt((head.var() + tail.var()) / part)
     first = float(loss[:part].mean())  # the run's first q records
     first_scale = max(abs(first), floor, np.finfo(np.float64).tiny)
+    # and of the change since the run's first q records, taken as scattering as the losses do
+    # now: a transient at the start (a spike that came back down) does not count as noise
+    noise_run = math.sqrt(2 * tail.var() / part)
     initial = float(np.median(norm[:part]))
     now = float(np.median(norm[recent][-part:]))
     before = float(np.median(norm[recent][:part]))
@@ -405,6 +412,7 @@ def _window_numbers(
         "relative_loss_change": float((end - start) / scale),
         "relative_loss_change_run": float((end - first) / first_scale),
         "relative_loss_noise": float(noise / scale),
+        "relative_loss_noise_run": float(noise_run / first_scale),
         "gradient_norm_initial": initial,
         "gradient_norm_now": now,
         "gradient_norm_ratio": _ratio(now, initial),
