@@ -92,7 +92,9 @@ def test_progressing_fails_on_a_rising_loss_a_bounce_and_a_crawl():
 
 def test_crawling_fails_when_the_loss_falls_the_gradient_shrinks_or_flips_or_overshoots():
     crawl, kept, steady = np.linspace(10.0, 9.98, N), np.full(N, 5.0), np.ones(N)
-    assert _series(crawl, kept, steady).verdict == "crawling"
+    found = _series(crawl, kept, steady)
+    assert found.verdict == "crawling"
+    assert found.remedy.startswith("The loss changed by only -0.08% over the last 100 steps")
     assert _series(np.linspace(10.0, 8.0, N), kept, steady).verdict == "progressing"
     # the gradient halves and more within the window: θ closes in on a critical point
     closing = np.geomspace(5.0, 0.5, N)
@@ -123,6 +125,12 @@ def test_a_crawl_under_mini_batch_noise_is_measured_against_that_noise_since_the
     assert d.evidence["relative_loss_change_run"] == pytest.approx(0.015, abs=1e-3)
     assert d.evidence["relative_loss_noise_run"] > 0.015
     assert d.verdict == "crawling", (d.evidence, d.checks)
+    # the remedy calls the change flat within the scatter, not "only" so much
+    band = 2 * d.evidence["relative_loss_noise"]
+    assert (
+        "only" not in d.remedy
+        and f"within twice the scatter of its mini-batch losses (±{band:.2%})" in d.remedy
+    )
     # the same scatter after a fall from 20: progress since the start, the noise floor now
     fell = np.r_[np.full(W // 4, 20.0), 10.0 * scatter[W // 4 :]]
     assert _series(fell, kept, weak).verdict == "progressing"

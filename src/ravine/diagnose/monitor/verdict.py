@@ -286,7 +286,9 @@ def _decide(loss, norm, cosine, steps, window, floor, given, evidence, checks) -
     cannot_tell = not recorded or (not np.isfinite(cos) and checks["gradient_kept"])
     if checks["flat"] and cannot_tell:  # 6. the record lacks what would tell
         lacking = "‖g‖" if not recorded else "cos(g^t, g^{t−1})"
-        remedy = REMEDIES["undetermined"].format(**{**evidence, "window": window}, lacking=lacking)
+        remedy = REMEDIES["undetermined"].format(
+            **{**evidence, "window": window}, lacking=lacking, change=flat_change(evidence)
+        )
         return Diagnosis("undetermined", evidence, remedy, checks)
     return _progressing(window, given["flat"], evidence, checks)  # 5. nothing says stuck
 
@@ -509,7 +511,9 @@ def _crawling(
                 f"measured: η up to about {OVERSHOOT / curvature:.3g} keeps that direction "
                 "from overshooting)"
             )
-    remedy = REMEDIES["crawling"].format(**{**evidence, "window": window}, room=room)
+    remedy = REMEDIES["crawling"].format(
+        **{**evidence, "window": window}, room=room, change=flat_change(evidence)
+    )
     return Diagnosis("crawling", evidence, remedy, checks)
 
 
@@ -545,9 +549,18 @@ def _progressing(
         remedy = REMEDIES["stalled"]
     else:
         remedy = REMEDIES["progressing"]
-    return Diagnosis(
-        "progressing", evidence, remedy.format(**{**evidence, "window": window}), checks
-    )
+    words = remedy.format(**{**evidence, "window": window}, change=flat_change(evidence))
+    return Diagnosis("progressing", evidence, words, checks)
+
+
+def flat_change(evidence: dict[str, float]) -> str:
+    """A flat loss's change over the window in words: "only +0.12%", or, where the mini-batch
+    losses scatter more than that, the change with the band it lies within — a change of 40%
+    among losses scattering by 50% is flat for the doctor, not small."""
+    change, band = evidence["relative_loss_change"], 2 * evidence["relative_loss_noise"]
+    if abs(change) < band:
+        return f"{change:+.2%}, within twice the scatter of its mini-batch losses (±{band:.2%}),"
+    return f"only {change:+.2%}"
 
 
 def _bouncing(checks: dict[str, bool]) -> bool:
