@@ -248,9 +248,12 @@ def _decide(loss, norm, cosine, steps, window, floor, given, evidence, checks) -
     if diverged is not None:
         return diverged
     if len(loss) < window:  # (a divergence shows in fewer records; the rest needs the whole window)
+        smaller = (  # a smaller window only where one would do
+            f" or pass a smaller window (>= {MIN_WINDOW})" if len(loss) >= MIN_WINDOW else ""
+        )
         raise ValueError(
             f"diagnose needs at least window={window} recorded steps, got {len(loss)}; train "
-            f"longer or pass a smaller window (>= {MIN_WINDOW})"
+            f"longer{smaller}"
         )
     # the window's numbers, and what they say of the loss and the gradient
     evidence.update(_window_numbers(loss, norm, cosine, window, floor))
