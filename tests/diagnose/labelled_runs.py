@@ -136,6 +136,26 @@ def mlp_with_adam(steps: int = 300, *, optimizer: type = ro.Adam, lr: float = 1e
     return LabelledRun(monitor, "healthy")
 
 
+def mini_batch_mlp(lr: float, steps: int = 320, *, cause: str) -> LabelledRun:
+    """torch.optim.SGD on a small MLP fitting y = x₁·x₂, the 256 rows shuffled each epoch into
+    batches of 32: the mini-batch losses scatter by about 10% of the loss."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 2, generator=g)
+    y = x[:, :1] * x[:, 1:]
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    order = iter(
+        [rows for _ in range(steps) for rows in torch.randperm(256, generator=g).split(32)]
+    )
+
+    def batch_loss() -> torch.Tensor:
+        rows = next(order)
+        return nn.functional.mse_loss(model(x[rows]), y[rows])
+
+    return LabelledRun(_loop(model, opt, batch_loss, steps), cause)
+
+
 # name: (builder, the verdict its cause calls for, the kind of critical point or None)
 RUNS: dict[str, tuple[Callable[[], LabelledRun], str, str | None]] = {
     "healthy: MLP, ravine Adam": (lambda: mlp_with_adam(), "progressing", None),
@@ -156,6 +176,16 @@ RUNS: dict[str, tuple[Callable[[], LabelledRun], str, str | None]] = {
     ),
     "crawling: mini-batch least squares, torch SGD, η·λ_max = 1e-5": (
         lambda: mini_batch_least_squares(1e-5, 200, cause="crawling"),
+        "crawling",
+        None,
+    ),
+    "healthy: MLP on shuffled mini-batches, torch SGD, η = 0.1": (
+        lambda: mini_batch_mlp(0.1, cause="healthy"),
+        "progressing",
+        None,
+    ),
+    "crawling: MLP on shuffled mini-batches, torch SGD, η = 1e-7 (the lecture's)": (
+        lambda: mini_batch_mlp(1e-7, cause="crawling"),
         "crawling",
         None,
     ),

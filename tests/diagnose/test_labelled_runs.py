@@ -92,7 +92,9 @@ def test_progressing_fails_on_a_rising_loss_a_bounce_and_a_crawl():
 
 def test_crawling_fails_when_the_loss_falls_the_gradient_shrinks_or_flips_or_overshoots():
     crawl, kept, steady = np.linspace(10.0, 9.98, N), np.full(N, 5.0), np.ones(N)
-    assert _series(crawl, kept, steady).verdict == "crawling"
+    found = _series(crawl, kept, steady)
+    assert found.verdict == "crawling"
+    assert found.remedy.startswith("The loss changed by only -0.08% over the last 100 steps")
     assert _series(np.linspace(10.0, 8.0, N), kept, steady).verdict == "progressing"
     # the gradient halves and more within the window: θ closes in on a critical point
     closing = np.geomspace(5.0, 0.5, N)
@@ -110,6 +112,31 @@ def test_crawling_fails_when_the_loss_falls_the_gradient_shrinks_or_flips_or_ove
     # with λ_max given, η·λ_max >= 2: a direction already overshoots, the step is not too short
     over = _series(crawl, kept, steady, lr=0.1, hessian_max_eigenvalue=25.0)
     assert over.verdict != "crawling" and over.checks["below_overshoot"] is False
+
+
+def test_a_crawl_under_mini_batch_noise_is_measured_against_that_noise_since_the_start():
+    # mini-batch losses scattering by 10% around a loss that has not moved (1.5% lower than at
+    # the start, within twice the scatter of that difference): the steps are too short
+    rng = np.random.default_rng(0)
+    scatter = 1.0 + 0.1 * rng.standard_normal(N)
+    scatter[-W // 4 :] += 0.015 - scatter[-W // 4 :].mean() + scatter[: W // 4].mean()
+    kept, weak = np.full(N, 5.0), np.full(N, 0.3)
+    d = _series(10.0 * scatter, kept, weak)
+    assert d.evidence["relative_loss_change_run"] == pytest.approx(0.015, abs=1e-3)
+    assert d.evidence["relative_loss_noise_run"] > 0.015
+    assert d.verdict == "crawling", (d.evidence, d.checks)
+    # the remedy calls the change flat within the scatter, not "only" so much
+    band = 2 * d.evidence["relative_loss_noise"]
+    assert (
+        "only" not in d.remedy
+        and f"within twice the scatter of its mini-batch losses (±{band:.2%})" in d.remedy
+    )
+    # the same scatter after a fall from 20: progress since the start, the noise floor now
+    fell = np.r_[np.full(W // 4, 20.0), 10.0 * scatter[W // 4 :]]
+    assert _series(fell, kept, weak).verdict == "progressing"
+    # a spike at the start that came back down is no scatter of the losses now
+    spike = np.r_[np.full(W // 4, 1e9), 10.0 * scatter[W // 4 :]]
+    assert _series(spike, kept, weak).verdict != "crawling"
 
 
 def test_oscillating_fails_when_the_bounce_dies_out_or_the_curvature_cannot_sustain_it():

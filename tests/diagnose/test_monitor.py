@@ -523,6 +523,12 @@ def test_diagnose_with_too_few_records_says_how_many():
     with pytest.raises(ValueError, match="window must be an integer >= 2, got 1"):
         monitor.diagnose(window=1)
     assert monitor.diagnose(window=37).verdict == "progressing"
+    with pytest.raises(ValueError, match="smaller window"):
+        monitor.diagnose(window=100)
+    # one record: no window is small enough, so none is suggested
+    single = descend("minimum", 1e-2, 1)
+    with pytest.raises(ValueError, match=r"got 1; train longer$"):
+        single.diagnose(window=2)
 
 
 def test_diagnose_thresholds_are_checked():

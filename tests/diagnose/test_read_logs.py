@@ -154,6 +154,22 @@ def test_bad_logs_and_flags_are_one_line_and_exit_2(tmp_path, capsys):
     _fails(["--task", "valley", "--optimizer", "gd", "--column", "a=b"], capsys, "with --log")
 
 
+def test_a_step_too_large_or_not_whole_is_one_line_and_a_long_one_is_kept_exact(tmp_path, capsys):
+    huge = tmp_path / "huge.csv"
+    huge.write_text("step,loss\n100000000000000000000,1.0\n100000000000000000001,0.5\n")
+    _fails(["--log", str(huge)], capsys, "the step '100000000000000000000' is out of range")
+    tiny = tmp_path / "e300.csv"
+    tiny.write_text("step,loss\n1e300,1.0\n")
+    _fails(["--log", str(tiny)], capsys, "the step '1e300' is out of range")
+    half = tmp_path / "half.csv"
+    half.write_text("step,loss\n0.5,1.0\n")
+    _fails(["--log", str(half)], capsys, "the step '0.5' is not a whole number")
+    # steps past 2^53 are read as written, not rounded onto each other as floats
+    exact = tmp_path / "exact.csv"
+    exact.write_text("step,loss\n9007199254740992,1.0\n9007199254740993,0.5\n3.0e1,0.2\n")
+    assert read_log(exact).steps.tolist() == [30, 9007199254740992, 9007199254740993]
+
+
 def test_tensorboard_missing_is_one_line(tmp_path, monkeypatch, capsys):
     import sys
 

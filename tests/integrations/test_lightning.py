@@ -195,3 +195,38 @@ def test_the_doctor_reads_the_same_verdict_from_the_trainers_log(run, tmp_path, 
     fit(run, doctor, logger=made, log_every_n_steps=1)
     from_log = read_log(tmp_path / "run" / "version_0").diagnose()
     assert from_log.verdict == doctor.diagnosis.verdict == run.verdict
+
+
+def test_numbers_measured_every_kth_step_are_not_logged_again_between(tmp_path):
+    """Several batches per epoch: Lightning hands each number logged earlier in the epoch to
+    the logger again on every step, so ‖Δθ‖/‖θ‖ and cos(g^t, g^{t−1}) were written as copies on
+    the steps between their measurements — and ``ravine doctor --log`` averaged the copies."""
+    from ravine.diagnose.monitor.read_logs import read_log
+
+    run = RUNS[0]
+    doctor = DoctorCallback(report=lambda line: None)
+    quarter = len(run.inputs) // 4
+    data = DataLoader(TensorDataset(run.inputs, run.targets), batch_size=quarter)
+    logger = pl.loggers.CSVLogger(tmp_path, name="run", version=0)
+    trainer = pl.Trainer(
+        max_epochs=10,
+        callbacks=[doctor],
+        accelerator="cpu",
+        logger=logger,
+        log_every_n_steps=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(Module(run), data)
+    history = doctor.monitor.history
+    assert len(history) == 40
+    with open(tmp_path / "run" / "version_0" / "metrics.csv", newline="") as file:
+        rows = [row for row in csv.DictReader(file) if row.get("doctor/loss")]
+    assert [int(row["step"]) for row in rows] == [int(r["step"]) for r in history]
+    for row, record in zip(rows, history, strict=True):
+        for key in ("update_ratio", "gradient_cosine"):
+            assert bool(row[f"doctor/{key}"]) == math.isfinite(record[key]), (key, row)
+    from_log = read_log(tmp_path / "run" / "version_0").diagnose()
+    ours = doctor.diagnosis.evidence["mean_gradient_cosine"]
+    assert from_log.evidence["mean_gradient_cosine"] == pytest.approx(ours, rel=1e-6)

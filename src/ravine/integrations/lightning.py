@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from .doctor import DoctorFront, extra_missing
+from .doctor import PREFIX, DoctorFront, extra_missing
 
 try:
     import lightning.pytorch as pl
@@ -62,6 +62,18 @@ def _training_step_loss(module: pl.LightningModule, batch: Any) -> torch.Tensor:
     if loss is None:
         raise ValueError("critical=True needs a training_step that returns the loss")
     return loss
+
+
+def _forget_unlogged(trainer: pl.Trainer, numbers: Mapping[str, float]) -> None:
+    """Drop the doctor's numbers this step did not log from Lightning's step results: Lightning
+    hands every number logged earlier in the epoch to the loggers again on each step, so
+    ‖Δθ‖/‖θ‖ and cos(g^t, g^{t−1}), measured every ``measure_every`` steps, would be written on
+    the steps between as copies of the last measured value (and read back as measurements)."""
+    results = getattr(trainer, "_results", None)  # (Lightning's; no public way to unlog)
+    for result in list(getattr(results, "values", lambda: [])()):
+        name = getattr(getattr(result, "meta", None), "name", "")
+        if name.startswith(PREFIX) and name not in numbers and hasattr(result, "reset"):
+            result.reset()
 
 
 class DoctorCallback(DoctorFront, pl.Callback):
@@ -101,6 +113,7 @@ class DoctorCallback(DoctorFront, pl.Callback):
         numbers = self.doctor.record()
         if numbers:
             pl_module.log_dict(numbers, on_step=True, on_epoch=False, batch_size=1)
+            _forget_unlogged(trainer, numbers)
         if numbers is not None and self.doctor.due():
             self._report(trainer)
 

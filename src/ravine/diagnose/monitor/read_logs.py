@@ -114,12 +114,10 @@ def _from_csv(path: Path, columns: dict[str, str]) -> LoggedRun:
     where = {key: header.index(name) for key, name in names.items()}
     for number, row in enumerate(rows, start=2):
         cells = {key: (row[i] if i < len(row) else "") for key, i in where.items()}
-        step = _number(cells.get("step", str(number - 2)), path, number, names.get("step"))
-        if not math.isfinite(step) or step != int(step):
-            raise ValueError(f"log {str(path)!r}, line {number}: the step is not a whole number")
+        step = _step(cells.get("step", str(number - 2)), path, number, names.get("step"))
         for key, text in cells.items():
             if key != "step" and text.strip() != "":
-                table[key][int(step)] = _number(text, path, number, names[key])
+                table[key][step] = _number(text, path, number, names[key])
     monitor = header[:3] == ["step", "loss", "gradient_norm"]
     kind = "Monitor CSV" if monitor else "CSV (Lightning CSVLogger style)"
     return _aligned(path, kind, table, names)
@@ -206,6 +204,26 @@ def _aligned(path: Path, kind: str, table: dict, names: dict[str, str]) -> Logge
             del series[key]
     used = {key: names[key] for key in ("step", *series) if key in names}
     return LoggedRun(path, kind, steps, series, used)
+
+
+def _step(text: str, path: Path, line: int, column: str | None) -> int:
+    """The step of a CSV row: a whole number (``12`` or ``12.0``) within 64 bits, as the step
+    numbers are kept."""
+    try:
+        step = int(text)  # exact, however many digits
+    except ValueError:
+        value = _number(text, path, line, column)
+        if not math.isfinite(value) or value != int(value):
+            raise ValueError(
+                f"log {str(path)!r}, line {line}: the step {text!r} is not a whole number"
+            ) from None
+        step = int(value)
+    if not -(2**63) <= step < 2**63:
+        raise ValueError(
+            f"log {str(path)!r}, line {line}: the step {text.strip()!r} is out of range; a "
+            "step must be a whole number of magnitude below 2^63"
+        )
+    return step
 
 
 def _number(text: str, path: Path, line: int, column: str | None) -> float:

@@ -1,5 +1,6 @@
 """The lecture's remedy for each verdict of the doctor (:mod:`.verdict`), as sentences with
-the evidence's numbers filled in (``{relative_loss_change}``, ``{window}``, …)."""
+the evidence's numbers filled in (``{relative_loss_change}``, ``{window}``, …; ``{change}``: a
+flat loss's change in words, :func:`.verdict.flat_change`)."""
 
 REMEDIES = {
     "diverged": (
@@ -48,7 +49,7 @@ REMEDIES = {
         "nothing says stuck: keep training."
     ),
     "crawling": (
-        "The loss changed by only {relative_loss_change:+.2%} over the last {window} steps while "
+        "The loss changed by {change} over the last {window} steps while "
         "the gradient kept its size (×{gradient_norm_window_ratio:.3g} over the window) and its "
         "direction (mean cosine {mean_gradient_cosine:.2f}): every step goes the right way and "
         "is far too short — η is too small (the lecture's η = 10⁻⁷). Raise η{room}; if the "
@@ -68,13 +69,13 @@ REMEDIES = {
         "adaptive σ (Adam, RAdam), before it blows up."
     ),
     "stalled": (
-        "The loss changed by only {relative_loss_change:+.2%} over the last {window} steps, but "
+        "The loss changed by {change} over the last {window} steps, but "
         "the gradient neither vanishes, nor keeps its direction, nor flips (mean cosine "
         "{mean_gradient_cosine:.2f}): the likeliest cause is mini-batch noise, which a larger "
         "batch or a decaying η steadies."
     ),
     "undetermined": (
-        "The loss changed by only {relative_loss_change:+.2%} over the last {window} steps, and "
+        "The loss changed by {change} over the last {window} steps, and "
         "the record lacks {lacking}: a critical point, a bounce between valley walls and a "
         "crawl with η too small all flatten the loss. Log ‖g‖ and cos(g^t, g^{{t−1}}) (ravine's "
         "Monitor records both) to tell them apart."

@@ -36,10 +36,12 @@ The first that holds is the verdict:
    L* (or was first non-finite; for a rising loss, the step of L*).
 2. **crawling** — the loss is *flat* but the gradient is neither small (‖g‖ ≥ ``grad_tol``) nor
    shrinking (*kept*) and keeps its direction (*steady*) — or, where mini-batch noise holds
-   the mean cosine in (0, ½), the loss has not moved by ``flat`` since the run's first q
-   records either; when λ_max is given, also η·λ_max < 2. Every step goes the right way and
-   is far too short: at this pace the gradient would need more than ten windows to shrink a
-   thousandfold (η too small, the lecture's η = 10⁻⁷).
+   the mean cosine in (0, ½), the loss has not moved since the run's first q records either
+   (by ``flat``, or beyond twice the scatter of that difference, ``relative_loss_noise_run``,
+   with both ends scattering as the window's end does); when λ_max is given, also
+   η·λ_max < 2. Every step goes the right way and is far too short: at this pace the
+   gradient would need more than ten windows to shrink a thousandfold
+   (η too small, the lecture's η = 10⁻⁷).
 3. **near a critical point** — the gradient is small: the median ‖g‖ of the window's end is
    below ``grad_tol`` (10⁻³) or below ``small`` (10⁻³) times the initial ‖g‖ (the median
    over the first q records of the run). With ``critical=`` the Hessian decides the ``kind``
@@ -187,6 +189,7 @@ def diagnose_training(
     ``evidence`` holds ``window``, ``steps_recorded``, ``loss_start``, ``loss_end``,
     ``relative_loss_change``, ``loss_best``, ``gradient_norm_initial``, ``gradient_norm_now``,
     ``relative_loss_change_run`` (since the run's first records), ``relative_loss_noise``,
+    ``relative_loss_noise_run`` (the scatter of the change since the run's first records),
     ``gradient_norm_ratio`` (now / initial), ``gradient_norm_window_ratio`` (the window's end
     / its start), ``mean_gradient_cosine``; when they apply ``update_ratio``,
     ``divergence_step``, ``first_nonfinite_step``, ``lr``, ``max_eigenvalue``,
@@ -245,9 +248,12 @@ def _decide(loss, norm, cosine, steps, window, floor, given, evidence, checks) -
     if diverged is not None:
         return diverged
     if len(loss) < window:  # (a divergence shows in fewer records; the rest needs the whole window)
+        smaller = (  # a smaller window only where one would do
+            f" or pass a smaller window (>= {MIN_WINDOW})" if len(loss) >= MIN_WINDOW else ""
+        )
         raise ValueError(
             f"diagnose needs at least window={window} recorded steps, got {len(loss)}; train "
-            f"longer or pass a smaller window (>= {MIN_WINDOW})"
+            f"longer{smaller}"
         )
     # the window's numbers, and what they say of the loss and the gradient
     evidence.update(_window_numbers(loss, norm, cosine, window, floor))
@@ -260,7 +266,8 @@ def _decide(loss, norm, cosine, steps, window, floor, given, evidence, checks) -
     checks["gradient_large"] = bool(now >= given["large"] * initial)
     checks["gradient_kept"] = bool(evidence["gradient_norm_window_ratio"] >= KEPT)
     checks["steady"] = bool(cos >= STEADY)
-    checks["no_progress"] = bool(abs(evidence["relative_loss_change_run"]) < given["flat"])
+    band_run = max(given["flat"], 2 * evidence["relative_loss_noise_run"])
+    checks["no_progress"] = bool(abs(evidence["relative_loss_change_run"]) < band_run)
     checks["anticorrelated"] = bool(cos <= FLIPPING)
     if checks["rising"]:  # 1. diverged: the loss climbs
         return _rising(loss, steps, window, evidence, checks)
@@ -282,7 +289,9 @@ def _decide(loss, norm, cosine, steps, window, floor, given, evidence, checks) -
     cannot_tell = not recorded or (not np.isfinite(cos) and checks["gradient_kept"])
     if checks["flat"] and cannot_tell:  # 6. the record lacks what would tell
         lacking = "‖g‖" if not recorded else "cos(g^t, g^{t−1})"
-        remedy = REMEDIES["undetermined"].format(**{**evidence, "window": window}, lacking=lacking)
+        remedy = REMEDIES["undetermined"].format(
+            **{**evidence, "window": window}, lacking=lacking, change=flat_change(evidence)
+        )
         return Diagnosis("undetermined", evidence, remedy, checks)
     return _progressing(window, given["flat"], evidence, checks)  # 5. nothing says stuck
 
@@ -394,6 +403,9 @@ def _window_numbers(
     noise = math.sqrt((head.var() + tail.var()) / part)
     first = float(loss[:part].mean())  # the run's first q records
     first_scale = max(abs(first), floor, np.finfo(np.float64).tiny)
+    # and of the change since the run's first q records, taken as scattering as the losses do
+    # now: a transient at the start (a spike that came back down) does not count as noise
+    noise_run = math.sqrt(2 * tail.var() / part)
     initial = float(np.median(norm[:part]))
     now = float(np.median(norm[recent][-part:]))
     before = float(np.median(norm[recent][:part]))
@@ -405,6 +417,7 @@ def _window_numbers(
         "relative_loss_change": float((end - start) / scale),
         "relative_loss_change_run": float((end - first) / first_scale),
         "relative_loss_noise": float(noise / scale),
+        "relative_loss_noise_run": float(noise_run / first_scale),
         "gradient_norm_initial": initial,
         "gradient_norm_now": now,
         "gradient_norm_ratio": _ratio(now, initial),
@@ -501,7 +514,9 @@ def _crawling(
                 f"measured: η up to about {OVERSHOOT / curvature:.3g} keeps that direction "
                 "from overshooting)"
             )
-    remedy = REMEDIES["crawling"].format(**{**evidence, "window": window}, room=room)
+    remedy = REMEDIES["crawling"].format(
+        **{**evidence, "window": window}, room=room, change=flat_change(evidence)
+    )
     return Diagnosis("crawling", evidence, remedy, checks)
 
 
@@ -537,9 +552,18 @@ def _progressing(
         remedy = REMEDIES["stalled"]
     else:
         remedy = REMEDIES["progressing"]
-    return Diagnosis(
-        "progressing", evidence, remedy.format(**{**evidence, "window": window}), checks
-    )
+    words = remedy.format(**{**evidence, "window": window}, change=flat_change(evidence))
+    return Diagnosis("progressing", evidence, words, checks)
+
+
+def flat_change(evidence: dict[str, float]) -> str:
+    """A flat loss's change over the window in words: "only +0.12%", or, where the mini-batch
+    losses scatter more than that, the change with the band it lies within — a change of 40%
+    among losses scattering by 50% is flat for the doctor, not small."""
+    change, band = evidence["relative_loss_change"], 2 * evidence["relative_loss_noise"]
+    if abs(change) < band:
+        return f"{change:+.2%}, within twice the scatter of its mini-batch losses (±{band:.2%}),"
+    return f"only {change:+.2%}"
 
 
 def _bouncing(checks: dict[str, bool]) -> bool:
