@@ -165,3 +165,18 @@ def test_a_title_keeps_its_line_breaks_and_wraps_each_line(tmp_path):
     assert lines[0] == "first line" and len(lines) >= 3  # 4 inches: about 44 characters a line
     assert all(len(line) <= 44 for line in lines)
     plt.close(fig)
+
+
+def test_a_short_series_gets_whole_numbers_on_its_x_axis(tmp_path, monkeypatch):
+    figures = []
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        figures.append(fig)
+        return path
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    plots.plot_curves({"loss by rank": [0.2, 1.4, 2.3]}, tmp_path / "r.png", title="t", start=1)
+    (fig,) = figures
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # no rank 1.25
