@@ -89,3 +89,13 @@ def test_verdict_says_exactly_for_a_difference_of_zero():
         "correction was 0.73 away"
     ) in text
     assert "within 0, 0" not in text and "<=" not in text
+
+
+def test_the_first_steps_caption_matches_the_measured_ratio():
+    _, curves = adam_parts.measure(adam_parts.QUICK_STEPS)
+    corrected, uncorrected = (
+        curves["effective"]["torch Adam"],
+        curves["effective"]["no bias correction"],
+    )
+    assert min(u / c for c, u in zip(corrected, uncorrected, strict=True)) > 2
+    assert "more than twice the corrected step" in adam_parts.CAPTIONS["first-steps.png"]

@@ -276,10 +276,29 @@ def test_verdict_words_the_rows_without_python_or_empty_ranges():
     assert "the full batch's update took 1.53× the small batch's (the same: within 1.5×" in text
     assert "holds: the noise falls as B grows; measured within" in text
     assert "0 to rounding at B = N;" in text
-    assert "574 (540–630) updates vs 450 in every seed;" in text
+    assert "updates 574 (540–630) vs 450 in every seed;" in text
     assert "validation loss at training loss ≤ 0.02" in text
     for odd in (": yes", "450 (450–450)", "6.7e-33 at B = N", "<=", "(32 on 2)", "(Faster/"):
         assert odd not in text
     n["training"]["runs"]["32"][0]["reached"] = False
     n["rows"] = batch_size.lecture_table(n)
     assert "; 1 seed where a size missed the target" in batch_size.verdict(n, False)
+
+
+def test_updates_in_every_seed_read_as_words():
+    n = _hand_numbers()
+    n["training"]["runs"]["32"] = [dict(r, updates=180) for r in n["training"]["runs"]["32"]]
+    n["rows"] = batch_size.lecture_table(n)
+    text = batch_size.verdict(n, False)
+    assert "updates 180 in every seed vs 450 in every seed;" in text
+    assert "seed updates" not in text
+
+
+def test_the_noise_axis_is_drawn_as_math(tmp_path):
+    import matplotlib.pyplot as plt
+
+    assert batch_size.NOISE_LABEL.startswith("$") and "g_B" in batch_size.NOISE_LABEL
+    fig, ax = plt.subplots()
+    ax.set_ylabel(batch_size.NOISE_LABEL)
+    fig.savefig(tmp_path / "noise.png")  # mathtext that does not parse raises here
+    plt.close(fig)

@@ -91,3 +91,7 @@ def test_criterion_needs_every_seed():
     text = fat_or_tall.verdict(loses, False)  # lost in every seed: the seeds agree
     assert "in 0 of 3 seeds on training loss and in 0 of 3 on validation loss." in text
     assert "seeds disagree" not in text
+
+
+def test_the_final_caption_names_the_mean_bar():
+    assert "a black bar at their mean" in fat_or_tall.CAPTIONS["final.png"]

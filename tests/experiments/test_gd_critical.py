@@ -101,3 +101,36 @@ def test_outcome_from_hand_made_numbers(quick):
             assert all(e.holds for e in gd_critical.evidence(numbers))
         else:
             assert any(e.holds is False for e in gd_critical.evidence(numbers))
+
+
+def _numbers(runs):
+    numbers = {"steps": 1500, "critical_gradient_norm": 1e-3, "far_fraction": 0.01}
+    return dict(numbers, relative=1e-4, window=100, runs=runs)
+
+
+def test_a_run_that_never_stopped_reads_never_not_never_steps():
+    (row, _) = gd_critical.evidence(_numbers([_run(None, None), _run(1200, 0.2)]))[:2]
+    assert row.value == "never" and row.unit == ""
+    stopped = gd_critical.evidence(_numbers([_run(900, 1.5), _run(1200, 0.2)]))[0]
+    assert stopped.value == 900 and stopped.unit == "steps"
+
+
+def test_captions_say_what_the_run_did():
+    still = gd_critical.captions(_numbers([_run(None, None, 0.02), _run(None, None, 0.018)]))
+    assert set(still) == set(gd_critical.CAPTIONS)
+    panels, norm = still["loss-and-gradient.png"], still["gradient-norm.png"]
+    assert "none has a dotted line" in panels
+    assert "bouncing" not in panels and "grows" not in norm
+    assert "stays above it, its smallest ‖g‖ 0.018 (18× the line)." in norm
+    bounced = _run(2277, 1.7, norm=0.78)
+    bounced.update(factor=1.9, gradient_norm_min=0.017)
+    said = gd_critical.captions(_numbers([_run(None, None, 0.02), bounced]))
+    panels = said["loss-and-gradient.png"]
+    assert "(η = 1.9/λ_max at step 2,277): look at ‖g‖ there, far from 0." in panels
+    assert "Without a dotted line, the loss was still falling at the end." in panels
+    assert "At η = 1.9/λ_max the stop comes when descent starts bouncing" in panels
+    assert said["gradient-norm.png"].endswith("at η = 1.9/λ_max ‖g‖ grows as the loss stalls.")
+
+
+def test_figures_draw_lambda_max_as_math():
+    assert gd_critical.LAMBDA_MAX == r"$\lambda_{\max}$"

@@ -77,3 +77,9 @@ def test_criterion_holds_on_the_lecture_shape_and_fails_otherwise():
     neither = _numbers([0.28, 0.3, 0.4, 0.5, 0.6], [0.43, 0.39, 0.38, 0.38, 0.38])
     assert more_layers.outcome(neither) == "not held"
     assert more_layers.verdict(neither, False).startswith("Not reproduced: ")
+
+
+def test_the_depth_caption_gives_the_lecture_shape_as_expected_not_as_seen():
+    caption = more_layers.CAPTIONS["depth.png"]
+    assert "In the lecture's table training falls with every layer" in caption
+    assert "look whether each line here does" in caption

@@ -129,3 +129,9 @@ def test_criterion_holds_on_falling_errors_and_fails_otherwise():
     none["fits"]["sigmoid"]["errors"] = [0.5] * 5
     none["hard_sigmoid_error"] = 1.0
     assert piecewise_linear.outcome(none) == "not held"
+
+
+def test_the_error_caption_asks_for_what_the_test_needs():
+    caption = piecewise_linear.CAPTIONS["error.png"]
+    assert "to a tenth or less of n = 1's" in caption and piecewise_linear.FACTOR == 10
+    assert "fall to the dotted line" not in caption  # the test never asks for 10⁻³

@@ -365,3 +365,9 @@ def test_quick_run_carries_the_teaching_fields(module, tmp_path):
     assert result.lecture == module.LECTURE and result.command == module.COMMAND
     assert result.outcome == ("held" if result.reproduced else "not held")
     assert decided(module, result.numbers) is result.reproduced
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.NAME)
+def test_no_needed_column_reads_like_code(module):
+    for name in ("true", "false", "True", "False", "None"):
+        assert f'            "{name}",\n' not in open(module.__file__, encoding="utf-8").read()

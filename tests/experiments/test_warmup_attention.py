@@ -110,3 +110,32 @@ def test_evidence_says_never_without_python():
     assert first.value is None  # the report shows "—"
     assert first.unit == "steps to 0.5 nats (—: never)"
     assert first.threshold == "never, or ≥ 2× the slower remedy (128)"
+
+
+def test_evidence_gives_the_final_losses_in_words():
+    last = warmup_attention.evidence(_attention_numbers())[-1]
+    assert last.value == "0.00421 with the decay vs 0.0302 without"
+    assert "[" not in str(last.value)
+
+
+def test_captions_say_what_the_run_did():
+    n = _attention_numbers()
+    said = warmup_attention.captions(n)
+    assert set(said) == set(warmup_attention.CAPTIONS)
+    early = said["early.png"]
+    assert "without warm-up the loss rose to ×1.05 its start in its first 20 steps" in early
+    assert "and the loss never rose above its start in its first 20 steps" in early
+    assert "only falls once" not in early
+    whole = said["loss.png"]
+    assert "Adam without warm-up never gets there (it ends at 2.51, from 2.98" in whole
+    assert "Adam with warm-up gets there at step 64 and RAdam gets there at step 52" in whole
+    assert "ends below warm-up alone: 0.00421 against 0.0302 nats" in whole
+    n["runs"]["adam + warm-up + decay"]["final_loss"] = 0.05
+    assert (
+        "ends no lower than warm-up alone: 0.05 against" in warmup_attention.captions(n)["loss.png"]
+    )
+    n["runs"]["adam"]["early_spike"] = 1.0
+    assert (
+        "without warm-up the loss never rose above its start"
+        in (warmup_attention.captions(n)["early.png"])
+    )

@@ -175,3 +175,18 @@ def test_two_runs_of_one_optimizer_on_a_map_differ_in_line_style(tmp_path, monke
     styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
     assert styles["GD into the saddle"] == "-" and styles["GD out along u"] == "--"
     assert styles["Adam"] == "-"  # another optimizer keeps the solid line
+
+
+def test_a_short_series_gets_whole_numbers_on_its_x_axis(tmp_path, monkeypatch):
+    figures = []
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        figures.append(fig)
+        return path
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    plots.plot_curves({"loss by rank": [0.2, 1.4, 2.3]}, tmp_path / "r.png", title="t", start=1)
+    (fig,) = figures
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # no rank 1.25

@@ -69,7 +69,7 @@ CAPTIONS = {
     "first-steps.png": (
         "The median effective step |Δθ|/η of the first steps: with bias correction η at the "
         "first step, then less as noisy gradients partly cancel in m; without it 3.2·η at "
-        "once, and still about twice the corrected step for dozens of steps. The steady-"
+        "once, and still more than twice the corrected step for dozens of steps. The steady-"
         "gradient curve is the uncorrected step when every gradient agrees."
     ),
 }
@@ -306,7 +306,7 @@ def run(out: Path, quick: bool = False) -> Result:
             superscripts("steady gradient, without: (1−β1^t)/sqrt(1−β2^t)"): curves["theory"],
         },
         out / first,
-        title=f"The first {EARLY} steps: median |Δθ_i| / η",
+        title=f"The first {EARLY} steps: median " + r"$|\Delta\theta_i|\,/\,\eta$",
         xlabel="update t − 1",
         ylabel="effective step (× η)",
     )

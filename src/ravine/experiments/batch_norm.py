@@ -382,7 +382,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             "both nets start from the same Linear weights",
             n["same_linear_weights"],
             "",
-            "true",
+            "yes",
             "only then is BatchNorm the one difference between the two runs",
             bool(n["same_linear_weights"]),
         )

@@ -401,7 +401,7 @@ def _training_rows(n: dict[str, Any]) -> list[dict[str, Any]]:
         f"updates to reach training loss {fit['target']:g}",
         fewer,
         f"{said}: "
-        + (f"{spread(su)} updates vs {spread(lu)}{lost if missed else ''}" if both else "none")
+        + (f"updates {spread(su)} vs {spread(lu)}{lost if missed else ''}" if both else "none")
         + "; after equal epochs the small batch makes N/B times as many updates, so the "
         "comparison is made at equal training loss",
     )
@@ -464,6 +464,8 @@ def outcome(numbers: dict[str, Any]) -> str:
     count = sum(row["holds"] for row in numbers["rows"])
     return "held" if count == len(numbers["rows"]) else "partial" if count else "not held"
 
+
+NOISE_LABEL = r"$\mathrm{E}\,\Vert g_B - g\Vert^2$"  # the noise axis, drawn as math
 
 WHY = {  # row → why its measured line is the lecture's
     "Speed for one update (no parallel)": "without parallel hardware, B examples cost B times one",
@@ -543,7 +545,7 @@ def _plot_noise(numbers: dict[str, Any], path: Path) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("batch size B")
-    ax.set_ylabel("E‖g_B − g‖²")
+    ax.set_ylabel(NOISE_LABEL)
     ax.set_title(
         f"Gradient noise at the initial θ ({noise['batches']} batches per B; 0 at B = N = {n})",
         fontsize=9,

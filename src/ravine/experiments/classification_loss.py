@@ -348,7 +348,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             "digits: both nets start from the same θ⁰",
             digits["same_initial_parameters"],
             "",
-            "true",
+            "yes",
             "only then is the loss the one difference between the two runs",
             bool(digits["same_initial_parameters"]),
         ),

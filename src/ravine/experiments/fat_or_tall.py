@@ -55,8 +55,8 @@ CAPTIONS = {
         "parameters, mean over seeds: which one ends lowest, and does validation follow training?"
     ),
     "final.png": (
-        "The final losses, one dot per seed: the tall net is better only if its dots lie below "
-        "the fat net's in every seed."
+        "The final losses, one dot per seed and a black bar at their mean: the tall net is "
+        "better only if its dots lie below the fat net's in every seed."
     ),
 }
 

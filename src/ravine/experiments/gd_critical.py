@@ -60,23 +60,23 @@ COMMAND = (
     "ravine train --task sinc --optimizer gd --lr 0.046 --batch-size 200 --validation 0 "
     "--epochs 3000 --monitor --plot gd"
 )
-CAPTIONS = {
+CAPTIONS = {  # replaced by :func:`captions`, which says what this run's curves did
     "loss-and-gradient.png": (
         "The lecture's two curves, loss (solid) and ‖g‖ (dashed), one panel per η; a dotted "
-        "line marks where the loss stopped falling by the stated rule. Look at ‖g‖ there: far "
-        "from 0. At the large η the stop comes when descent starts bouncing between the "
-        "valley's walls: the loss stalls and jumps while ‖g‖ grows."
+        "line marks where the loss stopped falling by the stated rule: look at ‖g‖ there."
     ),
     "gradient-norm.png": (
-        "‖g‖ on a log scale against the homework's line for a critical point (10⁻³): gradient "
-        "descent stays well above it, and at the large η ‖g‖ even grows as the loss stalls."
+        "‖g‖ on a log scale against the homework's line for a critical point (10⁻³): how close "
+        "does gradient descent come to it?"
     ),
 }
 
 WINDOW, RELATIVE = 100, 1e-4  # W, REL: the rule for "the loss has stopped falling"
 FAR = 0.01  # ‖g‖ at the stop must exceed this fraction of ‖g‖ at the start
+GREW = 2.0  # ‖g‖ at the stop over the run's smallest: a caption says ‖g‖ grew
 FACTORS = (1.0, 1.9)  # η = factor / λ_max(θ⁰)
 STEPS, QUICK_STEPS = 3000, 1500
+LAMBDA_MAX = r"$\lambda_{\max}$"  # λ_max as the figures draw it (mathtext)
 SEED = 0
 
 
@@ -233,6 +233,54 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     )
 
 
+def _grew(run: dict[str, Any]) -> bool:
+    """The run stopped with ‖g‖ more than GREW times the smallest ‖g‖ of the run: descent
+    bouncing between the valley's walls, not settling."""
+    return (
+        run["stopped_at"] is not None
+        and run["gradient_norm_at_stop"] > GREW * (run["gradient_norm_min"])
+    )
+
+
+def captions(numbers: dict[str, Any]) -> dict[str, str]:
+    """The figures' captions, saying what this run's curves did: which runs stopped (and so
+    have a dotted line), whether ‖g‖ was far from 0 there, whether it grew."""
+    runs, critical = numbers["runs"], numbers["critical_gradient_norm"]
+    names = {id(r): f"η = {r['factor']:g}/λ_max" for r in runs}
+    stopped = [r for r in runs if r["stopped_at"] is not None]
+    panels = "The lecture's two curves, loss (solid) and ‖g‖ (dashed), one panel per η. "
+    if not stopped:
+        panels += (
+            f"In no panel did the loss stop falling within {numbers['steps']:,} steps by the "
+            "stated rule, so none has a dotted line: this run does not show where gradient "
+            "descent stops."
+        )
+    else:
+        far = all(_far(r, numbers) for r in stopped)
+        panels += (
+            "A dotted line marks where the loss stopped falling by the stated rule ("
+            + ", ".join(f"{names[id(r)]} at step {r['stopped_at']:,}" for r in stopped)
+            + f"): look at ‖g‖ there, {'far from' if far else 'near'} 0."
+        )
+        if len(stopped) < len(runs):
+            panels += " Without a dotted line, the loss was still falling at the end."
+    bouncing = [names[id(r)] for r in runs if _grew(r)]
+    if bouncing:
+        panels += (
+            f" At {' and '.join(bouncing)} the stop comes when descent starts bouncing between "
+            "the valley's walls: the loss stalls and jumps while ‖g‖ grows."
+        )
+    lowest = min(r["gradient_norm_min"] for r in runs)
+    above = "above" if lowest >= critical else "below"
+    norm = (
+        f"‖g‖ on a log scale against the homework's line for a critical point ({critical:g}): "
+        f"gradient descent stays {above} it, its smallest ‖g‖ {lowest:.2g} "
+        f"({lowest / critical:.3g}× the line)"
+    )
+    norm += f", and at {' and '.join(bouncing)} ‖g‖ grows as the loss stalls." if bouncing else "."
+    return {"loss-and-gradient.png": panels, "gradient-norm.png": norm}
+
+
 def evidence(numbers: dict[str, Any]) -> list[Evidence]:
     rows = []
     for run in numbers["runs"]:
@@ -242,7 +290,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             Evidence(
                 f"{label}: step at which the loss stopped falling",
                 "never" if stop is None else stop,
-                "steps",
+                "" if stop is None else "steps",
                 threshold=f"within {numbers['steps']:,} steps",
                 why=(
                     f"the lowest loss improved by < {numbers['relative']:g} (relative) over "
@@ -273,7 +321,9 @@ def run(out: Path, quick: bool = False) -> Result:
     curves = Path(NAME) / "loss-and-gradient.png"
     _plot_curves(numbers, losses, norms, out / curves)
     log_norm = Path(NAME) / "gradient-norm.png"
-    series = {f"‖g‖, η = {r['factor']:g}/λ_max": norms[:, i] for i, r in enumerate(numbers["runs"])}
+    series = {
+        f"‖g‖, η = {r['factor']:g}/{LAMBDA_MAX}": norms[:, i] for i, r in enumerate(numbers["runs"])
+    }
     series["‖g‖ = 10⁻³ (critical)"] = [GRAD_TOL] * len(norms)
     plot_curves(
         {k: [float(v) for v in values] for k, values in series.items()},
@@ -282,7 +332,7 @@ def run(out: Path, quick: bool = False) -> Result:
         ylabel="‖g‖",
         logy=True,
     )
-    return conclude(__name__, numbers, [curves, log_norm])
+    return conclude(__name__, numbers, [curves, log_norm], captions=captions(numbers))
 
 
 def _plot_curves(numbers, losses, norms, path: Path) -> None:
@@ -305,7 +355,7 @@ def _plot_curves(numbers, losses, norms, path: Path) -> None:
         if run["stopped_at"] is not None:
             ax.axvline(run["stopped_at"], color="#555555", linestyle=":", linewidth=1)
         state = "no stop" if run["stopped_at"] is None else f"stopped at t = {run['stopped_at']}"
-        ax.set_title(f"η = {run['factor']:g}/λ_max = {run['lr']:.3g}: {state}", fontsize=9)
+        ax.set_title(f"η = {run['factor']:g}/{LAMBDA_MAX} = {run['lr']:.3g}: {state}", fontsize=9)
         ax.grid(alpha=0.3)
         handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
         ax.legend(handles=handles, fontsize=7, loc="upper right")

@@ -190,7 +190,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             "the sweep's best η lies inside its grid, not at an end",
             n["best_inside_grid"],
             "",
-            "true",
+            "yes",
             "at an end of the grid the best η was not bracketed: 'best' would mean nothing",
             bool(n["best_inside_grid"]),
         ),

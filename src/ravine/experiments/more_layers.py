@@ -61,7 +61,8 @@ CAPTIONS = {
     "depth.png": (
         "The lecture's table as a plot: final training loss (solid) and validation loss "
         "(dashed) against the number of hidden layers, one dot per seed, the line their mean. "
-        "Training falls with every layer; look for where validation stops falling and rises."
+        "In the lecture's table training falls with every layer while validation stops falling "
+        "and rises: look whether each line here does."
     ),
     "curves.png": (
         "Loss during training for each depth, mean over seeds: look where each dashed "

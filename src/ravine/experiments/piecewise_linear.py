@@ -89,8 +89,9 @@ CAPTIONS = {
     ),
     "error.png": (
         "The fraction of the curve's variance each fit misses, against the number of pieces n "
-        "(both axes logarithmic). The claim expects both lines to fall to the dotted line "
-        "(exact to the eye); a line that rises means more pieces did not help the optimizer."
+        "(both axes logarithmic). The claim expects both lines to fall, to a tenth or less of "
+        "n = 1's by the largest n; the dotted line marks a fit exact to the eye. A line that "
+        "rises means more pieces did not help the optimizer."
     ),
 }
 

@@ -146,7 +146,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             "valley: w1 never went back up",
             n["valley_w1_never_increased"],
             "",
-            "true",
+            "yes",
             "a single increase would be a bounce off the far wall; the lecture's point is that "
             "10⁻⁷ is small enough to stop the bouncing",
             bool(n["valley_w1_never_increased"]),

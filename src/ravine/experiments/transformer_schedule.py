@@ -237,13 +237,18 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
         ),
         Evidence(
             "final loss, scheduled vs constant peak η",
-            f"{_final(runs['transformer'])} vs {_final(runs['constant'])}",
+            f"{_final_loss(runs['transformer'])} vs {_final_loss(runs['constant'])}",
             "nats",
             threshold="scheduled ≤ constant",
             why="decay after the peak should let the model settle at least as low",
             holds=_ends_as_well(numbers),
         ),
     ]
+
+
+def _final_loss(run: dict[str, Any]) -> str:
+    """A run's final loss, alone: for the evidence table, whose row names what it is."""
+    return "diverged" if run["final_loss"] is None else f"{run['final_loss']:.3g}"
 
 
 def _final(run: dict[str, Any]) -> str:

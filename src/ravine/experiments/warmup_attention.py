@@ -92,14 +92,14 @@ COMMAND = (
     "--schedule '56.57 * transformer:d_model=32,warmup=100' --batch-size 64 --epochs 15 "
     "--plot warmup"
 )
-CAPTIONS = {
+CAPTIONS = {  # replaced by :func:`captions`, which says what this run's curves did
     "loss.png": (
-        "Over the whole run: Adam without warm-up stays near chance; the warmed-up runs and "
-        "RAdam train, and the run whose η decays after its warm-up ends far below warm-up alone."
+        "Over the whole run: which runs bring the loss down to the level, and where each ends; "
+        "the run whose η decays after its warm-up against warm-up alone."
     ),
     "early.png": (
-        "The first steps: without warm-up the loss jumps up at once; with warm-up η starts "
-        "at 0, and the loss only falls once η has grown."
+        "The first steps: does the loss climb above its start without warm-up, and does it "
+        "fall from the start while warm-up's η grows from 0?"
     ),
 }
 
@@ -251,10 +251,8 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
         Evidence("RAdam, no warm-up", remedies[1], level, "reached"),
         Evidence(
             "final loss, warm-up + decay against warm-up alone",
-            [
-                runs.get("adam + warm-up + decay", {}).get("final_loss"),
-                runs["adam + warm-up"]["final_loss"],
-            ],
+            f"{_final(runs.get('adam + warm-up + decay'))} with the decay vs "
+            f"{_final(runs['adam + warm-up'])} without",
             "nats per token",
             "lower with the decay",
             "decay's purpose is to let the parameters settle; a lower final loss shows it",
@@ -263,26 +261,70 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
     ]
 
 
+def _ends_lower(numbers: dict[str, Any]) -> bool:
+    """Warm-up + decay's final loss is below warm-up alone's (whether or not it trained)."""
+    runs = numbers["runs"]
+    decayed, warm = runs.get("adam + warm-up + decay"), runs["adam + warm-up"]["final_loss"]
+    if decayed is None or decayed["final_loss"] is None:
+        return False
+    return warm is None or decayed["final_loss"] < warm
+
+
+def _final(run: dict[str, Any] | None) -> str:
+    """A run's final loss as a reader reads it: 3 digits, "diverged", or "not run"."""
+    if run is None:
+        return "not run"
+    return "diverged" if run["final_loss"] is None else f"{run['final_loss']:.3g}"
+
+
+def captions(numbers: dict[str, Any]) -> dict[str, str]:
+    """The figures' captions, saying what this run's curves did (a quick run's need not do
+    what a full run's do)."""
+    runs, level = numbers["runs"], numbers["level"]
+
+    def reached(kind: str) -> str:
+        step = runs[kind]["steps_to_level"]
+        return "never gets there" if step is None else f"gets there at step {step}"
+
+    whole = (
+        f"Over the whole run, against the level of {level:g} nats: Adam without warm-up "
+        f"{reached('adam')} (it ends at {_final(runs['adam'])}, from "
+        f"{runs['adam']['initial_loss']:.3g} at the start), Adam with warm-up "
+        f"{reached('adam + warm-up')} and RAdam {reached('radam')}."
+    )
+    decayed, warm = runs.get("adam + warm-up + decay"), runs["adam + warm-up"]
+    if decayed is not None:
+        ends = "below" if _ends_lower(numbers) else "no lower than"
+        whole += (
+            f" The run whose η decays after its warm-up ends {ends} warm-up alone: "
+            f"{_final(decayed)} against {_final(warm)} nats, the mean over the last 10% of "
+            "the steps, where the curves still jump from step to step."
+        )
+    early = (
+        f"The first steps: without warm-up the loss {rise(runs['adam']['early_spike'])} in "
+        f"its first {numbers['early_steps']} steps; with warm-up η starts at 0 and grows "
+        f"step by step to η = {numbers['lr']:g} at step {numbers['warmup_steps']}, and the "
+        f"loss {rise(warm['early_spike'])} in its first {numbers['early_steps']} steps."
+    )
+    return {"loss.png": whole, "early.png": early}
+
+
 def _run_text(run: dict[str, Any], early: int) -> str:
     reached = (
         "never reached it"
         if run["steps_to_level"] is None
         else f"reached it at step {run['steps_to_level']}"
     )
-    final = "diverged" if run["final_loss"] is None else f"{run['final_loss']:.3g}"
     return (
         f"{reached} (first {early} steps: loss {rise(run['early_spike'])}, "
-        f"‖θ − θ⁰‖ = {run['moved_after_early']:.3g}; final loss {final})"
+        f"‖θ − θ⁰‖ = {run['moved_after_early']:.3g}; final loss {_final(run)})"
     )
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     runs, early = numbers["runs"], numbers["early_steps"]
     decayed = runs.get("adam + warm-up + decay")
-    warm = runs["adam + warm-up"]["final_loss"]
-    lower = decayed is not None and decayed["final_loss"] is not None
-    lower = lower and (warm is None or decayed["final_loss"] < warm)
-    ending = "below" if lower else "no lower than"
+    ending = "below" if _ends_lower(numbers) else "no lower than"
     decay = (
         ""
         if decayed is None
@@ -328,4 +370,4 @@ def run(out: Path, quick: bool = False) -> Result:
         title=f"The first {shown} steps (warm-up ends at step {WARMUP})",
         ylabel="cross-entropy (nats per token)",
     )
-    return conclude(__name__, numbers, [figure, early])
+    return conclude(__name__, numbers, [figure, early], captions=captions(numbers))

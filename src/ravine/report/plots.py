@@ -391,6 +391,9 @@ def plot_curves(
         handles.append(line)
     if logy:
         ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # whole x
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if right:
