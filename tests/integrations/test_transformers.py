@@ -201,3 +201,44 @@ def test_accumulated_batches_make_one_step_with_their_mean_loss(tmp_path):
     for a, b in zip(ours, theirs, strict=True):
         for key in a:
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6, nan_ok=True), key
+
+
+def test_the_gradient_is_read_before_the_trainer_clips_it(tmp_path):
+    """With clipping (the Trainer's default max_grad_norm = 1), ‖g‖ is the gradient's own norm,
+    the one the Trainer logs as grad_norm, not the clipped one (at most 1); the update is the
+    clipped step actually taken."""
+    run = RUNS[0]  # from w = 0 the first gradients are about 4.5 long
+    doctor = DoctorCallback(report=lambda line: None, measure_every=1)
+    trainer = train(run, doctor, tmp_path, steps=6, max_grad_norm=1.0)
+    logged = [entry["grad_norm"] for entry in trainer.state.log_history if "grad_norm" in entry]
+    ours = doctor.monitor.gradient_norm
+    assert len(logged) == len(ours) == 6 and ours[0] > 4
+    assert list(ours) == pytest.approx(logged, rel=1e-5)
+    update = doctor.monitor.history[1]["update_norm"]  # θ moved by η·g·(1/‖g‖), clipped
+    assert update == pytest.approx(run.lr, rel=1e-4)
+    assert not hasattr(trainer.accelerator, "__dict__") or (
+        "clip_grad_norm_" not in vars(trainer.accelerator)  # given back after training
+    )
+
+
+def test_passed_without_attach_the_doctor_sees_the_clipped_gradient(tmp_path):
+    """``Trainer(callbacks=[doctor])``: the doctor does not know the Trainer, and reads g where
+    the optimizer steps, after clipping (as the module docstring says)."""
+    run = RUNS[0]
+    doctor = DoctorCallback(report=lambda line: None)
+    model = Model(run)
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=len(run.inputs), max_steps=3,
+        lr_scheduler_type="constant", max_grad_norm=1.0, report_to="none", use_cpu=True,
+        save_strategy="no", disable_tqdm=True, seed=0,
+    )  # fmt: skip
+    optimizer = run.optimizer(model.parameters())
+    trainer = transformers.Trainer(
+        model=model,
+        args=args,
+        train_dataset=Samples(run),
+        optimizers=(optimizer, None),
+        callbacks=[doctor],
+    )
+    trainer.train()
+    assert max(doctor.monitor.gradient_norm) <= 1.0 + 1e-6

@@ -18,6 +18,16 @@ reading every ``every`` steps; ``on_log`` adds the last step's ``doctor/loss``,
 Monitor's state into the checkpoint folder (:data:`STATE_FILE`); ``on_train_end`` prints the
 reading of the whole run and takes the hooks off.
 
+**The gradient before clipping.** The Trainer clips gradients (``max_grad_norm``, 1.0 by
+default) before ``on_pre_optimizer_step`` and the optimizer's step, where the Monitor would
+read g: ‖g‖ would then be the clipped norm, at most ``max_grad_norm``, and a gradient that
+shrinks from 100 to 10 would look kept. So with :meth:`DoctorCallback.attach` the doctor reads g^t
+as the Trainer begins clipping it (the Trainer's own call of its accelerator's
+``clip_grad_norm_``, which it makes on every step, with or without clipping; the doctor takes
+that call back at the end of training), and the update ratio ‖Δθ‖/‖θ‖ is the step actually
+taken. Passed as ``Trainer(callbacks=[doctor])`` it does not know the Trainer and reads g
+after clipping.
+
 **Where the numbers are logged.** The Trainer hands ``logs`` to its callbacks in order, and it
 puts the reporting integrations (TensorBoard, W&B, …) before the callbacks passed to it: so
 :meth:`DoctorCallback.attach` puts the doctor first, where they all see its numbers; passed as
@@ -37,6 +47,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -90,6 +101,9 @@ class DoctorCallback(DoctorFront, transformers.TrainerCallback):
         self._hook: Any = None
         self._listening = False  # training forward passes count; the Hessian's do not
         self._unlogged: dict[str, float] = {}  # the last record's numbers, for the next log
+        self._trainer: Any = None  # known through attach(): g^t is then read before clipping
+        self._clip: Any = None  # the accelerator's clip_grad_norm_ while the doctor reads first
+        self._read = False  # g^t of this step already read (as clipping began)
 
     def attach(self, trainer: transformers.Trainer) -> DoctorCallback:
         """Put this callback first among ``trainer``'s, ahead of its reporting integrations, so
@@ -98,6 +112,7 @@ class DoctorCallback(DoctorFront, transformers.TrainerCallback):
         if self in callbacks:
             callbacks.remove(self)
         callbacks.insert(0, self)
+        self._trainer = weakref.ref(trainer)
         return self
 
     # --- the hooks ----------------------------------------------------------------------------
@@ -105,8 +120,11 @@ class DoctorCallback(DoctorFront, transformers.TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
         if state.global_step > 0:
             self._load(checkpoint_folder(args, state) / STATE_FILE, state.global_step)
-        self.doctor.attach(model, optimizer)
-        self._unlogged = {}
+        accelerator = self._accelerator()
+        self.doctor.attach(model, optimizer, closure=accelerator is not None)
+        self._unlogged, self._read = {}, False
+        if accelerator is not None:
+            self._read_before_clipping(accelerator, optimizer)
         if self._hook is not None:
             self._hook.remove()
         self._hook = model.register_forward_hook(self._read_loss, with_kwargs=True)
@@ -122,7 +140,9 @@ class DoctorCallback(DoctorFront, transformers.TrainerCallback):
             self.doctor.hold(kwargs if kwargs else args[0])
 
     def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
-        self.doctor.before_step(optimizer)
+        if not self._read:  # (read as clipping began, or now: a Trainer that clipped otherwise)
+            self.doctor.before_step(optimizer)
+        self._read = False
 
     def on_step_end(self, args, state, control, **kwargs):
         numbers = self.doctor.record()
@@ -159,9 +179,33 @@ class DoctorCallback(DoctorFront, transformers.TrainerCallback):
         if self._hook is not None:
             self._hook.remove()
             self._hook = None
+        accelerator = self._accelerator()
+        if self._clip is not None and accelerator is not None:
+            del accelerator.clip_grad_norm_  # the class's method again
+        self._clip = None
         self.doctor.detach()
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def _accelerator(self) -> Any:
+        """The accelerator of the Trainer given to :meth:`attach` (None without one)."""
+        trainer = self._trainer() if self._trainer is not None else None
+        return getattr(trainer, "accelerator", None)
+
+    def _read_before_clipping(self, accelerator: Any, optimizer: Any) -> None:
+        """Read g^t (and η^t, θ^t) when the Trainer calls ``accelerator.clip_grad_norm_``, before
+        it scales the gradients, once per step."""
+        if self._clip is not None:  # a second train() on the same Trainer
+            del accelerator.clip_grad_norm_
+        clip = accelerator.clip_grad_norm_
+
+        def read_then_clip(*args: Any, **kwargs: Any) -> Any:
+            if not self._read:
+                self.doctor.before_step(optimizer)
+                self._read = True
+            return clip(*args, **kwargs)
+
+        accelerator.clip_grad_norm_ = self._clip = read_then_clip
 
     def _load(self, path: Path, step: int) -> None:
         """The Monitor's state saved with the checkpoint the Trainer resumes from."""
