@@ -157,31 +157,8 @@ def test_adagrad_bursts_numbers(results):
     assert "|w^t − w*| > 1.0" in n["burst_definition"]
 
 
-def test_adagrad_verdict_counts_bursts_in_words():
-    numbers = {
-        "lr": 1.0,
-        "steps": 100000,
-        "arrival_radius": 1.0,
-        "arrival_step": 2099,
-        "bursts_after_arrival": 59,
-        "bursts": 62,
-        "burst_threshold": 1.0,
-        "largest_burst_w_error": 4.0035,
-        "largest_burst_loss_gap": 1.4194e7,
-        "largest_burst_start": 718,
-        "largest_burst_after_arrival_w_error": 3.3012,
-        "largest_burst_after_arrival_loss_gap": 9.594e6,
-        "bursts_after_an_onset": 62,
-    }
-    text = adagrad_bursts.verdict(numbers, True)
-    assert "came within 1 of the minimum at step 2,099 and then burst 59 times, reaching" in text
-    numbers["bursts_after_arrival"] = 1
-    assert "and then burst once, reaching" in adagrad_bursts.verdict(numbers, False)
-
-
-def test_adagrad_verdict_quotes_the_bursts_it_describes():
-    """ "Then burst …, reaching …": the sizes of the bursts after arriving; the largest of all,
-    which began before arriving, is named as such."""
+def _bursts_numbers(**changed) -> dict:
+    """adagrad-bursts' numbers as a full run gives them (70,000 steps), ``changed`` changed."""
     numbers = {
         "lr": 1.0,
         "steps": 70000,
@@ -198,6 +175,22 @@ def test_adagrad_verdict_quotes_the_bursts_it_describes():
         "bursts_after_an_onset": 49,
         "min_bursts": 3,
     }
+    return {**numbers, **changed}
+
+
+def test_adagrad_verdict_counts_bursts_in_words():
+    numbers = _bursts_numbers(steps=100000, bursts_after_arrival=59, bursts=62)
+    numbers["bursts_after_an_onset"] = 62
+    text = adagrad_bursts.verdict(numbers, True)
+    assert "came within 1 of the minimum at step 2,099 and then burst 59 times, reaching" in text
+    numbers["bursts_after_arrival"] = 1
+    assert "and then burst once, reaching" in adagrad_bursts.verdict(numbers, False)
+
+
+def test_adagrad_verdict_quotes_the_bursts_it_describes():
+    """ "Then burst …, reaching …": the sizes of the bursts after arriving; the largest of all,
+    which began before arriving, is named as such."""
+    numbers = _bursts_numbers()
     text = adagrad_bursts.verdict(numbers, True)
     assert "then burst 46 times, reaching |w − w*| up to 3.3 and L − L* up to 9.59e+06 (" in text
     assert (

@@ -72,10 +72,8 @@ def test_the_legend_stands_outside_the_axes(tmp_path, monkeypatch):
     assert fig.get_figwidth() * fig.dpi >= 700  # legible at the page's width
 
 
-def _kept_contour(monkeypatch, tmp_path, surface_name, paths, **options):
-    """The figure plot_contour draws (drawn, not written), with its axes."""
-    from ravine.surfaces import surface
-
+def _kept_figures(monkeypatch) -> list:
+    """The figures the plot helpers draw from now on (drawn, not written)."""
     figures = []
 
     def keep(fig, path):
@@ -84,6 +82,14 @@ def _kept_contour(monkeypatch, tmp_path, surface_name, paths, **options):
         return path
 
     monkeypatch.setattr(plots, "save_figure", keep)
+    return figures
+
+
+def _kept_contour(monkeypatch, tmp_path, surface_name, paths, **options):
+    """The figure plot_contour draws (drawn, not written), with its axes."""
+    from ravine.surfaces import surface
+
+    figures = _kept_figures(monkeypatch)
     plots.plot_contour(surface(surface_name), paths, tmp_path / "map.png", **options)
     (fig,) = figures
     return fig, fig.axes[0]
@@ -178,14 +184,7 @@ def test_two_runs_of_one_optimizer_on_a_map_differ_in_line_style(tmp_path, monke
 
 
 def test_a_short_series_gets_whole_numbers_on_its_x_axis(tmp_path, monkeypatch):
-    figures = []
-
-    def keep(fig, path):
-        fig.canvas.draw()
-        figures.append(fig)
-        return path
-
-    monkeypatch.setattr(plots, "save_figure", keep)
+    figures = _kept_figures(monkeypatch)
     plots.plot_curves({"loss by rank": [0.2, 1.4, 2.3]}, tmp_path / "r.png", title="t", start=1)
     (fig,) = figures
     ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
