@@ -1,6 +1,6 @@
 """The lecture's remedy for each verdict of the doctor (:mod:`.verdict`), as sentences with
 the evidence's numbers filled in (``{relative_loss_change}``, ``{window}``, …; ``{change}``: a
-flat loss's change in words, :func:`.verdict.flat_change`)."""
+flat loss's change in words, :func:`flat_change`)."""
 
 REMEDIES = {
     "diverged": (
@@ -81,3 +81,13 @@ REMEDIES = {
         "Monitor records both) to tell them apart."
     ),
 }
+
+
+def flat_change(evidence: dict[str, float]) -> str:
+    """A flat loss's change over the window in words: "only +0.12%", or, where the mini-batch
+    losses scatter more than that, the change with the band it lies within — a change of 40%
+    among losses scattering by 50% is flat for the doctor, not small."""
+    change, band = evidence["relative_loss_change"], 2 * evidence["relative_loss_noise"]
+    if abs(change) < band:
+        return f"{change:+.2%}, within twice the scatter of its mini-batch losses (±{band:.2%}),"
+    return f"only {change:+.2%}"

@@ -74,7 +74,7 @@ import numpy as np
 import torch
 
 from ...validation import check_count, is_real, require
-from .remedies import REMEDIES
+from .remedies import REMEDIES, flat_change
 
 VERDICTS = (
     "progressing",
@@ -554,16 +554,6 @@ def _progressing(
         remedy = REMEDIES["progressing"]
     words = remedy.format(**{**evidence, "window": window}, change=flat_change(evidence))
     return Diagnosis("progressing", evidence, words, checks)
-
-
-def flat_change(evidence: dict[str, float]) -> str:
-    """A flat loss's change over the window in words: "only +0.12%", or, where the mini-batch
-    losses scatter more than that, the change with the band it lies within — a change of 40%
-    among losses scattering by 50% is flat for the doctor, not small."""
-    change, band = evidence["relative_loss_change"], 2 * evidence["relative_loss_noise"]
-    if abs(change) < band:
-        return f"{change:+.2%}, within twice the scatter of its mini-batch losses (±{band:.2%}),"
-    return f"only {change:+.2%}"
 
 
 def _bouncing(checks: dict[str, bool]) -> bool:
