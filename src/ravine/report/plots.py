@@ -28,6 +28,7 @@ from matplotlib.colors import to_hex, to_rgb
 
 from ..files import write_figure, written_through
 from ..validation import require
+from .notation import POWER, power
 
 if TYPE_CHECKING:
     import numpy as np
@@ -99,20 +100,16 @@ COLOR_NAMES = {
 STEP_STYLES = (("o", "-"), ("x", "--"), ("^", ":"), ("s", "-."))
 
 
-# a power as the words write it: x^t, x^{t+1}, x^(…), x^⌊t/k⌋, x^−0.5
-POWER = re.compile(r"\^(\{[^}]*\}|\([^)]*\)|⌊[^⌋]*⌋|[−-]?\w+(?:\.\w+)*)")
 MATH_ESCAPES = {"−": "-", "⌊": r"\lfloor ", "⌋": r"\rfloor ", "#": r"\#", " ": r"\;"}
 
 
 def superscripts(text: str) -> str:
     """``text`` with each power written with a caret (``η^t``, ``0.5^⌊t/1000⌋``, ``n^−0.5``)
-    raised as a superscript (matplotlib's mathtext), for a figure's labels and titles."""
+    raised as a superscript (matplotlib's mathtext), for a figure's labels and titles; a power
+    is what the page raises too (:data:`.notation.POWER`)."""
 
     def raised(match: re.Match) -> str:
-        power = match.group(1)
-        if power[0] + power[-1] == "{}":
-            power = power[1:-1]
-        return "$^{" + "".join(MATH_ESCAPES.get(c, c) for c in power) + "}$"
+        return "$^{" + "".join(MATH_ESCAPES.get(c, c) for c in power(match)) + "}$"
 
     return POWER.sub(raised, text)
 
