@@ -214,7 +214,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             name,
             runs[kind]["largest_relative_difference"],
             "largest |Δθ| / largest |θ|",
-            f"<= {numbers['rounding']:g}",
+            f"≤ {numbers['rounding']:g}",
             WHY_ROUNDING,
             _equal(numbers, kind),
         )

@@ -358,7 +358,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             "models chosen by one validation split, over its seeds",
             len(set(single)),
             "different models",
-            ">= 2",
+            "≥ 2",
             "the lecture: the model chosen on one split can be the wrong one",
             len(set(single)) >= 2,
         ),
@@ -386,7 +386,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
                 min(r["val_loss"] for r in mismatch["runs"]),
             ],
             "nats",
-            f"both <= T = {target:.3g}",
+            f"both ≤ T = {target:.3g}",
             "small on training and on data as drawn: not model bias, not overfitting",
             max(r["train_loss"] for r in mismatch["runs"]) <= target
             and min(r["val_loss"] for r in mismatch["runs"]) <= target,
