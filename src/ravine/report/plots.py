@@ -371,17 +371,24 @@ def plot_curves(
     beside the loss), dashed; ``points`` series are drawn as markers without a line (nan where
     there is none), so that a single value shows. Entry i of a series stands at x = ``start`` +
     i. Each line in its optimizer's colour (:func:`series_colors`, over all the labels
-    together); the legend below the axes. Returns the path written."""
+    together); a series equal at every step to one drawn before it is dashed, with markers, so
+    both lines show. The legend stands below the axes. Returns the path written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=CURVES_SIZE, layout="constrained")
     right, points = right or {}, points or {}
     colors = iter(series_colors([*series, *points, *right]))
-    handles = []
+    handles, drawn = [], []
     for label, values in series.items():
         x = range(start, start + len(values))
-        (line,) = ax.plot(x, values, color=next(colors), linewidth=1.6, label=label)
+        # a line exactly over one drawn before would hide it: dashed, with markers, on top
+        over = list(values) in drawn
+        style = {"linestyle": "--", "marker": "o", "markevery": max(1, len(values) // 12)}
+        (line,) = ax.plot(
+            x, values, color=next(colors), linewidth=1.6, label=label, **(style if over else {})
+        )
         handles.append(line)
+        drawn.append(list(values))
     for label, values in points.items():
         x = range(start, start + len(values))
         (line,) = ax.plot(x, values, "o", color=next(colors), markersize=9, zorder=3, label=label)
