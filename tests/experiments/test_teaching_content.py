@@ -118,6 +118,13 @@ def test_stuck_evidence():
 def test_tiny_lr_evidence():
     numbers, _, _ = tiny_lr.measure(steps=2000)
     agrees(tiny_lr, numbers, True)
+    whys = " ".join(row.why for row in tiny_lr.evidence(numbers))
+    assert "after this run's 2,000 updates (the lecture's: 100,000)" in whys  # what it did
+    assert "after the lecture's 100,000" not in whys
+    lecture = {**numbers, "steps": tiny_lr.STEPS}
+    assert "after the lecture's 100,000 updates" in " ".join(
+        row.why for row in tiny_lr.evidence(lecture)
+    )
     for key, value in [
         ("w_error_fraction_left", 0.5),
         ("distance_fraction_left", 0.01),
