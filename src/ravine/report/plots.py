@@ -100,6 +100,8 @@ COLOR_NAMES = {
 STEP_STYLES = (("o", "-"), ("x", "--"), ("^", ":"), ("s", "-."))
 
 
+# λ_max, the Hessian's largest eigenvalue, as the figures draw it
+LAMBDA_MAX = r"$\lambda_{\max}$"
 MATH_ESCAPES = {"−": "-", "⌊": r"\lfloor ", "⌋": r"\rfloor ", "#": r"\#", " ": r"\;"}
 
 
