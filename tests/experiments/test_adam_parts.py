@@ -32,6 +32,8 @@ def test_quick_run_reproduces_with_figures_and_json(quick):
     for figure in result.figures:
         assert (out / figure).read_bytes()[:8] == PNG
         assert figure.name in adam_parts.CAPTIONS
+    # both exactly torch's θ at every step: their lines coincide, and the caption says so
+    assert "The lines of “parts” and “ravine Adam” coincide" in result.captions["difference.png"]
     json.dumps(result.to_json(), allow_nan=False)
     assert [e.holds for e in result.evidence] == [True, True, True, True, None]
 
@@ -99,3 +101,39 @@ def test_the_first_steps_caption_matches_the_measured_ratio():
     )
     assert min(u / c for c, u in zip(corrected, uncorrected, strict=True)) > 2
     assert "more than twice the corrected step" in adam_parts.CAPTIONS["first-steps.png"]
+
+
+def difference_numbers(by_hand: float) -> dict:
+    return {
+        "rounding": 1e-10,
+        "runs": {
+            "parts": {"largest_relative_difference": 0.0},
+            "ravine Adam": {"largest_relative_difference": 0.0},
+            "by hand": {"largest_relative_difference": by_hand},
+            "no bias correction": {
+                "largest_relative_difference": 1.145,
+                "first_step_relative_difference": 0.0091,
+            },
+        },
+    }
+
+
+def test_the_difference_caption_says_which_lines_coincide():
+    """ "parts" and "ravine Adam" both differ by 0 at every step: one line lies exactly on the
+    other, so the caption says so (and that the later one is drawn dashed over it)."""
+    gaps = {
+        "parts": [1e-18] * 4,
+        "ravine Adam": [1e-18] * 4,
+        "by hand": [1e-18, 6e-17, 2e-16, 2.3e-16],
+        "no bias correction": [1e-18, 0.0091, 0.5, 1.145],
+    }
+    text = adam_parts.difference_caption(difference_numbers(2.3e-16), gaps)
+    assert "“parts” and “ravine Adam” at exactly 0 every step (drawn at 1e-18)" in text
+    assert "“by hand” within float64 rounding (at most 2.3e-16)" in text
+    assert "0.0091 away after its first step and 1.1 at most" in text
+    assert (
+        "The lines of “parts” and “ravine Adam” coincide (the same difference at every step): "
+        "“ravine Adam” dashed, with markers, over “parts”."
+    ) in text
+    gaps["ravine Adam"] = [1e-18, 1e-17, 1e-17, 1e-17]
+    assert "coincide" not in adam_parts.difference_caption(difference_numbers(2.3e-16), gaps)

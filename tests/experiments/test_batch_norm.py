@@ -211,3 +211,31 @@ def test_verdict_compares_the_two_nets_in_words():
     assert "True" not in text and "without not in" not in text and "with after" not in text
     numbers["same_linear_weights"] = False
     assert "(not the same initial Linear weights" in batch_norm.verdict(numbers, False)
+
+
+def test_the_spectrum_figure_draws_lambda_max_as_math(quick, tmp_path, monkeypatch):
+    """|λ| / λ_max on the axis and in the title is mathtext's λ with a subscript, not the
+    underscore text 'λ_max'."""
+    drawn = []
+    monkeypatch.setattr(batch_norm, "measure", lambda *args, **options: quick[1].numbers)
+    monkeypatch.setattr(batch_norm, "plot_curves", lambda series, path, **kw: drawn.append(kw))
+    batch_norm.run(tmp_path, quick=True)
+    (spectrum,) = drawn
+    assert spectrum["ylabel"] == r"|λ| / $\lambda_{\max}$"
+    assert r"$\lambda_{\max}$" in spectrum["title"]
+    assert "λ_max" not in spectrum["title"] + spectrum["ylabel"]
+
+
+def test_the_loss_axis_reads_as_plain_numbers(quick, tmp_path, monkeypatch):
+    """The log axis of the losses spans 0.1 to 2.4: its ticks read 0.2, 0.3, 2, not
+    2×10⁻¹ or 2×10⁰."""
+    figures = []
+    monkeypatch.setattr(batch_norm, "save_figure", lambda fig, path: figures.append(fig))
+    batch_norm.plot_losses(quick[1].numbers["sgd"]["1"], tmp_path / "loss.png", title="t")
+    (fig,) = figures
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    shown = [t.get_text() for t in ax.get_yticklabels(which="both") if t.get_text()]
+    assert shown and not any("times" in text or "^" in text for text in shown), shown
+    assert "0.2" in shown and "2" in shown
+    assert "0.9" not in shown  # only 1, 2, 3 and 5 of each decade: no labels run together

@@ -45,6 +45,8 @@ def test_quick_run_has_the_six_rows_figures_and_json_numbers(result):
     assert r.lecture and r.command.startswith("ravine train --task digits")
     assert {f.name for f in r.figures} == set(r.captions)
     assert [e.name for e in r.evidence] == list(batch_size.TABLE)
+    paired = {e.name: e.why for e in r.evidence}["Optimization"]  # quick: 2 seeds
+    assert "'better in every one of 2' would happen by chance 1 time in 4" in paired
     assert len(r.figures) == 3
     for figure in r.figures:
         assert not figure.is_absolute() and figure.parts[0] == "batch-size"
@@ -302,3 +304,17 @@ def test_the_noise_axis_is_drawn_as_math(tmp_path):
     ax.set_ylabel(batch_size.NOISE_LABEL)
     fig.savefig(tmp_path / "noise.png")  # mathtext that does not parse raises here
     plt.close(fig)
+
+
+def test_the_chance_of_a_paired_win_is_computed_from_the_seeds_run():
+    """A quick run pairs 2 seeds (chance 1 in 4), a full one 4 (1 in 16): the why says which."""
+    for seeds, chance in (((0, 1), "4"), ((0, 1, 2, 3), "16")):
+        numbers = {"training": {"seeds": list(seeds)}}
+        optimization = batch_size.why("Optimization", numbers)
+        generalization = batch_size.why("Generalization", numbers)
+        assert f"'better in every one of {len(seeds)}'" in optimization
+        assert optimization.endswith(f"by chance 1 time in {chance}")
+        assert generalization.endswith(
+            f"every one of {len(seeds)} seeds, paired, so chance passes 1 time in {chance}"
+        )
+        assert "^" not in generalization

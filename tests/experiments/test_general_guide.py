@@ -276,3 +276,38 @@ def test_cases_read_one_sentence_each_with_the_run_names_set_off():
         "it. Built as overfitting (diabetes; training / validation loss — ReLU, 256 units: "
         "0.0242·B / 0.05·B), the guide said “fine” instead."
     )
+
+
+def test_selection_and_mismatch_captions_say_what_this_run_shows():
+    """A quick run's linear model ended above T on training (0.29 > 0.23) and one split chose
+    the same model at every draw: the captions said 'every model is below T' and 'the chosen
+    model changes' all the same. They now say what the run did."""
+    runs = [
+        {"model": "linear", "train_loss": 0.286, "val_loss": 0.312, "shifted_val_loss": 4.80},
+        {"model": "relu:units=64", "train_loss": 0.080, "val_loss": 0.126, "shifted_val_loss": 7.1},
+    ]
+    mismatch = {"shift": 2, "target": 0.2302, "runs": runs}
+    text = model_selection.mismatch_caption(mismatch)
+    assert "on training data relu:units=64 below T, linear at 0.29 above it" in text
+    assert "every model is below T" not in text
+    assert "every model is far above it on the same digits moved 2 pixels (the lowest 4.8, " in text
+    runs[0] |= {"train_loss": 0.1, "val_loss": 0.2}
+    assert model_selection.mismatch_caption(mismatch).count("every model is below T") == 2
+    same = {"folds": 3, "single_split_choice": ["a", "a", "a"], "k_fold_choice": ["a", "a"]}
+    text = model_selection.selection_caption(same)
+    assert "Here one split chose a at every draw, and 3-fold validation chose a at every draw" in (
+        text
+    )
+    changed = dict(same, single_split_choice=["a", "b", "a"])
+    assert "one split changed its choice with the draw (a twice and b once)" in (
+        model_selection.selection_caption(changed)
+    )
+
+
+def test_a_quick_run_captions_selection_and_mismatch_from_its_numbers(quick):
+    _, result = quick
+    numbers = result.numbers
+    assert result.captions["selection.png"] == model_selection.selection_caption(
+        numbers["selection"]
+    )
+    assert result.captions["mismatch.png"] == model_selection.mismatch_caption(numbers["mismatch"])

@@ -135,3 +135,17 @@ def test_the_error_caption_asks_for_what_the_test_needs():
     caption = piecewise_linear.CAPTIONS["error.png"]
     assert "to a tenth or less of n = 1's" in caption and piecewise_linear.FACTOR == 10
     assert "fall to the dotted line" not in caption  # the test never asks for 10⁻³
+
+
+def test_the_fits_figure_names_its_y_axis(tmp_path, monkeypatch):
+    """The two panels share y: the left one, where the axis is drawn, says what it is."""
+    figures = []
+    monkeypatch.setattr(piecewise_linear, "save_figure", lambda fig, path: figures.append(fig))
+    knots, values = piecewise_linear.piecewise_target()
+    flat = [0.0] * piecewise_linear.DENSE
+    best = [flat for _ in piecewise_linear.SIZES]
+    fits = {family: {"best_fits": best} for family in ("sigmoid", "relu")}
+    piecewise_linear._draw_fits(tmp_path / "fits.png", knots, values, fits)
+    (fig,) = figures
+    assert [ax.get_ylabel() for ax in fig.axes] == ["y", ""]
+    assert [ax.get_xlabel() for ax in fig.axes] == ["x", "x"]

@@ -129,3 +129,14 @@ def test_verdict_quotes_a_real_spike_and_a_seed_that_never_switched():
     assert "η = 0.1 from the start rose to ×1.3 its first loss in the first 30 steps" in text
     assert "(mean over the seeds)" in text
     assert "switched to 0.1 at step 4 (seed 0) and never (seed 1)" in text
+
+
+def test_steps_to_the_error_line_read_as_counts(quick):
+    """Steps are whole numbers: one seed's 1 and 3 read '1 / 3', not '1.0 / 3.0'; a mean over
+    seeds keeps its half."""
+    numbers = _numbers(quick[1].numbers, 1.0, 1.0, 0.96, reach=(1, 3))
+    (row,) = [e for e in resnet_warmup.evidence(numbers) if "steps to a batch error" in e.name]
+    assert row.value == "1 / 3"
+    numbers["means"]["0.1"]["steps_to_error_below_80"] = 2.5
+    (row,) = [e for e in resnet_warmup.evidence(numbers) if "steps to a batch error" in e.name]
+    assert row.value == "2.5 / 3"

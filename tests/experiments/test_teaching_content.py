@@ -6,13 +6,16 @@ should fail."""
 
 from __future__ import annotations
 
+import ast
 import copy
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 import torch
 
+from ravine import experiments
 from ravine.cli import build_parser, main
 from ravine.experiments import (
     adagrad_bursts,
@@ -115,6 +118,13 @@ def test_stuck_evidence():
 def test_tiny_lr_evidence():
     numbers, _, _ = tiny_lr.measure(steps=2000)
     agrees(tiny_lr, numbers, True)
+    whys = " ".join(row.why for row in tiny_lr.evidence(numbers))
+    assert "after this run's 2,000 updates (the lecture's: 100,000)" in whys  # what it did
+    assert "after the lecture's 100,000" not in whys
+    lecture = {**numbers, "steps": tiny_lr.STEPS}
+    assert "after the lecture's 100,000 updates" in " ".join(
+        row.why for row in tiny_lr.evidence(lecture)
+    )
     for key, value in [
         ("w_error_fraction_left", 0.5),
         ("distance_fraction_left", 0.01),
@@ -371,3 +381,27 @@ def test_quick_run_carries_the_teaching_fields(module, tmp_path):
 def test_no_needed_column_reads_like_code(module):
     for name in ("true", "false", "True", "False", "None"):
         assert f'            "{name}",\n' not in open(module.__file__, encoding="utf-8").read()
+
+
+def evidence_words(path) -> list[str]:
+    """Every piece of text written into an ``Evidence(...)`` of the module at ``path``."""
+    words = []
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Evidence":
+            words += [
+                part.value
+                for part in ast.walk(node)
+                if isinstance(part, ast.Constant) and isinstance(part.value, str)
+            ]
+    return words
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(Path(experiments.__file__).parent.glob("*.py")),
+    ids=lambda path: path.stem,
+)
+def test_every_needed_column_writes_at_most_and_at_least_as_math(path):
+    """≤ and ≥ throughout the evidence tables, never code's <= and >= in some of them."""
+    code = [words for words in evidence_words(path) if "<=" in words or ">=" in words]
+    assert not code, f"{path.name}: {code}"

@@ -5,11 +5,12 @@ raw keys only in the folded raw table; escaped text; results.json with the count
 import json
 import shutil
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
-from ravine.report import jsonable, write_report
+from ravine.report import Evidence, Result, jsonable, write_report
 from ravine.report.html import headline, outcome_counts
 from ravine.report.sections import flatten, short_verdict
 
@@ -297,3 +298,42 @@ def test_jsonable_turns_tuples_tensors_and_non_finite_numbers_into_json():
     value = {"pair": (1, 2.5), "t": torch.tensor([1.0, float("inf")]), "n": np.float64(0.25)}
     assert jsonable(value) == {"pair": [1, 2.5], "t": [1.0, None], "n": 0.25}
     assert jsonable({1: float("-inf")}) == {"1": None}
+
+
+def test_powers_and_indices_in_the_words_are_raised_and_lowered_on_the_page(tmp_path):
+    """A section's words show σ_i^t as σ<sub>i</sub><sup>t</sup>; the command that runs it
+    again, the image's alt text, the raw numbers and results.json keep the caret."""
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "rate.png").write_bytes(b"\x89PNG")  # the page only links it
+    result = Result(
+        name="powers",
+        title="A large η^t for a small σ_i^t",
+        claim="The step is η^t/σ_i^t·m_i^t.",
+        reproduced=True,
+        verdict="Reproduced: chance passes 1 time in 2^seeds; η = 1.9/λ_max held.",
+        numbers={"rate^t": 1.0},
+        figures=[Path("rate.png")],
+        lecture="θ_i^{t+1} ← θ_i^t − η·g_i^t",
+        captions={"rate.png": "η^t = d_model^−0.5·warmup^−0.5 at the peak."},
+        evidence=[Evidence("(1−β1^t)", 0.1, threshold="≤ 2^−3", why="β1^t → 0", holds=True)],
+        command="ravine schedule 'noam(512, 4000)' --plot x^t.png",
+    )
+    page = write_report([result], out).read_text(encoding="utf-8")
+    shown = (
+        "A large η<sup>t</sup> for a small σ<sub>i</sub><sup>t</sup>",
+        "The step is η<sup>t</sup>/σ<sub>i</sub><sup>t</sup>·m<sub>i</sub><sup>t</sup>.",
+        "θ<sub>i</sub><sup>t+1</sup> ← θ<sub>i</sub><sup>t</sup> − η·g<sub>i</sub><sup>t</sup>",
+        "1 time in 2<sup>seeds</sup>; η = 1.9/λ<sub>max</sub> held.",
+        "η<sup>t</sup> = d_model<sup>−0.5</sup>·warmup<sup>−0.5</sup> at the peak.",
+        "<td>(1−β1<sup>t</sup>)</td>",
+        "<td>≤ 2<sup>−3</sup></td>",
+        '<td class="why">β1<sup>t</sup> → 0</td>',
+    )
+    for words in shown:
+        assert words in page
+    assert "<code>ravine schedule 'noam(512, 4000)' --plot x^t.png</code>" in page
+    assert 'alt="η^t = d_model^−0.5·warmup^−0.5 at the peak."' in page
+    assert "<td>rate^t</td>" in page  # a raw key, as results.json has it
+    document = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert document["experiments"][0]["claim"] == "The step is η^t/σ_i^t·m_i^t."

@@ -189,3 +189,24 @@ def test_a_short_series_gets_whole_numbers_on_its_x_axis(tmp_path, monkeypatch):
     (fig,) = figures
     ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
     assert ticks and all(float(t).is_integer() for t in ticks)  # no rank 1.25
+
+
+def test_a_line_equal_to_one_drawn_before_stays_visible_over_it(tmp_path, monkeypatch):
+    """adam-parts' "parts" and "ravine Adam" differ from torch's by 0 at every step: the second
+    line, exactly over the first, is dashed with markers so both can be seen."""
+    figures = []
+
+    def keep(fig, path):
+        fig.canvas.draw()
+        figures.append(fig)
+        return path
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    zero = [1e-18] * 40
+    series = {"parts": zero, "ravine Adam": list(zero), "by hand": [2e-16] * 40}
+    plots.plot_curves(series, tmp_path / "d.png", title="t", logy=True)
+    (fig,) = figures
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert lines["parts"].get_linestyle() == "-" and lines["by hand"].get_linestyle() == "-"
+    assert lines["ravine Adam"].get_linestyle() == "--"
+    assert lines["ravine Adam"].get_marker() == "o"

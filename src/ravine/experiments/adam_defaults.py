@@ -176,7 +176,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             "the defaults' validation loss, against the grid's best",
             numbers["ratio_to_best"],
             "× the best",
-            f"<= {1 + numbers['margin']:g}",
+            f"≤ {1 + numbers['margin']:g}",
             "10% is the project's tie between two losses (the general guide's margin), "
             "fixed before the runs",
             near_best(numbers),

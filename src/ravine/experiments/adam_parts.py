@@ -60,11 +60,10 @@ LECTURE = (
     "都幫你寫得好好的了 (PyTorch has it written for you)."
 )
 COMMAND = "ravine verify --optimizer adam"
-CAPTIONS = {
+CAPTIONS = {  # difference.png's is replaced by :func:`difference_caption`, from the run
     "difference.png": (
         "How far each optimizer's θ is from torch.optim.Adam's, step by step, relative to the "
-        "largest |θ|: the parts, the preset and the hand-written formula sit at float64 "
-        "rounding; the rule without bias correction is off from its first step."
+        "largest |θ| (a difference of 0 drawn at 1e-18)."
     ),
     "first-steps.png": (
         "The median effective step |Δθ|/η of the first steps: with bias correction η at the "
@@ -214,7 +213,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             name,
             runs[kind]["largest_relative_difference"],
             "largest |Δθ| / largest |θ|",
-            f"<= {numbers['rounding']:g}",
+            f"≤ {numbers['rounding']:g}",
             WHY_ROUNDING,
             _equal(numbers, kind),
         )
@@ -284,13 +283,52 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
     )
 
 
+def difference_caption(numbers: dict[str, Any], gaps: dict[str, list[float]]) -> str:
+    """What the difference figure shows, from the run's numbers and the ``gaps`` it draws: the
+    lines at exactly 0 (drawn at 1e-18), within rounding or beyond it; the lines that coincide
+    (each later one dashed over the first); and how far the rule without bias correction is
+    after its first step and at most."""
+    runs, rounding = numbers["runs"], numbers["rounding"]
+    largest = {run: runs[run]["largest_relative_difference"] for run in RUNS}
+
+    def named(kinds: list[str]) -> str:  # as the legend names them
+        return join([f"“{kind}”" for kind in kinds])
+
+    exact = [run for run in IMPLEMENTATIONS if largest[run] == 0]
+    said = [f"{named(exact)} at exactly 0 every step (drawn at 1e-18)"] if exact else []
+    for where, kinds in (
+        ("within float64 rounding", [r for r in IMPLEMENTATIONS if 0 < largest[r] <= rounding]),
+        ("beyond rounding", [r for r in IMPLEMENTATIONS if largest[r] > rounding]),
+    ):
+        if kinds:
+            said.append(f"{named(kinds)} {where} (at most {max(largest[r] for r in kinds):.2g})")
+    uncorrected = runs["no bias correction"]
+    text = (
+        "How far each optimizer's θ is from torch.optim.Adam's, step by step, relative to the "
+        f"largest |θ|: {'; '.join(said)}; the rule without bias correction (“no bias "
+        f"correction”) is {uncorrected['first_step_relative_difference']:.2g} away after its "
+        f"first step and {largest['no bias correction']:.2g} at most."
+    )
+    for place, first in enumerate(RUNS):
+        if any(gaps[first] == gaps[before] for before in RUNS[:place]):
+            continue  # already told with the first line it coincides with
+        later = [run for run in RUNS[place + 1 :] if gaps[run] == gaps[first]]
+        if later:
+            text += (
+                f" The lines of {named([first, *later])} coincide (the same difference at "
+                f"every step): {named(later)} dashed, with markers, over “{first}”."
+            )
+    return text
+
+
 def run(out: Path, quick: bool = False) -> Result:
     """Full: 300 updates; quick: 60 (every number but the length is measured the same way)."""
     numbers, curves = measure(QUICK_STEPS if quick else STEPS)
     difference = Path(NAME) / "difference.png"
     floor = 1e-18  # a zero difference drawn on the log axis
+    drawn = {kind: [max(x, floor) for x in values] for kind, values in curves["gaps"].items()}
     plot_curves(
-        {kind: [max(x, floor) for x in values] for kind, values in curves["gaps"].items()},
+        drawn,
         out / difference,
         title="Distance from torch.optim.Adam's θ, relative to the largest |θ| (0 drawn at 1e-18)",
         xlabel="update",
@@ -310,4 +348,5 @@ def run(out: Path, quick: bool = False) -> Result:
         xlabel="update t − 1",
         ylabel="effective step (× η)",
     )
-    return conclude(__name__, numbers, [difference, first])
+    captions = {"difference.png": difference_caption(numbers, drawn)}
+    return conclude(__name__, numbers, [difference, first], captions)

@@ -73,7 +73,9 @@ import torch
 from torch import nn
 
 from ..diagnose import hessian_density, hessian_eigs
-from ..report.plots import plot_curves, save_figure  # (selects matplotlib's file backend)
+
+# (selects matplotlib's file backend)
+from ..report.plots import LAMBDA_MAX, plot_curves, save_figure
 from ..tasks import Task, task
 from ..training import VALIDATION, Epoch, Run, split, train
 from ..validation import check_range, require
@@ -498,6 +500,14 @@ def plot_losses(row: dict[str, Any], path: Path, *, title: str) -> Path:
         math.log(10), color="#999999", linewidth=0.8, linestyle=":", zorder=1, label="chance, ln 10"
     )
     ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    def plain(value: float, _: int) -> str:  # 0.2, 0.5, 1, 2: not 2×10⁻¹; only 1, 2, 3, 5
+        leading = value / 10 ** math.floor(math.log10(value)) if value > 0 else 0
+        return f"{value:g}" if round(leading, 6) in (1, 2, 3, 5) else ""
+
+    ax.yaxis.set_major_formatter(FuncFormatter(plain))
+    ax.yaxis.set_minor_formatter(FuncFormatter(plain))
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy (nats)")
     ax.set_title(title, fontsize=9)
@@ -531,10 +541,10 @@ def run(out: Path, quick: bool = False) -> Result:
         out / spectrum,
         title=(
             f"Hessian on {HESSIAN_BATCH} images (batch statistics): |λ| by percentile, over "
-            f"λ_max (smoothed by 10⁻⁴ of max |λ|)"
+            f"{LAMBDA_MAX} (smoothed by 10⁻⁴ of max |λ|)"
         ),
         xlabel="percentile of the eigenvalues by |λ|",
-        ylabel="|λ| / λ_max",
+        ylabel=f"|λ| / {LAMBDA_MAX}",
         logy=True,
     )
     figures = [loss, spectrum]

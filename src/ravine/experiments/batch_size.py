@@ -474,10 +474,17 @@ WHY = {  # row → why its measured line is the lecture's
     "Time for one epoch": "an epoch is N/B updates: if an update costs the same, fewer is faster",
     "Gradient": "a batch of B samples has noise (σ²/B)(N−B)/(N−1), 0 at B = N",
     "Optimization": "equal training loss is the lecture's condition; seeds paired, so 'better "
-    "in every one of 4' would happen by chance 1 time in 16",
+    "in every one of {seeds}' would happen by chance 1 time in {chance}",
     "Generalization": "the lecture's condition: similar training loss, then compare the "
-    "held-out loss; every seed, paired, so chance passes 1 time in 2^seeds",
+    "held-out loss; every one of {seeds} seeds, paired, so chance passes 1 time in {chance}",
 }
+
+
+def why(row: str, numbers: dict[str, Any]) -> str:
+    """Why ``row``'s line is the lecture's, with the run's number of seeds and the chance
+    (1 in 2^seeds) that a coin-flip ordering is better in every one of them."""
+    seeds = len(numbers["training"]["seeds"])
+    return WHY[row].format(seeds=seeds, chance=f"{2**seeds:,}")
 
 
 def evidence(numbers: dict[str, Any]) -> list[Evidence]:
@@ -487,7 +494,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             f"{row['measured_small']:.3g} vs {row['measured_large']:.3g}",
             row["unit"],
             f"small {row['lecture_small']}, large {row['lecture_large']}",
-            f"{WHY[row['row']]} — {row['note']}",
+            f"{why(row['row'], numbers)} — {row['note']}",
             row["holds"],
         )
         for row in numbers["rows"]

@@ -39,7 +39,7 @@ import torch
 
 from ..diagnose import hessian_eigs
 from ..diagnose.critical import GRAD_TOL
-from ..report.plots import plot_curves
+from ..report.plots import LAMBDA_MAX, plot_curves
 from ..tasks import sinc_task
 from .base import OPENING, Evidence, Result, conclude, torch_threads
 
@@ -76,7 +76,6 @@ FAR = 0.01  # ‖g‖ at the stop must exceed this fraction of ‖g‖ at the st
 GREW = 2.0  # ‖g‖ at the stop over the run's smallest: a caption says ‖g‖ grew
 FACTORS = (1.0, 1.9)  # η = factor / λ_max(θ⁰)
 STEPS, QUICK_STEPS = 3000, 1500
-LAMBDA_MAX = r"$\lambda_{\max}$"  # λ_max as the figures draw it (mathtext)
 SEED = 0
 
 

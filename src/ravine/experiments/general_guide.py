@@ -74,8 +74,10 @@ from .base import OPENING, Evidence, Result, conclude, outcome_of, torch_threads
 from .model_selection import (
     measure_mismatch,
     measure_selection,
+    mismatch_caption,
     mismatch_holds,
     mismatch_text,
+    selection_caption,
     selection_holds,
     selection_text,
     steadiness,
@@ -103,7 +105,7 @@ COMMAND = (
     "ravine train --task diabetes --model relu:units=4 --optimizer adam --lr 0.01 "
     "--batch-size 64 --epochs 20 --folds 4"
 )
-CAPTIONS = {
+CAPTIONS = {  # selection's and mismatch's are replaced by ones that say what this run chose
     "model-bias.png": "Every tiny model's training loss stays near B, far above the target T.",
     "optimization-issue.png": (
         "The 8-layer net ends above the 1-layer net it could imitate: training failed, not "
@@ -358,7 +360,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             "models chosen by one validation split, over its seeds",
             len(set(single)),
             "different models",
-            ">= 2",
+            "≥ 2",
             "the lecture: the model chosen on one split can be the wrong one",
             len(set(single)) >= 2,
         ),
@@ -386,7 +388,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
                 min(r["val_loss"] for r in mismatch["runs"]),
             ],
             "nats",
-            f"both <= T = {target:.3g}",
+            f"both ≤ T = {target:.3g}",
             "small on training and on data as drawn: not model bias, not overfitting",
             max(r["train_loss"] for r in mismatch["runs"]) <= target
             and min(r["val_loss"] for r in mismatch["runs"]) <= target,
@@ -419,7 +421,11 @@ def run(out: Path, quick: bool = False) -> Result:
         )
         figures.append(figure)
     figures += draw_selection_and_mismatch(numbers, out)
-    return conclude(__name__, numbers, figures)
+    captions = {
+        "selection.png": selection_caption(numbers["selection"]),
+        "mismatch.png": mismatch_caption(numbers["mismatch"]),
+    }
+    return conclude(__name__, numbers, figures, captions)
 
 
 def draw_selection_and_mismatch(numbers: dict[str, Any], out: Path) -> list[Path]:

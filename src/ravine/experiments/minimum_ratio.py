@@ -317,7 +317,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             "networks with negative curvature beyond the leftover gradient's bound",
             f"{n['beyond_leftover_bound']} of {n['reached']}",
             threshold=f"λ_min < −ρ in {half}",
-            why="λ_min >= −ρ is all a gradient of the size left over can produce; only a λ "
+            why="λ_min ≥ −ρ is all a gradient of the size left over can produce; only a λ "
             "below −ρ is a direction of descent the exact critical point would keep",
             holds=n["beyond_leftover_bound"] / count > n["saddle_like_threshold"],
         ),

@@ -231,3 +231,51 @@ def mismatch_text(n: dict[str, Any]) -> str:
         f"training / validation as drawn / shifted validation loss were {runs} nats "
         f"(T = {n['target']:.3g})"
     )
+
+
+def selection_caption(n: dict[str, Any]) -> str:
+    """What the selection figure shows in this run: how to read it, and whether each way of
+    validating chose the same model at every draw."""
+    told = []
+    for way, choices in (
+        ("one split", n["single_split_choice"]),
+        (f"{n['folds']}-fold validation", n["k_fold_choice"]),
+    ):
+        if len(set(choices)) == 1:
+            told.append(f"{way} chose {choices[0]} at every draw")
+        else:
+            told.append(f"{way} changed its choice with the draw ({_share(choices)})")
+    return (
+        "Each line is one model's validation loss at each draw (a new random split, or the "
+        "mean over new folds); at a draw the lowest line of a kind is the model it chooses. "
+        f"Here {told[0][:1].lower()}{told[0][1:]}, and {told[1]}."
+    )
+
+
+def _against(runs: list[dict[str, Any]], key: str, target: float) -> str:
+    """Which models are at or below ``target`` on ``key``: every one, none, or which."""
+    below = [r["model"] for r in runs if r[key] <= target]
+    if len(below) == len(runs):
+        return "every model is below T"
+    if not below:
+        return f"no model is below T (lowest {min(r[key] for r in runs):.2g})"
+    above = [f"{r['model']} at {r[key]:.2g}" for r in runs if r[key] > target]
+    return f"{join(below)} below T, {join(above)} above it"
+
+
+def mismatch_caption(n: dict[str, Any]) -> str:
+    """What the mismatch figure shows in this run: which models are below T on training and
+    on validation as drawn, and how far above T the lowest is on the shifted digits."""
+    runs, target = n["runs"], n["target"]
+    lowest = min(r["shifted_val_loss"] for r in runs)
+    shifted = (
+        f"every model is far above it on the same digits moved {n['shift']} pixels (the "
+        f"lowest {lowest:.3g}, {lowest / target:.0f}× T): no model choice closes that gap"
+        if lowest > target
+        else f"on the digits moved {n['shift']} pixels the lowest is {lowest:.3g}, below T"
+    )
+    training, drawn = (_against(runs, key, target) for key in ("train_loss", "val_loss"))
+    return (
+        f"Against T = {target:.2g} (the flat line): on training data {training}; on held-out "
+        f"digits as drawn {drawn}; {shifted}."
+    )

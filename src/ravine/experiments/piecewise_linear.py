@@ -395,6 +395,7 @@ def _draw_fits(path: Path, knots: list, values: list, fits: dict[str, Any]) -> P
         ax.set_xlabel("x")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         ax.grid(alpha=0.3)
+    axes[0].set_ylabel("y")  # the panels share it
     return save_figure(fig, path)
 
 

@@ -52,7 +52,7 @@ from ..report.plots import plot_curves
 from ..schedules import Scheduler, resnet_warmup
 from ..tasks import digits_data
 from .base import OPENING, Evidence, Result, conclude, torch_threads
-from .wording import by_seed, join, plural, rise
+from .wording import by_seed, count, join, plural, rise
 
 NAME = "resnet-warmup"
 TITLE = "ResNet's warm-up: η = 0.01 until the training error is below 80%, then 0.1"
@@ -250,8 +250,8 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
         ),
         Evidence(
             "η = 0.1 from the start / warm-up: steps to a batch error below 80%",
-            f"{m['0.1']['steps_to_error_below_80']:.1f} / "
-            f"{m['warm-up']['steps_to_error_below_80']:.1f}",
+            f"{count(m['0.1']['steps_to_error_below_80'])} / "
+            f"{count(m['warm-up']['steps_to_error_below_80'])}",  # a mean over seeds
             "steps",
             why="the paper's footnote: at 0.1 it starts converging only after several epochs",
         ),

@@ -278,14 +278,14 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
         Evidence(
             "rank correlation of α with the brake's delay",
             None if n["delay_trend"] is None else round(n["delay_trend"], 3),
-            threshold=f">= {n['trend_threshold']:g}, over at least 3 α that met a steep slope",
+            threshold=f"≥ {n['trend_threshold']:g}, over at least 3 α that met a steep slope",
             why=f"a larger α should remember the flat stretch longer; {why_trend}",
             holds=held["delay rises with α"],
         ),
         Evidence(
             "rank correlation of α with the flat-stretch step",
             None if n["flat_step_trend"] is None else round(n["flat_step_trend"], 3),
-            threshold=f"<= −{n['trend_threshold']:g}",
+            threshold=f"≤ −{n['trend_threshold']:g}",
             why=f"a larger α keeps σ at the steep start's size, so its step stays short; "
             f"{why_trend}",
             holds=held["flat step falls with α"],

@@ -117,6 +117,13 @@ def measure(lr: float = LR, steps: int = STEPS) -> tuple[dict[str, Any], Traject
     return numbers, trajectory, creep
 
 
+def _updates(steps: int) -> str:
+    """The run's number of updates, and whether it is the lecture's (a quick run does fewer)."""
+    if steps == STEPS:
+        return f"the lecture's {STEPS:,} updates"
+    return f"this run's {steps:,} updates (the lecture's: {STEPS:,})"
+
+
 def evidence(numbers: dict[str, Any]) -> list[Evidence]:
     """The four numbers that decide the verdict, and the updates it would need (context)."""
     n, limits = numbers, numbers["criteria"]
@@ -138,8 +145,8 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
             n["distance_fraction_left"],
             "",
             f"> {stalled:g}",
-            "more than half the way still to go after the lecture's 100,000 updates: training "
-            "has not reached the end in any useful sense",
+            f"more than half the way still to go after {_updates(n['steps'])}: training has "
+            "not reached the end in any useful sense",
             bool(n["distance_fraction_left"] > stalled),
         ),
         Evidence(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..files import write_text
 from .result import HELD, NOT_HELD, NOT_RUN, OUTCOMES, PARTIAL, NotRun, Result, jsonable
-from .sections import CSS, anchor, mark, section, short_verdict, text
+from .sections import CSS, anchor, mark, prose, section, short_verdict, text
 
 TITLE = "Tips for training: Adaptive Learning Rate — the lecture's claims, measured"
 # θ_i^{t+1} ← θ_i^t − (η^t / σ_i^t) · m_i^t
@@ -127,7 +127,7 @@ def _contents(results: Sequence[Result]) -> str:
     """The table of contents: the page's parts, and the claims to read first — those that did
     not hold or held in part, where the page teaches most."""
     unheld = [
-        f'<a href="#{anchor(r.name)}">{text(r.title)}</a>' for r in results if r.outcome != HELD
+        f'<a href="#{anchor(r.name)}">{prose(r.title)}</a>' for r in results if r.outcome != HELD
     ]
     parts = [
         '<nav id="contents" aria-label="Contents">',
@@ -158,16 +158,16 @@ def _summary(results: Sequence[Result], not_run: Sequence[NotRun] = ()) -> str:
     for number, r in enumerate(results, start=1):
         rows.append(
             f'<tr class="{_css(r.outcome)}"><td class="count">{number}</td>'
-            f'<td class="title"><a href="#{anchor(r.name)}">{text(r.title)}</a></td>'
+            f'<td class="title"><a href="#{anchor(r.name)}">{prose(r.title)}</a></td>'
             f'<td class="outcome">{mark(r.outcome)}&nbsp;{text(r.outcome)}</td>'
-            f'<td class="gist">{text(short_verdict(r.verdict))}</td></tr>'
+            f'<td class="gist">{prose(short_verdict(r.verdict))}</td></tr>'
         )
     for missing in not_run:
         rows.append(
             f'<tr class="{_css(NOT_RUN)}"><td class="count">–</td>'
             f'<td class="title">{text(missing.title)}</td>'
             f'<td class="outcome">{text(NOT_RUN)}</td>'
-            f'<td class="gist">{text(missing.why)}</td></tr>'
+            f'<td class="gist">{prose(missing.why)}</td></tr>'
         )
     rows += ["</tbody>", "</table>"]
     return "\n".join(rows)

@@ -28,6 +28,7 @@ from matplotlib.colors import to_hex, to_rgb
 
 from ..files import write_figure, written_through
 from ..validation import require
+from .notation import POWER, power
 
 if TYPE_CHECKING:
     import numpy as np
@@ -99,20 +100,18 @@ COLOR_NAMES = {
 STEP_STYLES = (("o", "-"), ("x", "--"), ("^", ":"), ("s", "-."))
 
 
-# a power as the words write it: x^t, x^{t+1}, x^(…), x^⌊t/k⌋, x^−0.5
-POWER = re.compile(r"\^(\{[^}]*\}|\([^)]*\)|⌊[^⌋]*⌋|[−-]?\w+(?:\.\w+)*)")
+# λ_max, the Hessian's largest eigenvalue, as the figures draw it
+LAMBDA_MAX = r"$\lambda_{\max}$"
 MATH_ESCAPES = {"−": "-", "⌊": r"\lfloor ", "⌋": r"\rfloor ", "#": r"\#", " ": r"\;"}
 
 
 def superscripts(text: str) -> str:
     """``text`` with each power written with a caret (``η^t``, ``0.5^⌊t/1000⌋``, ``n^−0.5``)
-    raised as a superscript (matplotlib's mathtext), for a figure's labels and titles."""
+    raised as a superscript (matplotlib's mathtext), for a figure's labels and titles; a power
+    is what the page raises too (:data:`.notation.POWER`)."""
 
     def raised(match: re.Match) -> str:
-        power = match.group(1)
-        if power[0] + power[-1] == "{}":
-            power = power[1:-1]
-        return "$^{" + "".join(MATH_ESCAPES.get(c, c) for c in power) + "}$"
+        return "$^{" + "".join(MATH_ESCAPES.get(c, c) for c in power(match)) + "}$"
 
     return POWER.sub(raised, text)
 
@@ -374,17 +373,24 @@ def plot_curves(
     beside the loss), dashed; ``points`` series are drawn as markers without a line (nan where
     there is none), so that a single value shows. Entry i of a series stands at x = ``start`` +
     i. Each line in its optimizer's colour (:func:`series_colors`, over all the labels
-    together); the legend below the axes. Returns the path written."""
+    together); a series equal at every step to one drawn before it is dashed, with markers, so
+    both lines show. The legend stands below the axes. Returns the path written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=CURVES_SIZE, layout="constrained")
     right, points = right or {}, points or {}
     colors = iter(series_colors([*series, *points, *right]))
-    handles = []
+    handles, drawn = [], []
     for label, values in series.items():
         x = range(start, start + len(values))
-        (line,) = ax.plot(x, values, color=next(colors), linewidth=1.6, label=label)
+        # a line exactly over one drawn before would hide it: dashed, with markers, on top
+        over = list(values) in drawn
+        style = {"linestyle": "--", "marker": "o", "markevery": max(1, len(values) // 12)}
+        (line,) = ax.plot(
+            x, values, color=next(colors), linewidth=1.6, label=label, **(style if over else {})
+        )
         handles.append(line)
+        drawn.append(list(values))
     for label, values in points.items():
         x = range(start, start + len(values))
         (line,) = ax.plot(x, values, "o", color=next(colors), markersize=9, zorder=3, label=label)

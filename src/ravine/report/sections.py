@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .notation import marked_up
 from .result import HELD, NOT_HELD, PARTIAL, Evidence, Result
 
 MARKS = {HELD: "✓", PARTIAL: "◐", NOT_HELD: "✗"}
@@ -92,17 +93,17 @@ def section(result: Result, number: int, out: Path) -> str:
         f'<section id="{attribute(anchor(result.name))}">',
         f'<details class="claim {outcome}">',
         f'<summary><h3><span class="mark {outcome}">{mark(result.outcome)}</span> {number}. '
-        f"{text(result.title)}</h3></summary>",
-        f"<blockquote><strong>Claim.</strong> {text(result.claim)}</blockquote>",
+        f"{prose(result.title)}</h3></summary>",
+        f"<blockquote><strong>Claim.</strong> {prose(result.claim)}</blockquote>",
     ]
     if result.lecture:
         parts.append(
             '<blockquote class="lecture"><strong>The lecture says.</strong> '
-            f"{text(result.lecture)}</blockquote>"
+            f"{prose(result.lecture)}</blockquote>"
         )
     parts.append(
         f'<p class="verdict {outcome}"><strong>{mark(result.outcome)} {text(result.outcome)} '
-        f'here.</strong> <span class="text">{text(result.verdict)}</span> '
+        f'here.</strong> <span class="text">{prose(result.verdict)}</span> '
         f'<span class="seconds">({result.seconds:.1f} s)</span></p>'
     )
     parts.extend(
@@ -200,7 +201,7 @@ def _figure(result: Result, figure: Path | str, place: int, count: int, out: Pat
         return f'<p class="missing">Figure {place} of this claim was not written.</p>'
     return (
         f'<figure><img src="{attribute(quote(relative.as_posix()))}" alt="{attribute(said)}" '
-        f'loading="lazy"><figcaption><span class="place">Figure {place}.</span> {text(said)}'
+        f'loading="lazy"><figcaption><span class="place">Figure {place}.</span> {prose(said)}'
         "</figcaption></figure>"
     )
 
@@ -225,8 +226,8 @@ def _evidence(evidence: list[Evidence]) -> str:
         state = {True: ("✓", "held"), False: ("✗", "not-held"), None: ("—", "context")}[e.holds]
         value = f"{_value(e.value)} {e.unit}".strip()
         rows.append(
-            f'<tr class="{state[1]}"><td>{text(e.name)}</td><td class="value">{text(value)}</td>'
-            f'<td>{text(e.threshold)}</td><td class="why">{text(e.why)}</td>'
+            f'<tr class="{state[1]}"><td>{prose(e.name)}</td><td class="value">{prose(value)}</td>'
+            f'<td>{prose(e.threshold)}</td><td class="why">{prose(e.why)}</td>'
             f'<td class="mark {state[1]}">{state[0]}</td></tr>'
         )
     rows.append("</tbody></table>")
@@ -319,6 +320,13 @@ def anchor(name: str) -> str:
 def text(value: Any) -> str:
     """``value`` as HTML text, escaped."""
     return html.escape(str(value), quote=False)
+
+
+def prose(value: Any) -> str:
+    """``value``, words a student reads, as HTML text: escaped, with its powers and indices as
+    superscripts and subscripts (``σ_i^t`` → ``σ<sub>i</sub><sup>t</sup>``,
+    :func:`.notation.marked_up`). Commands, raw keys and attributes stay :func:`text`."""
+    return marked_up(text(value))
 
 
 def attribute(value: Any) -> str:
