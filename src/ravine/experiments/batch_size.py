@@ -521,17 +521,13 @@ def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
 def _plot_time(numbers: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.8), dpi=100)
     for ax, key, label in zip(axes, ("update", "epoch"), ("one update", "one epoch"), strict=True):
         for threads, by_size in sorted(numbers["time"].items(), key=lambda item: int(item[0])):
             sizes = sorted(int(b) for b in by_size)
             word = "1 thread (no parallel)" if threads == "1" else f"{threads} threads"
             ax.plot(sizes, [by_size[str(b)][key] for b in sizes], "o-", label=word)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("batch size B")
-        ax.set_ylabel("seconds")
+        ax.set(xscale="log", yscale="log", xlabel="batch size B", ylabel="seconds")
         ax.set_title(f"Time for {label} (fastest of the rounds)", fontsize=9)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
@@ -541,7 +537,6 @@ def _plot_time(numbers: dict[str, Any], path: Path) -> None:
 def _plot_noise(numbers: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     noise = numbers["noise"]
     sizes = [b for b in numbers["sizes"] if b < noise["train_size"]]
     fig, ax = plt.subplots(figsize=(9, 3.8), dpi=100)
@@ -549,10 +544,7 @@ def _plot_noise(numbers: dict[str, Any], path: Path) -> None:
     dense = sorted({*range(1, noise["train_size"], 7), *sizes})
     n, sigma2 = noise["train_size"], noise["sigma2"]
     ax.plot(dense, [noise_theory(sigma2, b, n) for b in dense], "-", label="(σ²/B)(N−B)/(N−1)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("batch size B")
-    ax.set_ylabel(NOISE_LABEL)
+    ax.set(xscale="log", yscale="log", xlabel="batch size B", ylabel=NOISE_LABEL)
     ax.set_title(
         f"Gradient noise at the initial θ ({noise['batches']} batches per B; 0 at B = N = {n})",
         fontsize=9,
