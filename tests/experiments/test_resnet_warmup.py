@@ -140,3 +140,20 @@ def test_steps_to_the_error_line_read_as_counts(quick):
     numbers["means"]["0.1"]["steps_to_error_below_80"] = 2.5
     (row,) = [e for e in resnet_warmup.evidence(numbers) if "steps to a batch error" in e.name]
     assert row.value == "2.5 / 3"
+
+
+def test_the_early_loss_caption_says_what_seed_0_did(quick):
+    numbers = copy.deepcopy(quick[1].numbers)
+    runs = numbers["per_seed"][0]["runs"]
+    runs["0.1"]["early_spike"], runs["warm-up"]["switched_at"] = 2.345, 17
+    text = resnet_warmup.captions(numbers)["early-loss.png"]
+    assert "within the first 30 steps at η = 0.1 it climbs to 2.35× its starting loss" in text
+    assert "the warm-up jumps to 0.1 at step 17" in text
+    runs["0.1"]["early_spike"], runs["warm-up"]["switched_at"] = 1.0, None
+    text = resnet_warmup.captions(numbers)["early-loss.png"]
+    assert "it never climbs above its starting loss" in text and "climbs to" not in text
+    assert "never reached a batch error below 80%, so η stays 0.01" in text
+    assert (
+        quick[1].captions["early-loss.png"]
+        == resnet_warmup.captions(quick[1].numbers)["early-loss.png"]
+    )  # the report shows the run's own

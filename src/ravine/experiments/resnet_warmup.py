@@ -69,7 +69,7 @@ LECTURE = (
 # No command builds a residual network, and `ravine train` feeds a metric-driven schedule the
 # epoch's loss rather than the batch error, so the setting is re-run by the experiment itself.
 COMMAND = "ravine reproduce --only resnet-warmup --out resnet-warmup"
-CAPTIONS = {
+CAPTIONS = {  # early-loss: replaced by :func:`captions`, which says what the run did
     "early-loss.png": (
         "The batch loss over the first steps, seed 0, with the warm-up's η (dashed, right axis): "
         "look for a climb above the starting loss at η = 0.1, and at what the loss does just "
@@ -340,4 +340,29 @@ def run(out: Path, quick: bool = False) -> Result:
         ylabel="cross-entropy of the batch",
         logy=True,
     )
-    return conclude(__name__, numbers, [early, whole])
+    return conclude(__name__, numbers, [early, whole], captions=captions(numbers))
+
+
+def captions(numbers: dict[str, Any]) -> dict[str, str]:
+    """The early-loss caption, saying what seed 0's runs did in their first steps: whether η =
+    0.1 climbed above its starting loss (and how far), and when the warm-up switched."""
+    first = numbers["per_seed"][0]["runs"]
+    large, warm = first["0.1"], first["warm-up"]
+    steps = numbers["early_steps"]
+    if large["early_spike"] > 1:
+        climb = f"at η = 0.1 it climbs to {large['early_spike']:.2f}× its starting loss"
+    else:
+        climb = "at η = 0.1 it never climbs above its starting loss"
+    if warm["switched_at"] is None:
+        switch = "the warm-up never reached a batch error below 80%, so η stays 0.01"
+    else:
+        switch = (
+            f"the warm-up jumps to 0.1 at step {warm['switched_at']:,} (its batch error fell "
+            "below 80%): look at what the loss does just after"
+        )
+    return {
+        "early-loss.png": (
+            "The batch loss over the first steps, seed 0, with the warm-up's η (dashed, right "
+            f"axis): within the first {steps} steps {climb}; {switch}."
+        )
+    }
