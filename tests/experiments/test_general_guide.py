@@ -311,3 +311,14 @@ def test_a_quick_run_captions_selection_and_mismatch_from_its_numbers(quick):
         numbers["selection"]
     )
     assert result.captions["mismatch.png"] == model_selection.mismatch_caption(numbers["mismatch"])
+
+
+def test_one_model_chosen_reads_singular(quick):
+    numbers = copy.deepcopy(quick[1].numbers)
+    choice = numbers["selection"]["single_split_choice"]
+    numbers["selection"]["single_split_choice"] = [choice[0]] * len(choice)
+    row = next(e for e in general_guide.evidence(numbers) if e.name.startswith("models chosen"))
+    assert (row.value, row.unit, row.holds) == (1, "different model", False)
+    numbers["selection"]["single_split_choice"] = ["linear", "relu:units=16"]
+    row = next(e for e in general_guide.evidence(numbers) if e.name.startswith("models chosen"))
+    assert (row.value, row.unit) == (2, "different models")

@@ -359,7 +359,7 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
         Evidence(
             "models chosen by one validation split, over its seeds",
             len(set(single)),
-            "different models",
+            "different model" + ("" if len(set(single)) == 1 else "s"),
             "≥ 2",
             "the lecture: the model chosen on one split can be the wrong one",
             len(set(single)) >= 2,
