@@ -322,3 +322,17 @@ def test_one_model_chosen_reads_singular(quick):
     numbers["selection"]["single_split_choice"] = ["linear", "relu:units=16"]
     row = next(e for e in general_guide.evidence(numbers) if e.name.startswith("models chosen"))
     assert (row.value, row.unit) == (2, "different models")
+
+
+def test_selection_lines_pair_a_colour_per_model_with_a_style_per_method(quick):
+    selection = quick[1].numbers["selection"]
+    styles = general_guide.selection_styles(selection)
+    models = list(selection["single_split_val_loss"])
+    colors = {styles[f"{m}: one split"]["color"] for m in models}
+    assert len(colors) == len(models)  # no two models share a colour
+    for m in models:
+        one, folds = styles[f"{m}: one split"], styles[f"{m}: {selection['folds']} folds"]
+        assert one["color"] == folds["color"] and (one["linestyle"], folds["linestyle"]) == (
+            "-",
+            "--",
+        )

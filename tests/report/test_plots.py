@@ -210,3 +210,12 @@ def test_a_line_equal_to_one_drawn_before_stays_visible_over_it(tmp_path, monkey
     assert lines["parts"].get_linestyle() == "-" and lines["by hand"].get_linestyle() == "-"
     assert lines["ravine Adam"].get_linestyle() == "--"
     assert lines["ravine Adam"].get_marker() == "o"
+
+
+def test_curves_take_a_style_per_label(tmp_path, monkeypatch):
+    figures = _kept_figures(monkeypatch)
+    styles = {"b": {"color": "#123456", "linestyle": "--"}}
+    plots.plot_curves({"a": [1, 2], "b": [2, 3]}, tmp_path / "c.png", title="t", styles=styles)
+    lines = {line.get_label(): line for line in figures[0].axes[0].get_lines()}
+    assert (lines["b"].get_color(), lines["b"].get_linestyle()) == ("#123456", "--")
+    assert lines["a"].get_linestyle() == "-"

@@ -67,7 +67,7 @@ from ..diagnose.guide import (
     general_guide,
     mean_prediction_loss,
 )
-from ..report.plots import plot_curves
+from ..report.plots import NEUTRAL_COLORS, plot_curves
 from ..tasks import task as build_task
 from ..training import split, train
 from .base import OPENING, Evidence, Result, conclude, outcome_of, torch_threads
@@ -428,6 +428,16 @@ def run(out: Path, quick: bool = False) -> Result:
     return conclude(__name__, numbers, figures, captions)
 
 
+def selection_styles(selection: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """selection.png's lines: a colour per model, solid for one split, dashed for K folds (with
+    neutral colours alone, the sixth line was a darker copy of the first)."""
+    styles = {}
+    for model, color in zip(selection["single_split_val_loss"], NEUTRAL_COLORS, strict=False):
+        styles[f"{model}: one split"] = {"color": color, "linestyle": "-"}
+        styles[f"{model}: {selection['folds']} folds"] = {"color": color, "linestyle": "--"}
+    return styles
+
+
 def draw_selection_and_mismatch(numbers: dict[str, Any], out: Path) -> list[Path]:
     """selection.png: each model's validation loss per draw, one split and K folds;
     mismatch.png: each model's training, validation and shifted validation loss."""
@@ -443,6 +453,7 @@ def draw_selection_and_mismatch(numbers: dict[str, Any], out: Path) -> list[Path
         title=f"Choosing a model on {selection['task']}: the validation loss of each draw",
         xlabel="draw (seed of the split or of the folds)",
         ylabel="validation loss (mse)",
+        styles=selection_styles(selection),
     )
     runs = mismatch["runs"]
     shifted = Path(NAME) / "mismatch.png"

@@ -246,8 +246,9 @@ def selection_caption(n: dict[str, Any]) -> str:
         else:
             told.append(f"{way} changed its choice with the draw ({_share(choices)})")
     return (
-        "Each line is one model's validation loss at each draw (a new random split, or the "
-        "mean over new folds); at a draw the lowest line of a kind is the model it chooses. "
+        "Each line is one model's validation loss at each draw (a new random split, solid, or "
+        "the mean over new folds, dashed; a colour per model); at a draw the lowest line of a "
+        "kind is the model it chooses. "
         f"Here {told[0][:1].lower()}{told[0][1:]}, and {told[1]}."
     )
 

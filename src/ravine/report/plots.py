@@ -18,7 +18,7 @@ import re
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -368,13 +368,16 @@ def plot_curves(
     right_label: str = "",
     points: dict[str, Sequence[float]] | None = None,
     start: int = 0,
+    styles: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     """Curves against the step; ``right`` series go on a second y axis (e.g. gradient norm
     beside the loss), dashed; ``points`` series are drawn as markers without a line (nan where
     there is none), so that a single value shows. Entry i of a series stands at x = ``start`` +
     i. Each line in its optimizer's colour (:func:`series_colors`, over all the labels
     together); a series equal at every step to one drawn before it is dashed, with markers, so
-    both lines show. The legend stands below the axes. Returns the path written."""
+    both lines show. ``styles`` gives a ``series`` label its own line (``color``,
+    ``linestyle``, …), for figures whose lines pair two things, a colour for one and a style
+    for the other. The legend stands below the axes. Returns the path written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=CURVES_SIZE, layout="constrained")
@@ -386,9 +389,12 @@ def plot_curves(
         # a line exactly over one drawn before would hide it: dashed, with markers, on top
         over = list(values) in drawn
         style = {"linestyle": "--", "marker": "o", "markevery": max(1, len(values) // 12)}
-        (line,) = ax.plot(
-            x, values, color=next(colors), linewidth=1.6, label=label, **(style if over else {})
-        )
+        drawn_as = {
+            "color": next(colors),
+            **(style if over else {}),
+            **(styles or {}).get(label, {}),
+        }
+        (line,) = ax.plot(x, values, linewidth=1.6, label=label, **drawn_as)
         handles.append(line)
         drawn.append(list(values))
     for label, values in points.items():
