@@ -155,3 +155,24 @@ def test_figures_raise_the_powers(tmp_path, monkeypatch):
     assert any("η$^{t}$ = 1/√(t+1)" in t for t in texts)
     assert any("$^{\\lfloor" in t for t in texts)  # the step decay's power
     assert not [t for t in texts if "^" in re.sub(r"\$[^$]*\$", "", t)]
+
+
+def test_captions_say_when_this_run_arrived(quick):
+    numbers = copy.deepcopy(quick[1].numbers)
+    text = decay.captions(numbers)
+    assert quick[1].captions["loss.png"] == text["loss.png"]  # the report shows the run's own
+    assert "reaches the bottom" not in text["loss.png"]
+    assert f"only at step {numbers['arrival_step']:,}" in text["loss.png"]
+    assert "about as early as the fixed η" not in text["other-decays.png"]
+    rows = numbers["other_decays"]
+    first = next(iter(rows))
+    rows[first].update(arrival_step=3316, arrival_delay=1.58)
+    assert (
+        f"{first} decay arrived at step 3,316 (1.58× the fixed η's steps)"
+        in (decay.captions(numbers)["other-decays.png"])
+    )
+    numbers.update(arrival_step=None, bursts=1)
+    assert (
+        "has 1 burst but never comes within 1 of the minimum"
+        in (decay.captions(numbers)["loss.png"])
+    )

@@ -60,14 +60,14 @@ CAPTIONS = {
         "With a fixed η Adagrad reaches the valley floor quickly and is then thrown up the "
         "steep walls again and again; with η/√(t+1) it creeps down without leaving the floor."
     ),
+    # the two below are replaced by :func:`captions`, which says when this run's decays arrived
     "loss.png": (
         "The loss above the minimum on a log scale: each spike of the fixed-η curve is a "
-        "burst; the 1/√(t+1) curve has none but reaches the bottom tens of times later."
+        "burst; compare when the 1/√(t+1) curve comes near the minimum."
     ),
     "other-decays.png": (
         "Cosine and step decay keep η large at first: they burst while η^t is still large, "
-        "like the fixed η over the same steps, and stop once η^t has shrunk — arriving about "
-        "as early as the fixed η."
+        "like the fixed η over the same steps, and stop once η^t has shrunk."
     ),
 }
 
@@ -253,12 +253,7 @@ def _other_text(name: str, row: dict[str, Any]) -> str:
         f"{row['last_burst_start']:,}; fixed η: {row['fixed_lr_bursts_same_window']} in the "
         f"same {row['steps']:,} updates)"
     )
-    arrived = (
-        "never arrived"
-        if row["arrival_step"] is None
-        else f"arrived at step {row['arrival_step']:,} ({_delay(row['arrival_delay'])})"
-    )
-    return f"{name} decay over {row['steps']:,} updates had {bursts} and {arrived}"
+    return f"{name} decay over {row['steps']:,} updates had {bursts} and {_arrival(row)}"
 
 
 def verdict(numbers: dict[str, Any], reproduced: bool) -> str:
@@ -309,10 +304,12 @@ def run(out: Path, quick: bool = False) -> Result:
     loss = Path(NAME) / "loss.png"
     plot_curves(
         {
-            f"η = {LR:g} ({numbers['fixed_lr']['bursts']} bursts)": loss_gap(fixed).numpy(),
-            superscripts(f"η^t = {LR:g}/√(t+1) ({numbers['bursts']} bursts)"): loss_gap(
-                decayed
+            f"η = {LR:g} ({plural(numbers['fixed_lr']['bursts'], 'burst')})": loss_gap(
+                fixed
             ).numpy(),
+            superscripts(f"η^t = {LR:g}/√(t+1) ({plural(numbers['bursts'], 'burst')})"): (
+                loss_gap(decayed).numpy()
+            ),
         },
         out / loss,
         title="Adagrad: the loss above the minimum, with and without decay",
@@ -325,9 +322,9 @@ def run(out: Path, quick: bool = False) -> Result:
         {
             f"η = {LR:g}, no decay": curves["none"].numpy(),
             **{
-                superscripts(f"{name}: {rows[name]['schedule']} ({rows[name]['bursts']} bursts)"): (
-                    curve.numpy()
-                )
+                superscripts(
+                    f"{name}: {rows[name]['schedule']} ({plural(rows[name]['bursts'], 'burst')})"
+                ): curve.numpy()
                 for name, curve in curves.items()
                 if name != "none"
             },
@@ -339,4 +336,37 @@ def run(out: Path, quick: bool = False) -> Result:
         ylabel="L(θ) − L(θ*)",
         logy=True,
     )
-    return conclude(__name__, numbers, [paths, loss, others])
+    return conclude(__name__, numbers, [paths, loss, others], captions=captions(numbers))
+
+
+def captions(numbers: dict[str, Any]) -> dict[str, str]:
+    """The two loss figures' captions, saying when this run's decays arrived (within the
+    arrival radius of θ*) against the fixed η."""
+    radius = numbers["arrival_radius"]
+    if numbers["arrival_step"] is None:
+        arrived = f"never comes within {radius:g} of the minimum"
+    else:
+        arrived = (
+            f"comes within {radius:g} of the minimum only at step {numbers['arrival_step']:,} "
+            f"({_delay(numbers['arrival_delay'])})"
+        )
+    others = [f"{name} decay {_arrival(row)}" for name, row in numbers["other_decays"].items()]
+    return {
+        "loss.png": (
+            "The loss above the minimum on a log scale: each spike of the fixed-η curve is a "
+            f"burst; the 1/√(t+1) curve has {plural(numbers['bursts'], 'burst')} but "
+            f"{arrived}."
+        ),
+        "other-decays.png": (
+            "Cosine and step decay keep η large at first: they burst while η^t is still "
+            "large, like the fixed η over the same steps, and stop once η^t has shrunk. "
+            f"Here {' and '.join(others)}."
+        ),
+    }
+
+
+def _arrival(row: dict[str, Any]) -> str:
+    """When a decayed run came within the arrival radius, against the fixed η."""
+    if row["arrival_step"] is None:
+        return "never arrived"
+    return f"arrived at step {row['arrival_step']:,} ({_delay(row['arrival_delay'])})"
