@@ -145,3 +145,11 @@ def test_a_sweep_where_every_run_diverged_still_plots(capsys, tmp_path):
     assert code == 0, err
     assert "best         none: every run diverged" in out and "diverged     2 of 2" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_one_step_is_singular_in_the_heading(capsys):
+    code, out, err = run(
+        capsys, "descend", "valley", "--optimizer", "gd", "--lr", "0.01,0.02", "--steps", "1"
+    )
+    assert code == 0, err
+    assert out.splitlines()[0] == "valley: gd, 2 η from 0.01 to 0.02, 1 step"
