@@ -68,7 +68,8 @@ def test_errors_are_one_line(capsys, argv, needle):
 
 def test_the_ratio_and_a_degenerate_minimum_are_worded_for_their_numbers():
     """119 of 385 eigenvalues > 0 and 188 zero: the ratio counts the zeros as not positive, and
-    a local minimum with a ratio far below 1 says why it is still one."""
+    a local minimum with a ratio far below 1 says why it is still one, in words that agree with
+    its λ_min, slightly negative but within the zero tolerance."""
     from types import SimpleNamespace
 
     from ravine.commands.critical import text
@@ -83,6 +84,11 @@ def test_the_ratio_and_a_degenerate_minimum_are_worded_for_their_numbers():
     out = text(task, 1, training, point)
     assert "minimum ratio  0.3091 (eigenvalues > 0 over all P: zero ones count as not > 0)" in out
     assert "not counted" not in out
-    assert "local minimum (no eigenvalue < 0; 266 are 0: flat directions, not ways down)" in out
+    # λ_min = −1e-9 is printed above: the kind says no λ lies below −τ, not that none is < 0
+    assert "λ_min = -1e-09" in out
+    assert (
+        "local minimum (no eigenvalue below −1e-08; 266 are 0: flat directions, not ways down)"
+        in out
+    )
     point.kind, point.negative, point.zero = "saddle point", 78, 188
     assert "kind           saddle point\n" in text(task, 1, training, point) + "\n"

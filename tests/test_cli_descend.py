@@ -208,3 +208,51 @@ def test_final_point_is_a_float64_pair(capsys):
     x, y = surface("minimum").start
     expected = torch.tensor([x - 1e-2 * 2 * x, y - 1e-2 * 4 * y], dtype=torch.float64)
     assert found["final"] == pytest.approx(expected.tolist(), rel=1e-15)
+
+
+def test_a_scheduled_plot_title_raises_eta_t_and_one_step_is_singular(capsys, tmp_path):
+    """The title's η^t is drawn as math, not as a caret; one step reads "1 step"."""
+    import ravine.report.plots as plots
+
+    titles = []
+    real = plots.plot_contour
+
+    def recording(*args, title, **keywords):
+        titles.append(title)
+        return real(*args, title=title, **keywords)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plots, "plot_contour", recording)
+        code, out, err = run(
+            capsys, "descend", "valley", "--optimizer", "gd", "--lr", "1e-2", "--steps", "1",
+            "--schedule", "cosine:steps=1", "--plot", str(tmp_path / "valley.png"),
+        )  # fmt: skip
+    assert code == 0, err
+    assert titles == ["valley: gd, η = 0.01, η$^{t}$: cosine:steps=1, 1 step"]
+    assert out.splitlines()[0] == "valley: gd, η = 0.01 × cosine:steps=1, 1 step"
+
+
+def test_a_diverged_run_says_so_instead_of_printing_nan(capsys):
+    """GD with η = 1 on pokemon leaves the window at step 1 and ends in inf/nan: the text says
+    where it diverged (the sweep's rule) and prints no nan."""
+    argv = ["descend", "pokemon", "--optimizer", "gd", "--lr", "1", "--steps", "100"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert "nan" not in out and "inf" not in out
+    lines = out.splitlines()
+    assert len(lines) == 3
+    assert lines[2].startswith("  diverged     from step 1: L = 1.11661e+20, past L⁰ + 9·|L⁰| = ")
+    assert lines[2].endswith("(L⁰ = 3.67082e+07); try a smaller η")
+    # finite but ten times above its start: the numbers and the word
+    code, out, _ = run(
+        capsys, "descend", "valley", "--optimizer", "gd", "--lr", "1", "--steps", "1"
+    )
+    assert "  loss         L = 157732" in out
+    assert out.splitlines()[-1].startswith("  diverged     from step 1: L = 157732, past")
+    # a run that descends says nothing of divergence
+    _, out, _ = run(capsys, "descend", "valley", "--optimizer", "gd", "--steps", "10")
+    assert "diverged" not in out
+    # a start so far out that L⁰ overflows: the finite numbers stay, ∞ for the others
+    argv = ["descend", "minimum", "--optimizer", "gd", "--lr", "0.1", "--steps", "1"]
+    _, out, _ = run(capsys, *argv, "--start", "1e200,0")
+    assert "  loss         L = ∞" in out and "diverged" not in out and "inf" not in out

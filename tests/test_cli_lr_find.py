@@ -71,9 +71,10 @@ def test_text_names_the_suggestion_and_the_rule(capsys, tmp_path):
         (["--lr-max", "-1"], "argument --lr-max: must be a finite number > 0, got -1"),
         (
             ["--lr-min", "1", "--lr-max", "0.1"],
-            "ravine: error: lr_max must be larger than lr_min, got lr_min=1.0 >= lr_max=0.1",
+            "ravine: error: --lr-min 1 must be below --lr-max 0.1",  # the flags, not Python's
         ),
-        (["--steps", "5"], "ravine: error: steps must be a whole number >= 10, got 5"),
+        (["--lr-min", "0.5", "--lr-max", "0.5"], "--lr-min 0.5 must be below --lr-max 0.5"),
+        (["--steps", "5"], "ravine lr-find: error: argument --steps: must be >= 10, got 5"),
         (["--steps", "many"], "argument --steps: expected a whole number, got 'many'"),
         (
             ["--batch-size", "400"],

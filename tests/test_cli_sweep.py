@@ -132,3 +132,24 @@ def test_a_sweep_on_the_saddle_measures_from_the_nearest_minimum(capsys):
     assert [float(line.split()[2]) for line in lines[2:4]] == pytest.approx([0, 0], abs=1e-8)
     code, out, _ = run(capsys, "descend", "valley", "--optimizer", "gd", "--lr", "0.01,0.02")
     assert out.splitlines()[1].endswith("  distance to the minimum")
+
+
+def test_a_sweep_where_every_run_diverged_still_plots(capsys, tmp_path):
+    """GD with η ≥ 1 on pokemon diverges at once: no run is kept, and the figure marks them
+    all along its top instead of failing on an empty list of kept losses."""
+    plot = tmp_path / "sweep.png"
+    code, out, err = run(
+        capsys, "sweep", "--task", "pokemon", "--optimizer", "gd", "--lr", "1,2",
+        "--steps", "20", "--plot", str(plot),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "best         none: every run diverged" in out and "diverged     2 of 2" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_one_step_is_singular_in_the_heading(capsys):
+    code, out, err = run(
+        capsys, "descend", "valley", "--optimizer", "gd", "--lr", "0.01,0.02", "--steps", "1"
+    )
+    assert code == 0, err
+    assert out.splitlines()[0] == "valley: gd, 2 η from 0.01 to 0.02, 1 step"

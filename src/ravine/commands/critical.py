@@ -133,6 +133,9 @@ def text(task: tasks.Task, seed: int, training: CriticalTraining, point: Critica
     )
     kind = point.kind
     if kind == "local minimum" and point.zero:  # a ratio far below 1 is still a minimum
-        kind += f" (no eigenvalue < 0; {point.zero} are 0: flat directions, not ways down)"
+        kind += (
+            f" (no eigenvalue below −{point.zero_tolerance:.2g}; {point.zero} are 0: flat "
+            "directions, not ways down)"
+        )
     lines.append(f"  kind           {kind}")
     return "\n".join(lines)

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from .. import surfaces
+from ..experiments.wording import plural
 from ..optim import catalog
+from ..sweep.result import DIVERGENCE, divergence_line
 from .arguments import (
     add_json,
     add_optimizer_arguments,
@@ -69,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
     )
     eta = float(trajectory.lr[0])  # the η the descent used
     if args.plot:
-        from ..report.plots import plot_contour
+        from ..report.plots import plot_contour, superscripts
 
         times = "" if args.schedule is None else f", η^t: {args.schedule.spec}"
-        title = f"{surface.name}: {args.optimizer}, η = {eta:g}{times}, {args.steps} steps"
+        title = superscripts(
+            f"{surface.name}: {args.optimizer}, η = {eta:g}{times}, {plural(args.steps, 'step')}"
+        )
         path = trajectory.theta[:, 0].tolist()
         plot_contour(surface, {args.optimizer: path}, args.plot, title=title)
     found = summary(trajectory)
@@ -118,16 +125,50 @@ def text(trajectory: Trajectory, found: dict[str, Any], schedule: Schedule | Non
     start, final = trajectory.theta[0, 0].tolist(), found["final"]
     minimum = ", ".join(f"{v:.6g}" for v in found["minimum"])
     which = "the nearest minimum" if len(surface.minima) > 1 else "the minimum"
-    heading = f"{surface.name}: {found['optimizer']}, η = {eta:g}{times}, {found['steps']} steps"
-    return "\n".join(
-        [
-            heading,
-            f"  start        ({b}, {w}) = ({start[0]:.6g}, {start[1]:.6g})",
-            f"  final        ({b}, {w}) = ({final[0]:.6g}, {final[1]:.6g})",
-            f"  loss         L = {found['loss']:.6g}",
-            f"  distance to {which} ({minimum}) = {found['distance']:.6g}",
-            f"  gradient norm ‖∇L‖ = {found['gradient_norm']:.6g}",
+    steps = plural(found["steps"], "step")
+    lines = [
+        f"{surface.name}: {found['optimizer']}, η = {eta:g}{times}, {steps}",
+        f"  start        ({b}, {w}) = ({start[0]:.6g}, {start[1]:.6g})",
+    ]
+    numbers = [*final, found["loss"], found["distance"], found["gradient_norm"]]
+    diverged = divergence(trajectory)
+    if diverged is None or all(math.isfinite(v) for v in numbers):  # no inf/nan of a blow-up
+        lines += [
+            f"  final        ({b}, {w}) = ({number(final[0])}, {number(final[1])})",
+            f"  loss         L = {number(found['loss'])}",
+            f"  distance to {which} ({minimum}) = {number(found['distance'])}",
+            f"  gradient norm ‖∇L‖ = {number(found['gradient_norm'])}",
             f"  bursts       {found['bursts']} (runs of |{w} − {w}*| > 1 after first coming "
             "within 1)",
         ]
+    if diverged is not None:
+        lines.append(f"  diverged     {diverged}; try a smaller η")
+    return "\n".join(lines)
+
+
+def divergence(trajectory: Trajectory) -> str | None:
+    """Where the run diverged, by the sweep's rule (its loss became inf or nan, or ended above
+    L⁰ + 9·|L⁰|): the first step past that line and L there; None where it did not, or where
+    L⁰ itself is not finite."""
+    loss = trajectory.loss[:, 0]
+    start, line = float(loss[0]), divergence_line(float(loss[0]))
+    finite = torch.isfinite(loss)
+    if not math.isfinite(start) or (bool(finite.all()) and float(loss[-1]) <= line):
+        return None  # a start too far out for a finite L⁰ gives no line to pass
+    step = int((~finite | (loss > line)).to(torch.int64).argmax())
+    value = float(loss[step])
+    reached = f"L = {value:.6g}" if math.isfinite(value) else "L is no longer a finite number"
+    return (
+        f"from step {step}: {reached}, past L⁰ + {DIVERGENCE - 1:g}·|L⁰| = {line:.6g} "
+        f"(L⁰ = {start:.6g})"
     )
+
+
+def number(value: float) -> str:
+    """``value`` as the text shows it: 6 significant digits, ∞ for an overflow, and words for
+    nan (a point reached by ∞ − ∞), never Python's "inf" and "nan"."""
+    if math.isnan(value):
+        return "undefined (not a number)"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    return f"{value:.6g}"

@@ -26,6 +26,7 @@ from .arguments import (
     add_steps,
     add_task,
     positive_number,
+    reading,
 )
 from .interrupts import stop_on_signals
 from .progress import Progress
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--task``, ``--optimizer`` (both checked while parsing), ``--lr-min``, ``--lr-max``,
     ``--steps``, ``--batch-size``, ``--opt``, ``--seed``, ``--plot``, ``--json``."""
     from ..training import LR_MAX, LR_MIN, STEPS
+    from ..training.lr_find import MIN_STEPS
 
     add_task(parser, f"one of {', '.join(tasks.TASKS)}", names=tasks.TASKS)
     add_optimizer(parser, checked=True)
@@ -50,7 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             flag, type=positive_number, default=default, metavar="X", help=f"default {default:g}"
         )
-    add_steps(parser, STEPS)
+    add_steps(
+        parser,
+        STEPS,
+        f"updates (default {STEPS}, at least {MIN_STEPS})",
+        type=reading(int, "a whole number", lambda v: v >= MIN_STEPS, f"must be >= {MIN_STEPS}"),
+    )
     add_batch_size(parser)
     add_opt(
         parser, "an optimizer hyperparameter other than lr, repeatable (e.g. --opt betas=0.9,0.98)"
@@ -65,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     found (text or JSON); exit status 0, 130 when interrupted."""
     from ..training import lr_find
 
+    if args.lr_min >= args.lr_max:
+        raise ValueError(f"--lr-min {args.lr_min:g} must be below --lr-max {args.lr_max:g}")
     with (
         Progress(args.steps, "update", level=logging.DEBUG, lines=10) as shown,
         stop_on_signals() as stop,

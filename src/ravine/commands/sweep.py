@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .. import surfaces, tasks
+from ..experiments.wording import plural
 from ..optim import catalog
 from .arguments import add_json, add_optimizer_arguments, add_plot, add_seed, add_steps, add_task
 from .interrupts import stop_on_signals
@@ -104,7 +105,7 @@ def title(result: SweepResult, optimizer: str, schedule: Schedule | None) -> str
     lrs = result.lrs
     return (
         f"{result.problem}: {optimizer}, {len(lrs)} η from {min(lrs):g} to {max(lrs):g}"
-        f"{times}, {result.steps} steps"
+        f"{times}, {plural(result.steps, 'step')}"
     )
 
 

@@ -28,11 +28,15 @@ def plot_sweep(result: SweepResult, path: str | Path, *, title: str) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100)
     if kept:
         left.plot(*zip(*kept, strict=True), "o-", color="#1f5fa8", markersize=3, linewidth=1.2)
-    top = max(finite) if finite else 1.0
     bad_lrs = [lr for lr, bad in zip(lrs, diverged, strict=True) if bad]
-    if bad_lrs:
+    if bad_lrs:  # along the top of the axes, above every kept loss: no loss of their own
         left.plot(
-            bad_lrs, [top] * len(bad_lrs), "x", color="#c0392b", label=f"diverged ({len(bad_lrs)})"
+            bad_lrs,
+            [0.97] * len(bad_lrs),
+            "x",
+            color="#c0392b",
+            label=f"diverged ({len(bad_lrs)})",
+            transform=left.get_xaxis_transform(),
         )
     if result.best_index is not None:
         left.plot(
@@ -57,7 +61,7 @@ def plot_sweep(result: SweepResult, path: str | Path, *, title: str) -> Path:
     low, high = math.log(min(lrs)), math.log(max(lrs))
     losses = result.losses
     # a diverged run is drawn up to where it left the window: past 100·L⁰ (or inf) it is not
-    ceiling = 100 * max(abs(result.initial_loss), *(abs(v) for v in finite))
+    ceiling = 100 * max([abs(result.initial_loss), *(abs(v) for v in finite)])
     curves = losses.masked_fill(~(losses.abs() <= ceiling), math.nan).T.tolist()
     for lr, curve, bad in zip(lrs, curves, diverged, strict=True):
         shade = 0.5 if high == low else (math.log(lr) - low) / (high - low)

@@ -23,6 +23,12 @@ from ..validation import is_count, require
 DIVERGENCE = 10.0
 
 
+def divergence_line(initial_loss: float, divergence: float = DIVERGENCE) -> float:
+    """L⁰ + (divergence − 1)·|L⁰|: a run whose loss ends above it (or becomes inf or nan)
+    diverged; for a positive loss, ``divergence`` times where it started."""
+    return initial_loss + (divergence - 1) * abs(initial_loss)
+
+
 @dataclass
 class SweepResult:
     """What a sweep measured. R settings; K points of each loss curve.
@@ -74,7 +80,7 @@ class SweepResult:
     @property
     def divergence_line(self) -> float:
         """L⁰ + (divergence − 1)·|L⁰|: a run that ends above it diverged."""
-        return self.initial_loss + (self.divergence - 1) * abs(self.initial_loss)
+        return divergence_line(self.initial_loss, self.divergence)
 
     @property
     def diverged(self) -> torch.Tensor:
