@@ -118,7 +118,7 @@ def lr_spec(text: str) -> list[float]:
 
 
 def start_point(text: str) -> tuple[float, float]:
-    """argparse type: a surface's θ⁰ as two finite numbers 'b,w'."""
+    """argparse type: a surface's θ⁰ as two finite numbers 'θ1,θ2' (b,w on the Pokémon loss)."""
     try:
         values = tuple(float(p) for p in text.split(","))
     except ValueError:

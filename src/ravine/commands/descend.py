@@ -1,5 +1,5 @@
 """``ravine descend SURFACE --optimizer NAME [--lr X|X,Y,...|A:B:N] [--opt key=value ...]
-[--schedule SPEC] [--steps N] [--start b,w] [--plot FILE.png] [--json]``: descend a
+[--schedule SPEC] [--steps N] [--start θ1,θ2] [--plot FILE.png] [--json]``: descend a
 two-parameter error surface once, or once per η of a sweep (as ``ravine sweep``)."""
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start",
         type=start_point,
-        metavar="b,w",
-        help="θ⁰ as θ1,θ2 (default: the surface's start), e.g. --start -120,-4",
+        metavar="θ1,θ2",
+        help="θ⁰ (default: the surface's start), e.g. --start -120,-4 (b,w on pokemon)",
     )
     add_plot(parser, "save the path on the contours (a sweep: the loss against η)")
     add_json(parser)
