@@ -153,3 +153,24 @@ def test_one_step_is_singular_in_the_heading(capsys):
     )
     assert code == 0, err
     assert out.splitlines()[0] == "valley: gd, 2 η from 0.01 to 0.02, 1 step"
+
+
+def test_a_diverged_runs_final_loss_reads_as_a_dash_not_nan(capsys):
+    code, out, err = run(
+        capsys,
+        "sweep",
+        "--task",
+        "pokemon",
+        "--optimizer",
+        "gd",
+        "--lr",
+        "1e-6,1",
+        "--steps",
+        "100",
+    )  # fmt: skip  (by step 100 the loss of η = 1 is nan, past inf)
+    assert code == 0, err
+    (row,) = [line for line in out.splitlines() if "diverged (from step" in line]
+    assert row.split()[:2] == ["1", "—"] and "nan" not in out
+    from ravine.commands.sweep import _cell
+
+    assert (_cell(float("inf")), _cell(1.5e20), _cell(float("nan"))) == ("∞", "1.5e+20", "—")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from typing import TYPE_CHECKING
 
 from .. import surfaces, tasks
@@ -114,6 +115,14 @@ def _which_minimum(result: SweepResult) -> str:
     return "the nearest minimum" if len(result.minima or ()) > 1 else "the minimum"
 
 
+def _cell(loss: float) -> str:
+    """A final loss in the table: 6 significant digits, ∞ for an overflow, — where a diverged
+    run's loss is not a number."""
+    if math.isnan(loss):
+        return "—"
+    return f"{loss:.6g}".replace("inf", "∞")
+
+
 def text(result: SweepResult, heading: str) -> str:
     """A :class:`~ravine.sweep.SweepResult` as a table, one row per η (final loss, distance to
     a surface's nearest minimum, or the step it diverged from), then the best η and the speed."""
@@ -125,11 +134,11 @@ def text(result: SweepResult, heading: str) -> str:
         header + (f"  distance to {_which_minimum(result)}" if distance is not None else ""),
     ]
     for r, lr in enumerate(result.lrs):
-        loss = float(result.final_loss[r])
+        loss = _cell(float(result.final_loss[r]))
         if diverged_at[r] is not None:
-            row = f"  {lr:>12.4g}  {loss:>12.6g}  diverged (from step {diverged_at[r]})"
+            row = f"  {lr:>12.4g}  {loss:>12}  diverged (from step {diverged_at[r]})"
         else:
-            row = f"  {lr:>12.4g}  {loss:>12.6g}"
+            row = f"  {lr:>12.4g}  {loss:>12}"
             if distance is not None:
                 row += f"  {float(distance[r]):.6g}"
         lines.append(row + ("   ← best" if r == result.best_index else ""))
