@@ -354,6 +354,14 @@ def test_a_constant_step_size_is_drawn_on_a_readable_range(page):
     assert page.problems == []
 
 
+def test_log_axes_label_their_ticks_as_powers_of_ten(page):
+    open_at(page, "#preset=saddle-escape")  # the loss falls from 1 to 1e-39: log axes
+    layout = page.evaluate("document.getElementById('curves').layout")
+    logs = [v for k, v in layout.items() if k.startswith("yaxis") and v.get("type") == "log"]
+    assert logs and all(v["exponentformat"] == "power" for v in logs)  # not 10µ, 1n
+    assert page.problems == []
+
+
 def test_a_link_with_bad_values_says_so_in_the_controls_names(page):
     open_at(page, "#surface=valley&optimizer=gd&lr=abc&start=a,b&steps=100")
     note = page.inner_text("#note")

@@ -476,11 +476,13 @@ function spans(values) {
   return Math.max(...finite) / Math.min(...finite) > 100;
 }
 
-// A y axis for these values: log when they span over 100×; a flat series (a constant η^t/σ)
-// from 0 to 1.2× its value, where plotly would pad it by ±1 and put η = 0.01 on the zero line.
+// A y axis for these values: log when they span over 100× (ticks as powers of ten, 10⁻⁵,
+// where plotly would mix SI prefixes, 10µ and 1n, with powers); a flat series (a constant
+// η^t/σ) from 0 to 1.2× its value, where plotly would pad it by ±1 and put η = 0.01 on the
+// zero line.
 function axis(values, title) {
   const finite = values.filter((v) => v !== null && Number.isFinite(v));
-  if (spans(values)) return { type: "log", title: { text: title } };
+  if (spans(values)) return { type: "log", exponentformat: "power", title: { text: title } };
   const low = Math.min(...finite), high = Math.max(...finite);
   if (finite.length && high - low <= 1e-9 * Math.max(Math.abs(low), Math.abs(high))) {
     const range = high > 0 ? [0, 1.2 * high] : high < 0 ? [1.2 * low, 0] : [-1, 1];
