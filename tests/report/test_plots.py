@@ -194,14 +194,7 @@ def test_a_short_series_gets_whole_numbers_on_its_x_axis(tmp_path, monkeypatch):
 def test_a_line_equal_to_one_drawn_before_stays_visible_over_it(tmp_path, monkeypatch):
     """adam-parts' "parts" and "ravine Adam" differ from torch's by 0 at every step: the second
     line, exactly over the first, is dashed with markers so both can be seen."""
-    figures = []
-
-    def keep(fig, path):
-        fig.canvas.draw()
-        figures.append(fig)
-        return path
-
-    monkeypatch.setattr(plots, "save_figure", keep)
+    figures = _kept_figures(monkeypatch)
     zero = [1e-18] * 40
     series = {"parts": zero, "ravine Adam": list(zero), "by hand": [2e-16] * 40}
     plots.plot_curves(series, tmp_path / "d.png", title="t", logy=True)
