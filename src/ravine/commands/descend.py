@@ -9,12 +9,11 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from .. import surfaces
 from ..experiments.wording import plural
 from ..optim import catalog
-from ..sweep.result import DIVERGENCE, divergence_line
+from ..surfaces.library import the_minimum
+from ..sweep.result import DIVERGENCE, diverged_runs, divergence_line
 from .arguments import (
     add_json,
     add_optimizer_arguments,
@@ -24,6 +23,7 @@ from .arguments import (
     one_of,
     start_point,
 )
+from .shown import number
 from .sweep import show, swept
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def text(trajectory: Trajectory, found: dict[str, Any], schedule: Schedule | Non
     eta = float(trajectory.lr[0])
     start, final = trajectory.theta[0, 0].tolist(), found["final"]
     minimum = ", ".join(f"{v:.6g}" for v in found["minimum"])
-    which = "the nearest minimum" if len(surface.minima) > 1 else "the minimum"
+    which = the_minimum(surface.minima)
     steps = plural(found["steps"], "step")
     lines = [
         f"{surface.name}: {found['optimizer']}, η = {eta:g}{times}, {steps}",
@@ -150,25 +150,16 @@ def divergence(trajectory: Trajectory) -> str | None:
     """Where the run diverged, by the sweep's rule (its loss became inf or nan, or ended above
     L⁰ + 9·|L⁰|): the first step past that line and L there; None where it did not, or where
     L⁰ itself is not finite."""
-    loss = trajectory.loss[:, 0]
-    start, line = float(loss[0]), divergence_line(float(loss[0]))
-    finite = torch.isfinite(loss)
-    if not math.isfinite(start) or (bool(finite.all()) and float(loss[-1]) <= line):
+    loss = trajectory.loss[:, :1]
+    start = float(loss[0, 0])
+    line = divergence_line(start)
+    diverged, first = diverged_runs(loss, line)
+    if not math.isfinite(start) or not bool(diverged[0]):
         return None  # a start too far out for a finite L⁰ gives no line to pass
-    step = int((~finite | (loss > line)).to(torch.int64).argmax())
-    value = float(loss[step])
+    step = int(first[0])
+    value = float(loss[step, 0])
     reached = f"L = {value:.6g}" if math.isfinite(value) else "L is no longer a finite number"
     return (
         f"from step {step}: {reached}, past L⁰ + {DIVERGENCE - 1:g}·|L⁰| = {line:.6g} "
         f"(L⁰ = {start:.6g})"
     )
-
-
-def number(value: float) -> str:
-    """``value`` as the text shows it: 6 significant digits, ∞ for an overflow, and words for
-    nan (a point reached by ∞ − ∞), never Python's "inf" and "nan"."""
-    if math.isnan(value):
-        return "undefined (not a number)"
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    return f"{value:.6g}"

@@ -30,12 +30,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-
-def four_digits(value: float) -> str:
-    """A loss or metric as printed: 4 significant digits, zeros kept (2.000 beside 1.992, not
-    2)."""
-    return f"{value:#.4g}".replace(".e", "e").removesuffix(".")
-
+from .shown import four_digits
 
 log = logging.getLogger(__name__)
 

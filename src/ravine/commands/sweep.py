@@ -13,15 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 from typing import TYPE_CHECKING
 
 from .. import surfaces, tasks
 from ..experiments.wording import plural
 from ..optim import catalog
+from ..surfaces.library import the_minimum
 from .arguments import add_json, add_optimizer_arguments, add_plot, add_seed, add_steps, add_task
 from .interrupts import stop_on_signals
 from .progress import counted
+from .shown import number
 
 if TYPE_CHECKING:
     from ..schedules import Schedule
@@ -110,17 +111,9 @@ def title(result: SweepResult, optimizer: str, schedule: Schedule | None) -> str
     )
 
 
-def _which_minimum(result: SweepResult) -> str:
-    """How a surface's θ* is named: "the nearest minimum" where it has several."""
-    return "the nearest minimum" if len(result.minima or ()) > 1 else "the minimum"
-
-
 def _cell(loss: float) -> str:
-    """A final loss in the table: 6 significant digits, ∞ for an overflow, — where a diverged
-    run's loss is not a number."""
-    if math.isnan(loss):
-        return "—"
-    return f"{loss:.6g}".replace("inf", "∞")
+    """A final loss in the table: — where a diverged run's loss is not a number."""
+    return number(loss, nan="—")
 
 
 def text(result: SweepResult, heading: str) -> str:
@@ -131,7 +124,7 @@ def text(result: SweepResult, heading: str) -> str:
     header = f"  {'η':>12}  {'final loss':>12}"
     lines = [
         f"{heading}{batch}",
-        header + (f"  distance to {_which_minimum(result)}" if distance is not None else ""),
+        header + (f"  distance to {the_minimum(result.minima)}" if distance is not None else ""),
     ]
     for r, lr in enumerate(result.lrs):
         loss = _cell(float(result.final_loss[r]))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import tasks
-from .progress import four_digits
+from .shown import four_digits
 
 if TYPE_CHECKING:
     from ..training import Run

@@ -51,6 +51,7 @@ from ..schedules import Scheduler, transformer
 from ..tasks.sequence import D_MODEL, VOCAB, ReverseModel, reverse_data
 from .base import OPENING, Evidence, Result, conclude, torch_threads
 from .warmup_attention import BATCH, BETAS, EPS, EVAL, LEVEL, summarize
+from .wording import final_loss
 
 NAME = "transformer-schedule"
 TITLE = "The Transformer's schedule: warm-up, then decay as 1/√step"
@@ -237,18 +238,14 @@ def evidence(numbers: dict[str, Any]) -> list[Evidence]:
         ),
         Evidence(
             "final loss, scheduled vs constant peak η",
-            f"{_final_loss(runs['transformer'])} vs {_final_loss(runs['constant'])}",
+            f"{final_loss(runs['transformer']['final_loss'])} vs "
+            f"{final_loss(runs['constant']['final_loss'])}",
             "nats",
             threshold="scheduled ≤ constant",
             why="decay after the peak should let the model settle at least as low",
             holds=_ends_as_well(numbers),
         ),
     ]
-
-
-def _final_loss(run: dict[str, Any]) -> str:
-    """A run's final loss, alone: for the evidence table, whose row names what it is."""
-    return "diverged" if run["final_loss"] is None else f"{run['final_loss']:.3g}"
 
 
 def _final(run: dict[str, Any]) -> str:

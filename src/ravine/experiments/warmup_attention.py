@@ -61,7 +61,7 @@ from ..report.plots import plot_curves
 from ..schedules import Schedule, Scheduler, linear_warmup, transformer
 from ..tasks.sequence import D_MODEL, HEADS, LENGTH, VOCAB, ReverseModel, reverse_data
 from .base import OPENING, Evidence, Result, conclude, outcome_of, torch_threads
-from .wording import rise
+from .wording import final_loss, rise
 
 NAME = "warmup-attention"
 TITLE = "Warm-up on an attention model: Adam with a large η, with and without warm-up, RAdam"
@@ -272,9 +272,7 @@ def _ends_lower(numbers: dict[str, Any]) -> bool:
 
 def _final(run: dict[str, Any] | None) -> str:
     """A run's final loss as a reader reads it: 3 digits, "diverged", or "not run"."""
-    if run is None:
-        return "not run"
-    return "diverged" if run["final_loss"] is None else f"{run['final_loss']:.3g}"
+    return "not run" if run is None else final_loss(run["final_loss"])
 
 
 def captions(numbers: dict[str, Any]) -> dict[str, str]:

@@ -74,3 +74,8 @@ def by_seed(values: Sequence[float | None], seeds: Sequence[Any], noun: str = "s
             ]
         )
     return f"at {noun}s {join(shown)} (seeds {join(seeds)})"
+
+
+def final_loss(loss: float | None) -> str:
+    """A run's final loss in 3 significant digits, "diverged" where it has none."""
+    return "diverged" if loss is None else f"{loss:.3g}"

@@ -137,18 +137,26 @@ def series_colors(labels: Sequence[str]) -> list[str]:
     hue: the second is darker, the third lighter, and so on; neutral colours run out the same
     way (darker, then lighter, copies of the list).
     """
-    colors, seen = [], {}
-    for label in labels:
-        name = optimizer_of(str(label))
-        key = name or "neutral"
-        count = seen.get(key, 0)
-        seen[key] = count + 1
+    colors = []
+    for name, count in _occurrences(labels):
         if name is not None:
             colors.append(_shade(OPTIMIZER_COLORS[name], count))
         else:
             base = NEUTRAL_COLORS[count % len(NEUTRAL_COLORS)]
             colors.append(_shade(base, count // len(NEUTRAL_COLORS)))
     return colors
+
+
+def _occurrences(labels: Sequence[str]) -> list[tuple[str | None, int]]:
+    """For each label, the optimizer it names (None for none) and how many earlier labels name
+    the same one (or, for None, how many earlier name none)."""
+    seen: dict[str | None, int] = {}
+    found = []
+    for label in labels:
+        name = optimizer_of(str(label))
+        found.append((name, seen.get(name, 0)))
+        seen[name] = seen.get(name, 0) + 1
+    return found
 
 
 def _shade(color: str, variant: int) -> str:
@@ -286,7 +294,8 @@ def plot_contour(
         alpha=0.8,
     )
     colors = series_colors(list(paths))
-    repeats = _repeats(list(paths))
+    # how many earlier paths name the same optimizer (0 for a path that names none)
+    repeats = [count if name else 0 for name, count in _occurrences(list(paths))]
     for index, ((label, points), color) in enumerate(zip(paths.items(), colors, strict=True)):
         pts = np.asarray(points, dtype=float)
         # a second run of one optimizer (a shade of its hue) also dashed, so that two runs
@@ -322,19 +331,6 @@ def plot_contour(
     _title(ax, title, ax.get_position().width * fig.get_figwidth())
     save_figure(fig, path)
     return path
-
-
-def _repeats(labels: Sequence[str]) -> list[int]:
-    """For each label, how many earlier labels name the same optimizer (0 for a label that
-    names none)."""
-    seen: dict[str, int] = {}
-    counts = []
-    for label in labels:
-        name = optimizer_of(str(label))
-        counts.append(0 if name is None else seen.get(name, 0))
-        if name is not None:
-            seen[name] = seen.get(name, 0) + 1
-    return counts
 
 
 def _mark_critical_points(ax, surface) -> None:

@@ -328,6 +328,11 @@ class Crescent(Surface):
         return (0.0, 0.0)
 
 
+def the_minimum(minima: Sequence[Point] | None) -> str:
+    """How θ* is named in words: "the nearest minimum" where a surface has several."""
+    return "the nearest minimum" if len(minima or ()) > 1 else "the minimum"
+
+
 def nearest(theta: torch.Tensor, points: Sequence[Point]) -> tuple[torch.Tensor, torch.Tensor]:
     """For θ of shape (..., 2): the point of ``points`` nearest each θ, (..., 2), and the
     distance ‖θ − θ*‖ to it, (...), both in θ's dtype. A tie goes to the earlier point."""

@@ -29,6 +29,14 @@ def divergence_line(initial_loss: float, divergence: float = DIVERGENCE) -> floa
     return initial_loss + (divergence - 1) * abs(initial_loss)
 
 
+def diverged_runs(losses: torch.Tensor, line: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """For the losses (T, R) of R runs: which diverged (their loss became inf or nan, or ended
+    above ``line``), (R,), and for each the first row whose loss was non-finite or above it."""
+    bad = ~torch.isfinite(losses) | (losses > line)
+    diverged = ~torch.isfinite(losses).all(dim=0) | (losses[-1] > line)
+    return diverged, bad.to(torch.int64).argmax(dim=0)
+
+
 @dataclass
 class SweepResult:
     """What a sweep measured. R settings; K points of each loss curve.
@@ -85,17 +93,17 @@ class SweepResult:
     @property
     def diverged(self) -> torch.Tensor:
         """True for each run whose loss became inf or nan, or ended above the line, (R,)."""
-        finite = torch.isfinite(self.losses).all(dim=0)
-        return ~finite | (self.final_loss > self.divergence_line)
+        return diverged_runs(self.losses, self.divergence_line)[0]
 
     @property
     def diverged_at(self) -> list[int | None]:
         """Per run that diverged, the first kept step whose loss was non-finite or above the
         line (None for the others)."""
-        bad = ~torch.isfinite(self.losses) | (self.losses > self.divergence_line)
-        first = bad.to(torch.int64).argmax(dim=0).tolist()
-        diverged = self.diverged.tolist()
-        return [self.curve_steps[k] if diverged[r] else None for r, k in enumerate(first)]
+        diverged, first = diverged_runs(self.losses, self.divergence_line)
+        return [
+            self.curve_steps[k] if bad else None
+            for bad, k in zip(diverged.tolist(), first.tolist(), strict=True)
+        ]
 
     @property
     def best_index(self) -> int | None:
